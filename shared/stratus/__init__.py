@@ -1,0 +1,1 @@
+"""Stratus: serverless trading execution, from signal to risk-checked exchange order."""

@@ -1,0 +1,201 @@
+"""The one translation between ccxt's unified API and the domain.
+
+Wraps any object speaking ccxt's unified methods (a real ccxt exchange or the paper
+exchange), turns its dicts into domain types and its exceptions into the domain hierarchy.
+Errors are matched by ccxt class name so this module never imports ccxt (a 0.45 s import).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from stratus.domain import errors
+from stratus.domain.market import Market, Quote
+from stratus.domain.orders import ExchangeOrder, Liquidity, OrderRequest, OrderStatus
+from stratus.ports import Exchange
+
+# ccxt exception class name -> how the domain sees it (checked along the MRO, in order).
+_TEMPORARY = ("RateLimitExceeded", "DDoSProtection", "NetworkError")
+
+
+def _dec(value: Any, default: str = "0") -> Decimal:
+    return Decimal(default) if value is None else Decimal(str(value))
+
+
+def _ccxt_names(error: BaseException) -> list[str]:
+    return [cls.__name__ for cls in type(error).__mro__]
+
+
+def map_error(error: Exception, symbol: str = "") -> Exception | None:
+    """The domain error for a ccxt exception, or None if it is not one of ccxt's."""
+    names = _ccxt_names(error)
+    message = str(error)
+    if "BaseError" not in names:
+        return None
+    if "RateLimitExceeded" in names or "DDoSProtection" in names:
+        return errors.RateLimited(message)
+    if "NetworkError" in names:  # timeouts, 5xx, exchange unavailable
+        return errors.ExchangeUnavailable(message)
+    if "DuplicateOrderId" in names or (
+        "InvalidOrder" in names and ("duplicate" in message.lower() or "110072" in message)
+    ):
+        return errors.DuplicateOrder(message)
+    if "OrderNotFound" in names:
+        return errors.OrderNotFound(message)
+    if "BadSymbol" in names:
+        return errors.UnknownSymbol(symbol)
+    if "InsufficientFunds" in names:
+        return errors.OrderRejected("insufficient_funds", message)
+    if "InvalidOrder" in names or "BadRequest" in names:
+        return errors.OrderRejected("exchange_rejected", message)
+    if "AuthenticationError" in names or "PermissionDenied" in names:
+        return errors.ExchangeMisconfigured(message)
+    return errors.ExchangeUnavailable(message)  # unknown exchange trouble: retry safely
+
+
+@contextmanager
+def _mapped(symbol: str = "") -> Iterator[None]:
+    try:
+        yield
+    except errors.StratusError:
+        raise
+    except Exception as error:
+        domain = map_error(error, symbol)
+        if domain is None:
+            raise
+        raise domain from error
+
+
+_STATUS = {
+    "closed": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED,
+    "cancelled": OrderStatus.CANCELED,
+    "expired": OrderStatus.CANCELED,
+    "rejected": OrderStatus.REJECTED,
+}
+
+
+def parse_order(order: dict[str, Any]) -> ExchangeOrder:
+    """A ccxt order dict in domain terms."""
+    filled = _dec(order.get("filled"))
+    status = _STATUS.get(order.get("status") or "")
+    if status is None:
+        status = OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.OPEN
+    cost = order.get("cost")
+    if cost is None and order.get("average") is not None:
+        cost = filled * _dec(order["average"])
+    fee = order.get("fee") or {}
+    trades = order.get("trades") or []
+    taker_or_maker = trades[-1].get("takerOrMaker") if trades else None
+    if taker_or_maker is None:
+        taker_or_maker = "taker" if order.get("type") == "market" else "maker"
+    stamp = (
+        order.get("lastTradeTimestamp")
+        or order.get("lastUpdateTimestamp")
+        or order.get("timestamp")
+    )
+    return ExchangeOrder(
+        exchange_order_id=str(order["id"]),
+        status=status,
+        filled=filled,
+        cost=_dec(cost),
+        fee=_dec(fee.get("cost")),
+        fee_currency=str(fee.get("currency") or ""),
+        liquidity=Liquidity(taker_or_maker),
+        updated_at=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else datetime.now(UTC),
+    )
+
+
+def parse_market(market: dict[str, Any]) -> Market:
+    limits = market.get("limits") or {}
+    amount_limits = limits.get("amount") or {}
+    cost_limits = limits.get("cost") or {}
+    max_amount = amount_limits.get("max")
+    min_cost = cost_limits.get("min")
+    return Market(
+        symbol=market["symbol"],
+        base=market["base"],
+        quote=market["quote"],
+        amount_step=_dec(market["precision"]["amount"]),
+        price_step=_dec(market["precision"]["price"]),
+        min_amount=_dec(amount_limits.get("min"), "0"),
+        max_amount=None if max_amount is None else _dec(max_amount),
+        min_cost=None if min_cost is None else _dec(min_cost),
+        maker_fee=_dec(market.get("maker")),
+        taker_fee=_dec(market.get("taker")),
+    )
+
+
+class ExchangeGateway:
+    """A Venue over a ccxt-like client. Markets are loaded once per gateway."""
+
+    def __init__(self, client: Exchange, settle_currency: str = "USDT") -> None:
+        self.client = client
+        self.settle_currency = settle_currency
+        self._markets: dict[str, Market] | None = None
+
+    def markets(self) -> dict[str, Market]:
+        if self._markets is None:
+            with _mapped():
+                raw = self.client.load_markets()
+            self._markets = {symbol: parse_market(m) for symbol, m in raw.items()}
+        return self._markets
+
+    def market(self, symbol: str) -> Market:
+        try:
+            return self.markets()[symbol]
+        except KeyError:
+            raise errors.UnknownSymbol(symbol) from None
+
+    def quote(self, symbol: str) -> Quote:
+        self.market(symbol)
+        with _mapped(symbol):
+            ticker = self.client.fetch_ticker(symbol)
+        stamp = ticker.get("timestamp")
+        return Quote(
+            symbol=symbol,
+            bid=_dec(ticker["bid"]),
+            ask=_dec(ticker["ask"]),
+            last=_dec(ticker.get("last") or ticker["bid"]),
+            at=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else datetime.now(UTC),
+        )
+
+    def place(self, request: OrderRequest) -> ExchangeOrder:
+        params: dict[str, Any] = {"clientOrderId": request.client_order_id}
+        if request.reduce_only:
+            params["reduceOnly"] = True
+        price = float(request.limit_price) if request.limit_price is not None else None
+        with _mapped(request.symbol):
+            created = self.client.create_order(
+                request.symbol,
+                request.order_type.value,
+                request.side.value,
+                float(request.quantity),
+                price,
+                params,
+            )
+            if created.get("status") is None or created.get("filled") is None:
+                # Some exchanges (Bybit) only acknowledge with an id: ask for the state.
+                created = self.client.fetch_order(str(created["id"]), request.symbol)
+        return parse_order(created)
+
+    def lookup(self, client_order_id: str, symbol: str) -> ExchangeOrder | None:
+        try:
+            with _mapped(symbol):
+                found = self.client.fetch_order("", symbol, {"clientOrderId": client_order_id})
+        except errors.OrderNotFound:
+            return None
+        return parse_order(found)
+
+    def cancel(self, exchange_order_id: str, symbol: str) -> None:
+        with _mapped(symbol):
+            self.client.cancel_order(exchange_order_id, symbol)
+
+    def equity(self) -> Decimal:
+        with _mapped():
+            balance = self.client.fetch_balance()
+        return _dec((balance.get(self.settle_currency) or {}).get("total"))

@@ -1,0 +1,123 @@
+"""The embedded event bus: topics and subscriptions in process, Pub/Sub semantics.
+
+Publishing queues one delivery per subscribing function (from the topology); `drain()`
+delivers them through the very entry the Cloud Functions use. A delivery that raises is
+redelivered up to the topology's max attempts, then forwarded to the dead-letter topic,
+as Pub/Sub does. `duplicate_rate` delivers some messages twice, to exercise idempotency.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections import defaultdict, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import count
+
+from stratus.observability import log_fields
+from stratus.ports import Clock
+from stratus.topology import Topology
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[str, bytes, Mapping[str, str], datetime], None]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    message_id: str
+    topic: str
+    data: bytes
+    attributes: Mapping[str, str]
+    published_at: datetime
+
+
+@dataclass
+class _Delivery:
+    function: str
+    envelope: Envelope
+    attempt: int = 1
+
+
+@dataclass
+class LocalBus:
+    topology: Topology
+    clock: Clock
+    duplicate_rate: float = 0.0
+    seed: int = 0
+    history: dict[str, list[Envelope]] = field(default_factory=lambda: defaultdict(list))
+    _queue: deque[_Delivery] = field(default_factory=deque)
+    _deliver: Deliver | None = None
+    _ids: count[int] = field(default_factory=count)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def attach(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+
+    def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> None:
+        with self._lock:
+            envelope = Envelope(
+                str(next(self._ids)), topic, data, dict(attributes), self.clock.now()
+            )
+            self.history[topic].append(envelope)
+            for function in self.topology.subscribers(topic):
+                self._queue.append(_Delivery(function, envelope))
+
+    def messages(self, topic: str) -> list[Envelope]:
+        """Everything ever published to `topic` (a retained log, for tests and the CLI)."""
+        return list(self.history.get(topic, []))
+
+    def drain(self, max_deliveries: int = 100_000) -> int:
+        """Deliver until no message is left; returns the number of deliveries made."""
+        if self._deliver is None:
+            raise RuntimeError("LocalBus.attach() was not called")
+        made = 0
+        while made < max_deliveries:
+            with self._lock:
+                if not self._queue:
+                    return made
+                delivery = self._queue.popleft()
+            made += 1
+            self._attempt(delivery)
+            if self.duplicate_rate and self._random.random() < self.duplicate_rate:
+                made += 1
+                self._attempt(_Delivery(delivery.function, delivery.envelope))
+        raise RuntimeError(f"bus did not settle after {max_deliveries} deliveries")
+
+    def _attempt(self, delivery: _Delivery) -> None:
+        assert self._deliver is not None
+        envelope = delivery.envelope
+        attributes = {**envelope.attributes, "delivery_attempt": str(delivery.attempt)}
+        try:
+            self._deliver(delivery.function, envelope.data, attributes, envelope.published_at)
+        except Exception as error:
+            self._retry_or_dead_letter(delivery, error)
+
+    def _retry_or_dead_letter(self, delivery: _Delivery, error: Exception) -> None:
+        limit = self.topology.retry.max_delivery_attempts
+        fields = log_fields(function=delivery.function, attempt=delivery.attempt, error=repr(error))
+        if delivery.attempt < limit:
+            log.warning("delivery failed; will redeliver", extra=fields)
+            with self._lock:
+                self._queue.append(
+                    _Delivery(delivery.function, delivery.envelope, delivery.attempt + 1)
+                )
+            return
+        log.error("delivery failed %d times; dead-lettering", limit, extra=fields)
+        envelope = delivery.envelope
+        self.publish(
+            self.topology.dead_letter_topic(envelope.topic),
+            envelope.data,
+            {
+                **envelope.attributes,
+                "reason": "max_delivery_attempts",
+                "detail": repr(error),
+                "function": delivery.function,
+            },
+        )

@@ -1,0 +1,88 @@
+"""The execution state store on SQL: the embedded stand-in for Firestore."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from stratus.adapters.sql.db import Database
+from stratus.adapters.sql.tables import OrderDocRow, ProcessedRow, StateBase
+from stratus.domain.errors import ConcurrentUpdate
+from stratus.domain.orders import OrderRecord, OrderStatus
+from stratus.ports import Clock
+
+_LIVE = [OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED]
+
+
+class SqlStateStore:
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self._db = database
+        self._clock = clock
+        StateBase.metadata.create_all(database.engine)  # schemaless in production
+
+    def is_done(self, key: str) -> bool:
+        with self._db.transaction() as session:
+            return session.get(ProcessedRow, key) is not None
+
+    def mark_done(self, key: str) -> None:
+        try:
+            with self._db.transaction() as session:
+                session.add(ProcessedRow(key=key, done_at=self._clock.now()))
+        except IntegrityError:
+            pass  # a concurrent copy finished first: done is done
+
+    def create_order(self, record: OrderRecord) -> bool:
+        try:
+            with self._db.transaction() as session:
+                session.add(_row(record))
+        except IntegrityError:
+            return False
+        return True
+
+    def get_order(self, client_order_id: str) -> OrderRecord | None:
+        with self._db.transaction() as session:
+            row = session.get(OrderDocRow, client_order_id)
+            return None if row is None else OrderRecord.model_validate_json(row.document)
+
+    def save_order(self, record: OrderRecord) -> OrderRecord:
+        """Compare-and-set on version; returns the record with its new version."""
+        saved = record.model_copy(update={"version": record.version + 1})
+        with self._db.transaction() as session:
+            result = session.execute(
+                update(OrderDocRow)
+                .where(
+                    OrderDocRow.client_order_id == record.client_order_id,
+                    OrderDocRow.version == record.version,
+                )
+                .values(
+                    status=saved.status.value,
+                    version=saved.version,
+                    document=saved.model_dump_json(),
+                )
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise ConcurrentUpdate(f"order {record.client_order_id} moved on")
+        return saved
+
+    def orders(self, account: str | None = None, live: bool = False) -> list[OrderRecord]:
+        query = select(OrderDocRow.document)
+        if live:
+            query = query.where(OrderDocRow.status.in_(_LIVE))
+        if account is not None:
+            query = query.where(OrderDocRow.account == account)
+        with self._db.transaction() as session:
+            documents = session.scalars(
+                query.order_by(OrderDocRow.created_at, OrderDocRow.client_order_id)
+            ).all()
+        return [OrderRecord.model_validate_json(document) for document in documents]
+
+
+def _row(record: OrderRecord) -> OrderDocRow:
+    return OrderDocRow(
+        client_order_id=record.client_order_id,
+        account=record.request.account,
+        status=record.status.value,
+        version=record.version,
+        created_at=record.created_at,
+        document=record.model_dump_json(),
+    )

@@ -1,0 +1,174 @@
+"""What the demo prints: signals and their fate, orders, fills, positions, portfolio."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from stratus.adapters.local_bus import LocalBus
+from stratus.cli.tables import amount, money, table
+from stratus.domain.portfolio import portfolio_metrics
+from stratus.domain.positions import replay
+from stratus.service.services import Services
+
+if TYPE_CHECKING:
+    from stratus.cli.demo import Outcome
+
+
+def render(services: Services, bus: LocalBus, outcomes: list[Outcome]) -> str:
+    return "\n".join(
+        [
+            _signals(services, bus, outcomes),
+            _orders(services),
+            _fills(services),
+            _positions(services),
+            _portfolio(services),
+        ]
+    )
+
+
+def _fates(bus: LocalBus) -> dict[str, list[str]]:
+    """signal_id -> what happened downstream (dead letters and risk rejections)."""
+    fates: dict[str, list[str]] = defaultdict(list)
+    for envelope in bus.messages("signals-dead-letter"):
+        signal_id = json.loads(envelope.data).get("signal_id", "?")
+        reason = envelope.attributes.get("reason", "")
+        fates[signal_id].append(f"dead-lettered: {reason} ({envelope.attributes.get('detail')})")
+    for envelope in bus.messages("order-rejections"):
+        rejection = json.loads(envelope.data)
+        fates[rejection["signal_id"]].append(
+            f"leg rejected: {rejection['reason']} ({rejection['detail']})"
+        )
+    return fates
+
+
+def _signals(bus: LocalBus, outcomes: list[Outcome]) -> str:
+    fates = _fates(bus)
+    rows = []
+    for outcome in outcomes:
+        signal = outcome.signal
+        signal_id = str(signal.get("signal_id", "?"))
+        if outcome.status != 202:
+            result = (
+                f"refused {outcome.status}: {outcome.answer['error']} ({outcome.answer['detail']})"
+            )
+        else:
+            result = "; ".join(fates.get(signal_id, [])) or "accepted"
+        rows.append(
+            [
+                outcome.at.strftime("%H:%M"),
+                signal_id,
+                signal.get("action", "?"),
+                signal.get("symbol", "?"),
+                signal.get("quantity", "auto"),
+                signal.get("confidence", 1.0),
+                result,
+            ]
+        )
+    return table("Signals", ["time", "signal", "action", "symbol", "qty", "conf", "result"], rows)
+
+
+def _orders(services: Services) -> str:
+    rows = []
+    for record in services.state.orders():
+        request = record.request
+        average = record.cost / record.filled if record.filled else None
+        rows.append(
+            [
+                request.request_id,
+                request.symbol,
+                request.side.value,
+                request.order_type.value,
+                amount(request.quantity),
+                money(request.limit_price) if request.limit_price else "",
+                record.status.value,
+                amount(record.filled),
+                money(average) if average is not None else "",
+            ]
+        )
+    headers = ["request", "symbol", "side", "type", "qty", "limit", "status", "filled", "avg price"]
+    return table("Orders", headers, rows)
+
+
+def _fills(services: Services) -> str:
+    rows = [
+        [
+            fill.executed_at.strftime("%H:%M"),
+            fill.request_id,
+            fill.symbol,
+            fill.side.value,
+            amount(fill.quantity),
+            money(fill.price),
+            money(fill.fee, 4),
+            fill.liquidity.value,
+        ]
+        for fill in services.ledger.fills()
+    ]
+    headers = ["time", "request", "symbol", "side", "qty", "price", "fee", "liquidity"]
+    return table("Fills", headers, rows)
+
+
+def _positions(services: Services) -> str:
+    fills = services.ledger.fills()
+    rows = []
+    for p in services.ledger.positions():
+        mark = services.exchanges.for_account(p.account).quote(p.symbol).mid
+        own = [
+            f
+            for f in fills
+            if (f.account, f.strategy, f.symbol) == (p.account, p.strategy, p.symbol)
+        ]
+        recomputed = replay(own, p.account, p.strategy, p.symbol)
+        agrees = (recomputed.quantity, recomputed.realized_pnl, recomputed.fees) == (
+            p.quantity,
+            p.realized_pnl,
+            p.fees,
+        )
+        rows.append(
+            [
+                f"{p.account}/{p.strategy}",
+                p.symbol,
+                amount(p.quantity),
+                money(p.average_entry) if p.is_open else "",
+                money(mark),
+                money(p.realized_pnl),
+                money(p.unrealized_pnl(mark)),
+                money(p.fees),
+                money(p.realized_pnl + p.unrealized_pnl(mark) - p.fees),
+                "yes" if agrees else "NO",
+            ]
+        )
+    headers = [
+        "account/strategy",
+        "symbol",
+        "qty",
+        "avg entry",
+        "mark",
+        "realized",
+        "unrealized",
+        "fees",
+        "net pnl",
+        "= fills",
+    ]
+    return table(
+        "Positions (quote currency USDT; '= fills' recomputes each from its fills)", headers, rows
+    )
+
+
+def _portfolio(services: Services) -> str:
+    positions = services.ledger.positions()
+    marks = {
+        p.symbol: services.exchanges.for_account(p.account).quote(p.symbol).mid for p in positions
+    }
+    m = portfolio_metrics(positions, marks)
+    rows = [
+        ["open / closed positions", f"{m.open_positions} / {m.closed_positions}"],
+        ["gross exposure", money(m.gross_exposure)],
+        ["net exposure", money(m.net_exposure)],
+        ["realized pnl", money(m.realized_pnl)],
+        ["unrealized pnl", money(m.unrealized_pnl)],
+        ["fees", money(m.fees)],
+        ["net pnl", money(m.net_pnl)],
+    ]
+    return table("Portfolio", ["metric", "value"], rows)

@@ -1,0 +1,77 @@
+"""`stratus up`: the manager API and the signal webhook on this machine, embedded default.
+
+Signals posted to /webhook flow through the in-process bus to the same handlers the Cloud
+Functions run; positions and fills are served under /api/v1 (OpenAPI at /docs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from stratus.adapters.local_bus import LocalBus
+from stratus.config import Settings
+from stratus.manager.app import create_app
+from stratus.observability import configure_logging, trace_from_header, traced
+from stratus.service.bootstrap import build
+from stratus.service.handlers import ingest
+from stratus.service.services import Services
+
+
+def register(commands: Any) -> None:
+    command = commands.add_parser(
+        "up",
+        help="serve the manager API and the webhook locally (embedded default)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default %(default)s)"
+    )
+    command.add_argument("--port", type=int, default=8080, help="port (default %(default)s)")
+    command.set_defaults(run=run)
+
+
+def local_app(services: Services) -> FastAPI:
+    """The manager app plus the webhook route, for one local process."""
+    app = create_app(services)
+
+    @app.post("/webhook", tags=["signals"], status_code=202)
+    async def webhook(request: Request) -> JSONResponse:
+        trace = trace_from_header(request.headers.get("x-cloud-trace-context"))
+        body = await request.body()
+        with traced(trace):
+            result = ingest.ingest_signal(services, dict(request.headers), body)
+        return JSONResponse(result.body, status_code=result.status, headers=result.headers)
+
+    return app
+
+
+def deliver_forever(bus: LocalBus, stop: threading.Event, interval: float = 0.05) -> None:
+    """Play Pub/Sub's push: keep delivering whatever is published."""
+    while not stop.is_set():
+        bus.drain()
+        stop.wait(interval)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = Settings()
+    configure_logging(settings.json_logs, settings.gcp_project)
+    services = build(settings)
+    stop = threading.Event()
+    if isinstance(services.bus, LocalBus):
+        worker = threading.Thread(
+            target=deliver_forever, args=(services.bus, stop), name="bus", daemon=True
+        )
+        worker.start()
+    try:
+        uvicorn.run(local_app(services), host=args.host, port=args.port, log_level="info")
+    finally:
+        stop.set()
+    return 0

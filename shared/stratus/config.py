@@ -1,0 +1,81 @@
+"""All configuration in one validated object, read from STRATUS_* environment variables.
+
+The embedded default needs no variables at all; production refuses to start with a
+missing or placeholder secret or with an embedded backend.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stratus.domain.risk import RiskLimits, TradingState
+from stratus.domain.sizing import SizingPolicy
+
+# Local development only: production rejects any setting that still holds this.
+DEV_PLACEHOLDER = "stratus-dev-only-not-secret"
+
+
+class Environment(StrEnum):
+    LOCAL = "local"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STRATUS_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    environment: Environment = Environment.LOCAL
+    gcp_project: str = Field(default="stratus-local", description="Google Cloud project id")
+
+    # Backends: the embedded default on the left of each comment.
+    bus: str = Field(default="local", pattern="^(local|pubsub)$")
+    state: str = Field(default="sql", pattern="^(sql|firestore)$")
+    secrets: str = Field(default="env", pattern="^(env|secretmanager)$")
+    exchange: str = Field(default="paper", pattern="^(paper|ccxt)$")
+
+    database_url: str = Field(
+        default="sqlite:///.stratus/stratus.db",
+        description="SQLAlchemy URL of the system of record (and of the embedded state)",
+    )
+    secrets_dir: str = Field(default="", description="directory of secret files (env backend)")
+    webhook_dev_secret: SecretStr = SecretStr(DEV_PLACEHOLDER)
+
+    dry_run: bool = False
+    trading_state: TradingState = TradingState.ACTIVE
+    max_event_age_seconds: int = Field(default=3600, gt=0)
+    max_webhook_bytes: int = Field(default=16_384, gt=0)
+    webhook_tolerance_seconds: int = Field(default=300, gt=0)
+    unrealized_loss_warning: float = Field(
+        default=0.05, gt=0, description="warn when a position loses this fraction of notional"
+    )
+    json_logs: bool = False
+
+    sizing: SizingPolicy = SizingPolicy()
+    risk: RiskLimits = RiskLimits()
+
+    @model_validator(mode="after")
+    def _production_is_real(self) -> Self:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        embedded = {
+            "bus": (self.bus, "pubsub"),
+            "state": (self.state, "firestore"),
+            "secrets": (self.secrets, "secretmanager"),
+        }
+        wrong = [
+            f"{name}={have} (need {need})"
+            for name, (have, need) in embedded.items()
+            if have != need
+        ]
+        if wrong:
+            raise ValueError("production cannot use embedded backends: " + ", ".join(wrong))
+        if self.gcp_project == "stratus-local":
+            raise ValueError("production needs STRATUS_GCP_PROJECT")
+        if self.database_url.startswith("sqlite"):
+            raise ValueError("production needs a PostgreSQL STRATUS_DATABASE_URL or Cloud SQL")
+        return self

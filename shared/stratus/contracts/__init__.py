@@ -1,0 +1,1 @@
+"""Message contracts: the Avro schemas in schemas/ and the codec that enforces them."""

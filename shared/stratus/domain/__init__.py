@@ -1,0 +1,1 @@
+"""Pure trading domain: no I/O, Decimal money, time passed in by the caller."""

@@ -1,0 +1,242 @@
+"""Orders: the request risk sees, the lifecycle record the executor keeps, and fills."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from stratus.domain.common import (
+    ZERO,
+    Identifier,
+    Message,
+    NonNegativeDecimal,
+    PositiveDecimal,
+    Side,
+    Symbol,
+)
+from stratus.domain.errors import InvalidTransition
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+class Liquidity(StrEnum):
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+class OrderRequest(Message):
+    request_id: Identifier
+    signal_id: Identifier
+    leg: int = Field(ge=0)
+    account: Identifier
+    strategy: Identifier
+    symbol: Symbol
+    side: Side
+    order_type: OrderType
+    quantity: PositiveDecimal
+    limit_price: PositiveDecimal | None = None
+    reduce_only: bool = False
+    created_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _price_matches_type(self) -> Self:
+        if (self.order_type is OrderType.LIMIT) != (self.limit_price is not None):
+            raise ValueError("limit orders need limit_price and market orders must not have one")
+        return self
+
+    @property
+    def client_order_id(self) -> str:
+        """Deterministic, so every retry and redelivery names the same exchange order.
+
+        Bybit's orderLinkId allows 36 characters of [A-Za-z0-9_-]: a hash keeps any
+        request id within that.
+        """
+        return "stx-" + hashlib.sha256(self.request_id.encode()).hexdigest()[:32]
+
+
+def request_id_for(signal_id: str, leg: int) -> str:
+    return f"{signal_id}-{leg}"
+
+
+class OrderRejection(Message):
+    request_id: Identifier
+    signal_id: Identifier
+    account: Identifier
+    strategy: Identifier
+    symbol: Symbol
+    side: Side
+    quantity: PositiveDecimal
+    reason: str
+    detail: str
+    rejected_at: AwareDatetime
+
+    @classmethod
+    def of(cls, request: OrderRequest, reason: str, detail: str, at: datetime) -> OrderRejection:
+        return cls(
+            request_id=request.request_id,
+            signal_id=request.signal_id,
+            account=request.account,
+            strategy=request.strategy,
+            symbol=request.symbol,
+            side=request.side,
+            quantity=request.quantity,
+            reason=reason,
+            detail=detail,
+            rejected_at=at,
+        )
+
+
+class Fill(Message):
+    fill_id: Identifier
+    client_order_id: Identifier
+    exchange_order_id: str
+    request_id: Identifier
+    account: Identifier
+    strategy: Identifier
+    symbol: Symbol
+    side: Side
+    quantity: PositiveDecimal
+    price: PositiveDecimal
+    fee: NonNegativeDecimal
+    fee_currency: str
+    liquidity: Liquidity
+    executed_at: AwareDatetime
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"  # intent recorded, exchange not yet known to have it
+    OPEN = "open"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    LOST = "lost"  # the exchange never had it (found out by lookup or reconciliation)
+    DRY_RUN = "dry_run"  # dry-run mode: recorded, never sent
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = {
+    OrderStatus.FILLED,
+    OrderStatus.CANCELED,
+    OrderStatus.REJECTED,
+    OrderStatus.LOST,
+    OrderStatus.DRY_RUN,
+}
+_LIVE = {OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED}
+_ALLOWED: dict[OrderStatus, set[OrderStatus]] = {
+    OrderStatus.PENDING: _LIVE | _TERMINAL,
+    OrderStatus.OPEN: _LIVE | (_TERMINAL - {OrderStatus.DRY_RUN}),
+    OrderStatus.PARTIALLY_FILLED: {OrderStatus.PARTIALLY_FILLED}
+    | _TERMINAL
+    - {
+        OrderStatus.DRY_RUN,
+        OrderStatus.REJECTED,
+    },
+}
+
+
+class ExchangeOrder(BaseModel):
+    """The exchange's view of one order, in domain types (parsed at the adapter)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    exchange_order_id: str
+    status: OrderStatus
+    filled: Decimal
+    cost: Decimal  # filled quantity x average price, quote currency
+    fee: Decimal
+    fee_currency: str
+    liquidity: Liquidity
+    updated_at: datetime
+
+
+class OrderRecord(BaseModel):
+    """The executor's lifecycle document for one order (Firestore, or SQL embedded).
+
+    It doubles as an outbox: fills are appended here (guarded by `version`) before they
+    are published, so a crash between the two only ever causes a republish, which
+    update_position deduplicates by fill_id.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    request: OrderRequest
+    status: OrderStatus = OrderStatus.PENDING
+    exchange_order_id: str | None = None
+    filled: Decimal = ZERO
+    cost: Decimal = ZERO
+    fee: Decimal = ZERO
+    fills: tuple[Fill, ...] = ()
+    published: int = 0  # fills[:published] are known to be on the executions topic
+    detail: str = ""
+    version: int = 0
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+    @classmethod
+    def intent(cls, request: OrderRequest, at: datetime) -> OrderRecord:
+        return cls(request=request, created_at=at, updated_at=at)
+
+    @property
+    def client_order_id(self) -> str:
+        return self.request.client_order_id
+
+    @property
+    def unpublished(self) -> tuple[Fill, ...]:
+        return self.fills[self.published :]
+
+    def transition(self, status: OrderStatus, at: datetime, detail: str = "") -> OrderRecord:
+        if status is self.status:
+            return self
+        if status not in _ALLOWED.get(self.status, set()):
+            raise InvalidTransition(f"{self.client_order_id}: {self.status} -> {status}")
+        return self.model_copy(update={"status": status, "updated_at": at, "detail": detail})
+
+    def observe(self, seen: ExchangeOrder, at: datetime) -> OrderRecord:
+        """Fold in the exchange's view: new status, and a fill for any new quantity.
+
+        Fills are derived from cumulative filled/cost/fee, which every exchange reports,
+        and are numbered in sequence so the same observation always yields the same id.
+        """
+        record = self.model_copy(update={"exchange_order_id": seen.exchange_order_id})
+        if seen.filled > self.filled:
+            quantity = seen.filled - self.filled
+            fill = Fill(
+                fill_id=f"{self.client_order_id}-{len(self.fills) + 1}",
+                client_order_id=self.client_order_id,
+                exchange_order_id=seen.exchange_order_id,
+                request_id=self.request.request_id,
+                account=self.request.account,
+                strategy=self.request.strategy,
+                symbol=self.request.symbol,
+                side=self.request.side,
+                quantity=quantity,
+                price=(seen.cost - self.cost) / quantity,
+                fee=max(seen.fee - self.fee, ZERO),
+                fee_currency=seen.fee_currency,
+                liquidity=seen.liquidity,
+                executed_at=seen.updated_at,
+            )
+            record = record.model_copy(
+                update={
+                    "filled": seen.filled,
+                    "cost": seen.cost,
+                    "fee": seen.fee,
+                    "fills": (*self.fills, fill),
+                }
+            )
+        return record.transition(seen.status, at)
+
+    def mark_published(self, count: int) -> OrderRecord:
+        return self.model_copy(update={"published": max(self.published, count)})

@@ -1,0 +1,99 @@
+"""From a signal to order legs: how much, which side, market or limit, how many legs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stratus.domain.common import ZERO, Side
+from stratus.domain.errors import PermanentError
+from stratus.domain.market import Market, Quote
+from stratus.domain.orders import OrderRequest, OrderType, request_id_for
+from stratus.domain.signals import Signal, SignalAction
+
+
+class SizingPolicy(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    default_notional: Decimal = Field(default=Decimal(1000), gt=0)
+    market_confidence: float = Field(default=0.9, ge=0, le=1)
+    market_max_spread_ratio: Decimal = Field(default=Decimal("0.00001"), ge=0)
+    limit_offset_ratio: Decimal = Field(
+        default=Decimal("0.25"), ge=0, description="fraction of the spread away from mid"
+    )
+    max_leg_notional: Decimal = Field(default=Decimal(100_000), gt=0)
+
+
+def choose_order_type(
+    signal: Signal, side: Side, quote: Quote, market: Market, policy: SizingPolicy
+) -> tuple[OrderType, Decimal | None]:
+    """Market when the strategy is confident or the spread is tight; otherwise a limit
+    just inside the spread, which saves the spread and the taker fee when it fills."""
+    if signal.limit_price is not None:
+        return OrderType.LIMIT, market.round_price(signal.limit_price, side)
+    if (
+        signal.confidence >= policy.market_confidence
+        or quote.spread_ratio <= policy.market_max_spread_ratio
+    ):
+        return OrderType.MARKET, None
+    offset = quote.spread * policy.limit_offset_ratio
+    price = quote.mid - offset if side is Side.BUY else quote.mid + offset
+    return OrderType.LIMIT, market.round_price(price, side)
+
+
+def plan_orders(
+    signal: Signal,
+    position_quantity: Decimal,
+    quote: Quote,
+    market: Market,
+    policy: SizingPolicy,
+    now: datetime,
+) -> list[OrderRequest]:
+    """The order legs for a signal; [] when there is nothing to do (close when flat)."""
+    if signal.action is SignalAction.CLOSE:
+        if position_quantity == ZERO:
+            return []
+        side = Side.SELL if position_quantity > ZERO else Side.BUY
+        quantity = abs(position_quantity)
+    else:
+        side = Side.BUY if signal.action is SignalAction.BUY else Side.SELL
+        quantity = signal.quantity or policy.default_notional / quote.mid
+    order_type, limit_price = choose_order_type(signal, side, quote, market, policy)
+    price = limit_price or quote.touch(side)
+    legs = split(market.round_amount(quantity), market, policy.max_leg_notional / price)
+    for leg in legs:
+        market.check(leg, price)
+    return [
+        OrderRequest(
+            request_id=request_id_for(signal.signal_id, index),
+            signal_id=signal.signal_id,
+            leg=index,
+            account=signal.account,
+            strategy=signal.strategy,
+            symbol=signal.symbol,
+            side=side,
+            order_type=order_type,
+            quantity=leg,
+            limit_price=limit_price,
+            reduce_only=signal.action is SignalAction.CLOSE,
+            created_at=now,
+        )
+        for index, leg in enumerate(legs)
+    ]
+
+
+def split(quantity: Decimal, market: Market, max_leg: Decimal) -> list[Decimal]:
+    """Equal-as-possible legs, each at most max_leg (and the market's max amount)."""
+    if quantity <= ZERO:
+        raise PermanentError("below_min_amount", f"quantity rounds to {quantity}")
+    cap = min(max_leg, market.max_amount) if market.max_amount is not None else max_leg
+    cap = market.round_amount(cap)
+    if cap <= ZERO:
+        raise PermanentError("leg_cap_too_small", f"max leg size rounds to {cap}")
+    count = int((quantity / cap).to_integral_value(rounding="ROUND_CEILING"))
+    base = market.round_amount(quantity / count)
+    legs = [base] * count
+    legs[-1] = quantity - base * (count - 1)  # the remainder keeps the total exact
+    return legs

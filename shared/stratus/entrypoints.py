@@ -1,0 +1,46 @@
+"""Adapters from functions-framework's request objects to the core handlers.
+
+functions/main.py stays a list of one-line targets over these.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from stratus.observability import TRACE_ATTRIBUTE, trace_from_header, traced
+from stratus.service.bootstrap import services
+from stratus.service.dispatch import deliver
+from stratus.service.http import HttpResult
+from stratus.service.services import Services
+
+log = logging.getLogger(__name__)
+
+HttpHandler = Callable[[Services, Mapping[str, str], bytes], HttpResult]
+
+
+def run_cloud_event(function: str, event: Any) -> None:
+    """A Pub/Sub CloudEvent (as Eventarc or a push subscription delivers it) to `function`."""
+    message = (event.data or {}).get("message") or {}
+    data = base64.b64decode(message.get("data") or b"")
+    attributes: dict[str, str] = dict(message.get("attributes") or {})
+    published = message.get("publishTime") or event.get("time")
+    published_at = datetime.fromisoformat(published.replace("Z", "+00:00")) if published else None
+    deliver(services(), function, data, attributes, published_at)
+
+
+def run_http(handler: HttpHandler, request: Any) -> tuple[str, int, dict[str, str]]:
+    """A Flask request to a framework-free handler, answered as JSON."""
+    headers = dict(request.headers)
+    trace = trace_from_header(headers.get("X-Cloud-Trace-Context")) or headers.get(TRACE_ATTRIBUTE)
+    with traced(trace):
+        result = handler(services(), headers, request.get_data(cache=False))
+    return (
+        json.dumps(result.body),
+        result.status,
+        {"Content-Type": "application/json", **result.headers},
+    )

@@ -1,0 +1,1 @@
+"""The manager: Cloud Run HTTP API over the system of record."""

@@ -1,0 +1,162 @@
+"""The small interfaces between the core and the outside world.
+
+Every outside system sits behind one of these Protocols, with an embedded implementation
+(no cloud, no server) and a Google/real one. Handlers only ever see these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from stratus.domain.market import Market, Quote
+from stratus.domain.orders import ExchangeOrder, Fill, OrderRecord, OrderRequest
+from stratus.domain.positions import Position
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Timezone-aware UTC now."""
+        ...
+
+
+class EventBus(Protocol):
+    def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> None:
+        """Publish one encoded message; returns once the bus has stored it."""
+        ...
+
+
+class Secrets(Protocol):
+    def get(self, name: str) -> str:
+        """The latest version of a secret; raises KeyError if it does not exist."""
+        ...
+
+
+class StateStore(Protocol):
+    """Fast per-message execution state (Firestore in production, SQL embedded)."""
+
+    def is_done(self, key: str) -> bool: ...
+
+    def mark_done(self, key: str) -> None:
+        """Record that the work identified by key is complete (idempotency ledger)."""
+        ...
+
+    def create_order(self, record: OrderRecord) -> bool:
+        """Insert the order intent; False if one with that client_order_id exists."""
+        ...
+
+    def get_order(self, client_order_id: str) -> OrderRecord | None: ...
+
+    def save_order(self, record: OrderRecord) -> OrderRecord:
+        """Compare-and-set on record.version; returns the saved record (version + 1) or
+        raises ConcurrentUpdate when another writer got there first."""
+        ...
+
+    def orders(self, account: str | None = None, live: bool = False) -> list[OrderRecord]:
+        """Order documents, oldest first; live=True keeps those still working."""
+        ...
+
+
+class Ledger(Protocol):
+    """The system of record (the manager on Cloud SQL): fills, positions, snapshots."""
+
+    def apply_fill(self, fill: Fill) -> Position | None:
+        """Apply a fill once; None when this fill_id was already applied."""
+        ...
+
+    def position(self, account: str, strategy: str, symbol: str) -> Position:
+        """The position (flat if never traded)."""
+        ...
+
+    def positions(self, account: str | None = None) -> list[Position]: ...
+
+    def realized_pnl_since(self, account: str, since: datetime) -> Decimal:
+        """Realized PnL net of fees from fills executed at or after `since`."""
+        ...
+
+    def fills(self, account: str | None = None) -> list[Fill]: ...
+
+    def record_snapshot(self, taken_at: datetime, marks: Mapping[str, Decimal]) -> bool:
+        """Snapshot all positions; False if one exists for taken_at (idempotent)."""
+        ...
+
+
+class Exchange(Protocol):
+    """The subset of ccxt's unified (synchronous) API that Stratus uses.
+
+    Structures are ccxt-shaped dicts; amounts are floats as ccxt returns them, and the
+    service layer converts to Decimal at this boundary.
+    """
+
+    id: str
+
+    def load_markets(self, reload: bool = False) -> dict[str, Any]: ...
+
+    def fetch_ticker(self, symbol: str) -> dict[str, Any]: ...
+
+    def create_order(
+        self,
+        symbol: str,
+        type: str,
+        side: str,
+        amount: float,
+        price: float | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]: ...
+
+    def fetch_order(
+        self, id: str, symbol: str | None = None, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]: ...
+
+    def cancel_order(
+        self, id: str, symbol: str | None = None, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]: ...
+
+    def fetch_open_orders(
+        self,
+        symbol: str | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    def fetch_balance(self, params: dict[str, Any] | None = None) -> dict[str, Any]: ...
+
+    def fetch_positions(
+        self, symbols: list[str] | None = None, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]: ...
+
+
+class Venue(Protocol):
+    """An exchange in domain terms; ccxt shapes and errors are translated behind it."""
+
+    def market(self, symbol: str) -> Market:
+        """Trading rules; raises UnknownSymbol."""
+        ...
+
+    def quote(self, symbol: str) -> Quote: ...
+
+    def place(self, request: OrderRequest) -> ExchangeOrder:
+        """Create the order under request.client_order_id; raises DuplicateOrder if that
+        id was used, ExchangeUnavailable when the outcome is unknown, OrderRejected."""
+        ...
+
+    def lookup(self, client_order_id: str, symbol: str) -> ExchangeOrder | None:
+        """The order placed under client_order_id, or None if the exchange has none."""
+        ...
+
+    def cancel(self, exchange_order_id: str, symbol: str) -> None: ...
+
+    def equity(self) -> Decimal:
+        """Account equity in the settlement currency."""
+        ...
+
+
+class Exchanges(Protocol):
+    """Gives the venue for an account (credentials decrypted only in memory)."""
+
+    def for_account(self, account: str) -> Venue: ...
+
+    def accounts(self) -> Iterable[str]: ...

@@ -1,0 +1,30 @@
+"""The dependencies every handler gets, built once by the bootstrap."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from stratus.config import Settings
+from stratus.contracts import codec
+from stratus.observability import TRACE_ATTRIBUTE, current_trace_id
+from stratus.ports import Clock, EventBus, Exchanges, Ledger, Secrets, StateStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    bus: EventBus
+    state: StateStore
+    ledger: Ledger
+    exchanges: Exchanges
+    secrets: Secrets
+    sleep: Callable[[float], None] = field(default=time.sleep)
+
+    def publish(self, topic: str, message: BaseModel) -> None:
+        """Encode (validating against the topic's schema) and publish with the trace id."""
+        self.bus.publish(topic, codec.encode(topic, message), {TRACE_ATTRIBUTE: current_trace_id()})

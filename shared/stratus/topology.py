@@ -1,0 +1,80 @@
+"""The topology (topology.yaml) as typed data: topics, functions, schedules, retry policy."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class RetryPolicy(_Data):
+    minimum_backoff_seconds: int
+    maximum_backoff_seconds: int
+    max_delivery_attempts: int = Field(ge=5, le=100)  # Pub/Sub's allowed range
+    ack_deadline_seconds: int
+    message_retention: str
+
+
+class Topic(_Data):
+    schema_name: str = Field(alias="schema")
+
+
+class Trigger(_Data):
+    topic: str | None = None
+    http: str | None = None  # "public" or "scheduler"
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Trigger:
+        if (self.topic is None) == (self.http is None):
+            raise ValueError("a trigger is either a topic or http")
+        return self
+
+
+class Function(_Data):
+    trigger: Trigger
+    publishes: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+
+
+class Schedule(_Data):
+    cron: str
+    function: str
+
+
+class Topology(_Data):
+    retry: RetryPolicy
+    topics: dict[str, Topic]
+    functions: dict[str, Function]
+    schedules: dict[str, Schedule]
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> Topology:
+        for name, function in self.functions.items():
+            used = [*function.publishes, *filter(None, [function.trigger.topic])]
+            for topic in used:
+                if topic not in self.topics:
+                    raise ValueError(f"function {name} uses unknown topic {topic}")
+        for name, schedule in self.schedules.items():
+            if schedule.function not in self.functions:
+                raise ValueError(f"schedule {name} targets unknown function {schedule.function}")
+        return self
+
+    def subscribers(self, topic: str) -> list[str]:
+        """Functions triggered by `topic`, in topology order."""
+        return [name for name, fn in self.functions.items() if fn.trigger.topic == topic]
+
+    @staticmethod
+    def dead_letter_topic(topic: str) -> str:
+        return f"{topic}-dead-letter"
+
+
+@cache
+def topology() -> Topology:
+    text = (files("stratus") / "topology.yaml").read_text()
+    return Topology.model_validate(yaml.safe_load(text))

@@ -1,0 +1,13 @@
+# Firestore (native mode): the functions' fast per-message state (idempotency ledger, order
+# lifecycle documents, kill switch, cached markets).
+resource "google_firestore_database" "main" {
+  name        = "(default)" # the client libraries' default database: no extra setting needed
+  location_id = coalesce(var.firestore_location, var.region)
+  type        = "FIRESTORE_NATIVE"
+
+  point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
+  delete_protection_state           = "DELETE_PROTECTION_ENABLED"
+  deletion_policy                   = "ABANDON" # terraform destroy never deletes data
+
+  depends_on = [google_project_service.api]
+}

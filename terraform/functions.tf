@@ -1,0 +1,56 @@
+# Cloud Functions gen2, one per topology function. All share one source archive
+# (functions/main.py + the stratus wheel + requirements.txt, built by Cloud Build) and differ
+# only in entry point (= the functions-framework target = the topology key), identity,
+# ingress and timeout. How each is invoked is wired elsewhere from the same locals:
+#   topic trigger    -> google_pubsub_subscription.function (pubsub.tf)
+#   http: public     -> google_cloud_run_v2_service_iam_member.public_invoker (iam.tf)
+#   http: scheduler  -> google_cloud_scheduler_job.job (scheduler.tf)
+resource "google_cloudfunctions2_function" "function" {
+  for_each = local.functions
+
+  name        = local.function_resource_names[each.key]
+  location    = var.region
+  description = "Stratus ${each.key} (${try("topic ${each.value.trigger.topic}", "http ${each.value.trigger.http}")})"
+
+  build_config {
+    runtime           = var.python_runtime
+    entry_point       = each.key
+    service_account   = google_service_account.functions_builder.id
+    docker_repository = google_artifact_registry_repository.stratus.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.functions_source.name
+        object = google_storage_bucket_object.functions_source.name
+      }
+    }
+  }
+
+  service_config {
+    service_account_email = google_service_account.function[each.key].email
+    available_memory      = var.function_memory
+    max_instance_count    = lookup(var.function_max_instances_overrides, each.key, var.function_max_instances)
+    min_instance_count    = 0
+
+    # A push delivery that outlives the ack deadline is redelivered while still running, so
+    # topic-triggered functions time out at the ack deadline.
+    timeout_seconds = contains(keys(local.topic_functions), each.key) ? local.retry.ack_deadline_seconds : var.scheduled_function_timeout_seconds
+
+    # Only the webhook is reachable from the internet. Pub/Sub push and Cloud Scheduler in
+    # the same project count as internal traffic on the run.app URL.
+    ingress_settings               = contains(keys(local.public_functions), each.key) ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision = true
+
+    environment_variables = merge(local.common_env, {
+      STRATUS_MANAGER_URL = google_cloud_run_v2_service.manager.uri
+      LOG_EXECUTION_ID    = "true"
+    })
+  }
+
+  labels = { function = local.function_resource_names[each.key] }
+
+  depends_on = [
+    google_project_service.api,
+    google_project_iam_member.functions_builder,
+  ]
+}

@@ -1,0 +1,150 @@
+# The manager: FastAPI on Cloud Run, the only writer of the system of record (Cloud SQL).
+# It reaches Cloud SQL's private IP through direct VPC egress and the Cloud SQL Python
+# connector (IAM database auth as its own service account), and reads its secrets from
+# Secret Manager at runtime (STRATUS_SECRETS=secretmanager).
+locals {
+  # Cloud SQL IAM user of a service account = its e-mail without ".gserviceaccount.com".
+  manager_db_user = trimsuffix(google_service_account.manager.email, ".gserviceaccount.com")
+
+  manager_env = merge(local.common_env, {
+    # Driver, user and database for SQLAlchemy; the host is empty because the connector
+    # opens the connection to STRATUS_CLOUDSQL_INSTANCE (IAM auth, no password).
+    STRATUS_DATABASE_URL       = "postgresql+pg8000://${urlencode(local.manager_db_user)}@/${google_sql_database.stratus.name}"
+    STRATUS_CLOUDSQL_INSTANCE  = google_sql_database_instance.main.connection_name
+    STRATUS_CLOUDSQL_IP_TYPE   = "PRIVATE"
+    STRATUS_CLOUDSQL_IAM_AUTHN = "true"
+  })
+}
+
+resource "google_cloud_run_v2_service" "manager" {
+  name                = "stratus-manager"
+  location            = var.region
+  description         = "Stratus manager API (system of record)"
+  deletion_protection = false # state is in Cloud SQL, which has its own protection
+
+  # Callers are the functions (no VPC egress) and operators, so the URL is reachable, but
+  # IAM (roles/run.invoker) gates every request; there is no allUsers binding.
+  ingress = "INGRESS_TRAFFIC_ALL"
+
+  template {
+    service_account                  = google_service_account.manager.email
+    max_instance_request_concurrency = 40
+    timeout                          = "60s"
+
+    scaling {
+      min_instance_count = var.manager_min_instances
+      max_instance_count = var.manager_max_instances
+    }
+
+    vpc_access {
+      egress = "PRIVATE_RANGES_ONLY" # only Cloud SQL's private range goes through the VPC
+      network_interfaces {
+        network    = google_compute_network.vpc.id
+        subnetwork = google_compute_subnetwork.run.id
+      }
+    }
+
+    containers {
+      image = var.manager_image
+
+      ports {
+        container_port = 8080
+      }
+
+      resources {
+        limits = {
+          cpu    = "1"
+          memory = "512Mi"
+        }
+        cpu_idle          = true
+        startup_cpu_boost = true
+      }
+
+      dynamic "env" {
+        for_each = local.manager_env
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+
+      startup_probe {
+        tcp_socket {
+          port = 8080
+        }
+        initial_delay_seconds = 0
+        period_seconds        = 3
+        failure_threshold     = 20
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_service.api,
+    google_project_iam_member.manager_sql,
+    google_secret_manager_secret_iam_member.manager_accessor,
+  ]
+}
+
+# Migrations (`stratus db upgrade`, Alembic) run as a Cloud Run job: it is inside the VPC
+# (Cloud Build's default pool cannot reach a private IP) and runs as the manager's IAM
+# database user, so the manager owns the tables it migrates.
+#
+# The pipeline moves the job's image forward itself (gcloud run jobs update --image, then
+# execute --wait) BEFORE terraform apply rolls out the new manager, so the schema is always
+# migrated before the code that needs it; hence Terraform ignores the image after creation.
+resource "google_cloud_run_v2_job" "migrate" {
+  name                = "stratus-migrate"
+  location            = var.region
+  deletion_protection = false
+
+  template {
+    task_count  = 1
+    parallelism = 1
+
+    template {
+      service_account = google_service_account.manager.email
+      max_retries     = 0 # a failed migration needs a human, not a retry
+      timeout         = "900s"
+
+      vpc_access {
+        egress = "PRIVATE_RANGES_ONLY"
+        network_interfaces {
+          network    = google_compute_network.vpc.id
+          subnetwork = google_compute_subnetwork.run.id
+        }
+      }
+
+      containers {
+        image   = var.manager_image
+        command = ["stratus"]
+        args    = ["db", "upgrade"]
+
+        resources {
+          limits = {
+            cpu    = "1"
+            memory = "512Mi"
+          }
+        }
+
+        dynamic "env" {
+          for_each = local.manager_env
+          content {
+            name  = env.key
+            value = env.value
+          }
+        }
+      }
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [template[0].template[0].containers[0].image]
+  }
+
+  depends_on = [
+    google_project_service.api,
+    google_project_iam_member.manager_sql,
+    google_secret_manager_secret_iam_member.manager_accessor,
+  ]
+}

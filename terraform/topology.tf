@@ -1,0 +1,58 @@
+# The message flow as data. ../topology.yaml is the one description of topics, functions and
+# schedules (also read by the local stack and the tests); nothing here retypes a topic,
+# function or schedule name. tests/infra checks that the resources below are driven by
+# these locals and agree with functions/main.py.
+locals {
+  topology = yamldecode(file("${path.module}/../topology.yaml"))
+
+  retry     = local.topology.retry
+  topics    = local.topology.topics
+  functions = local.topology.functions
+  schedules = local.topology.schedules
+
+  # Distinct Avro schemas (two topics may carry the same message type).
+  schema_names = toset([for topic in values(local.topics) : topic.schema])
+
+  # Every topic has a schemaless "<topic>-dead-letter" topic (see topology.yaml).
+  dead_letter_topics = { for name, topic in local.topics : name => "${name}-dead-letter" }
+
+  # Functions partitioned by how they are invoked.
+  #   topic_functions:     Pub/Sub push subscription -> function (CloudEvent signature)
+  #   public_functions:    internet-facing HTTP (allUsers invoker; HMAC checked in code)
+  #   scheduled_functions: private HTTP, invoked by Cloud Scheduler with an OIDC token
+  topic_functions     = { for name, fn in local.functions : name => fn if try(fn.trigger.topic, null) != null }
+  public_functions    = { for name, fn in local.functions : name => fn if try(fn.trigger.http, null) == "public" }
+  scheduled_functions = { for name, fn in local.functions : name => fn if try(fn.trigger.http, null) == "scheduler" }
+
+  # Cloud resource names cannot contain "_"; the Python target keeps its name as entry point.
+  function_resource_names = { for name, fn in local.functions : name => replace(name, "_", "-") }
+
+  # (function, topic) pairs for publisher grants, and (function, secret) pairs for
+  # secret accessor grants: exactly what the topology says each function touches.
+  function_publishes = merge([
+    for name, fn in local.functions : {
+      for topic in try(fn.publishes, []) : "${name}/${topic}" => { function = name, topic = topic }
+    }
+  ]...)
+  function_secrets = merge([
+    for name, fn in local.functions : {
+      for secret in try(fn.secrets, []) : "${name}/${secret}" => { function = name, secret = secret }
+    }
+  ]...)
+
+  # Secrets the manager reads: the master key (envelope-encrypts exchange API keys) and the
+  # seed of the API bearer tokens. Not in topology.yaml because the manager is not a
+  # function of the message flow.
+  manager_secrets = ["master-key", "manager-api-token"]
+
+  # Every secret container Terraform declares (values are added out of band).
+  secret_ids = toset(concat(
+    flatten([for fn in values(local.functions) : try(fn.secrets, [])]),
+    local.manager_secrets,
+  ))
+
+  # Functions that call the manager API (everything behind the public edge). The
+  # internet-facing ingest_signal only validates and publishes, so it gets no access to the
+  # system of record.
+  manager_callers = { for name, fn in local.functions : name => fn if !contains(keys(local.public_functions), name) }
+}
