@@ -100,7 +100,9 @@ def load(path: Path) -> list[tuple[datetime, dict[str, Any]]]:
         try:
             lines.append((datetime.fromisoformat(entry["at"]), entry["signal"]))
         except (KeyError, ValueError) as error:
-            raise SystemExit(f"{path}:{number}: each line needs 'at' and 'signal' ({error})")
+            raise SystemExit(
+                f"{path}:{number}: each line needs 'at' and 'signal' ({error})"
+            ) from error
     return sorted(lines, key=lambda item: item[0])
 
 

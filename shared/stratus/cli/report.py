@@ -43,18 +43,25 @@ def _fates(bus: LocalBus) -> dict[str, list[str]]:
     return fates
 
 
-def _signals(bus: LocalBus, outcomes: list[Outcome]) -> str:
+def _signals(services: Services, bus: LocalBus, outcomes: list[Outcome]) -> str:
     fates = _fates(bus)
+    orders: dict[str, int] = defaultdict(int)
+    for record in services.state.orders():
+        orders[record.request.signal_id] += 1
+    seen: set[str] = set()
     rows = []
     for outcome in outcomes:
         signal = outcome.signal
         signal_id = str(signal.get("signal_id", "?"))
         if outcome.status != 202:
-            result = (
-                f"refused {outcome.status}: {outcome.answer['error']} ({outcome.answer['detail']})"
-            )
+            answer = outcome.answer
+            result = f"refused {outcome.status}: {answer['error']} ({answer['detail']})"
+        elif signal_id in seen:
+            result = "accepted; repeated signal_id, deduplicated: no new order"
         else:
-            result = "; ".join(fates.get(signal_id, [])) or "accepted"
+            notes = [f"{orders[signal_id]} order(s)", *fates.get(signal_id, [])]
+            result = "accepted: " + "; ".join(notes)
+        seen.add(signal_id)
         rows.append(
             [
                 outcome.at.strftime("%H:%M"),
