@@ -51,6 +51,8 @@ resource "google_cloudfunctions2_function" "function" {
 
   depends_on = [
     google_project_service.api,
-    google_project_iam_member.functions_builder,
+    google_project_iam_member.functions_builder_logs,
+    google_project_iam_member.functions_builder_sources,
+    google_artifact_registry_repository_iam_member.functions_builder,
   ]
 }

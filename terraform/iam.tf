@@ -193,10 +193,29 @@ resource "google_cloud_run_v2_service_iam_member" "manager_operator_invoker" {
 
 # --- functions build ----------------------------------------------------------------------
 
-# Google's documented role for a custom Cloud Functions build service account: read the
-# source archive, write the built image to Artifact Registry, write build logs.
-resource "google_project_iam_member" "functions_builder" {
+# The roles Google documents for a custom Cloud Functions build service account, each on the
+# narrowest scope the service allows: build logs (project-only role), the image repository,
+# and the buckets holding the source (ours, and the one Cloud Functions stages it into).
+resource "google_project_iam_member" "functions_builder_logs" {
   project = var.project_id
-  role    = "roles/cloudbuild.builds.builder"
+  role    = "roles/logging.logWriter"
   member  = google_service_account.functions_builder.member
+}
+
+resource "google_artifact_registry_repository_iam_member" "functions_builder" {
+  location   = google_artifact_registry_repository.stratus.location
+  repository = google_artifact_registry_repository.stratus.name
+  role       = "roles/artifactregistry.writer"
+  member     = google_service_account.functions_builder.member
+}
+
+resource "google_project_iam_member" "functions_builder_sources" {
+  project = var.project_id
+  role    = "roles/storage.objectAdmin"
+  member  = google_service_account.functions_builder.member
+
+  condition {
+    title      = "stratus-function-source-buckets"
+    expression = "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.functions_source.name}\") || resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-${local.project_number}-${var.region}\")"
+  }
 }

@@ -83,6 +83,10 @@ resource "google_sql_database_instance" "main" {
       value = "-1" # never log statement text (it carries account data)
     }
     database_flags {
+      name  = "log_duration"
+      value = "on" # durations only, no statement text
+    }
+    database_flags {
       name  = "log_min_error_statement"
       value = "error"
     }

@@ -160,13 +160,13 @@ variable "manager_invokers" {
 }
 
 variable "db_version" {
-  description = "Cloud SQL PostgreSQL major version."
+  description = "Cloud SQL PostgreSQL major version (the newest is the default; major upgrades are in-place but need a maintenance window)."
   type        = string
-  default     = "POSTGRES_16"
+  default     = "POSTGRES_18"
 
   validation {
-    condition     = contains(["POSTGRES_15", "POSTGRES_16", "POSTGRES_17"], var.db_version)
-    error_message = "db_version must be POSTGRES_15, POSTGRES_16 or POSTGRES_17."
+    condition     = contains(["POSTGRES_16", "POSTGRES_17", "POSTGRES_18"], var.db_version)
+    error_message = "db_version must be POSTGRES_16, POSTGRES_17 or POSTGRES_18."
   }
 }
 

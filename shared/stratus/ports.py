@@ -7,6 +7,7 @@ Every outside system sits behind one of these Protocols, with an embedded implem
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -152,6 +153,45 @@ class Venue(Protocol):
     def equity(self) -> Decimal:
         """Account equity in the settlement currency."""
         ...
+
+
+class Quotas(Protocol):
+    """Per-strategy quotas, reserved atomically by the risk check (the manager owns them)."""
+
+    def reserve(self, request: OrderRequest, notional: Decimal) -> str | None:
+        """Reserve quota for one order request, idempotently by request_id.
+
+        Returns None when granted (also when this request already holds a reservation),
+        else the machine-readable reason it was refused. Two concurrent reservations can
+        never together pass a quota.
+        """
+        ...
+
+    def release(self, request_id: str) -> None:
+        """Give back what the request still holds (its order is final); idempotent."""
+        ...
+
+
+@dataclass(frozen=True)
+class ExchangeAccount:
+    """How to reach one account's exchange; secrets exist only in memory."""
+
+    account: str
+    exchange_id: str  # ccxt id: "bybit", "binance", ... or "paper"
+    api_key: str = field(repr=False)
+    secret: str = field(repr=False)
+    sandbox: bool = False  # the exchange's testnet
+    demo: bool = False  # the exchange's demo-trading environment
+
+
+class AccountDirectory(Protocol):
+    """Accounts and their decrypted exchange credentials (from the manager)."""
+
+    def exchange_account(self, account: str) -> ExchangeAccount:
+        """Raises KeyError for an unknown account."""
+        ...
+
+    def accounts(self) -> list[str]: ...
 
 
 class Exchanges(Protocol):

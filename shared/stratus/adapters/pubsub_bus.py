@@ -19,9 +19,9 @@ class PubSubBus:
 
     def _publisher(self) -> Any:
         if self._client is None:
-            from google.cloud import pubsub_v1
+            from google.cloud.pubsub_v1 import PublisherClient
 
-            self._client = pubsub_v1.PublisherClient()
+            self._client = PublisherClient()
         return self._client
 
     def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> None:

@@ -131,5 +131,5 @@ def replay(
         clock.set(signals[-1][0] + timedelta(minutes=30))
     operations.follow_open_orders(services)
     bus.drain()
-    operations.snapshot(services, {})
+    operations.snapshot(services, {}, b"")
     return outcomes

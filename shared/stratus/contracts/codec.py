@@ -35,7 +35,8 @@ MODELS: dict[str, type[Message]] = {
 def schema(name: str) -> dict[str, Any]:
     """The parsed Avro schema `name` (e.g. "Signal")."""
     text = (files("stratus") / "contracts" / "schemas" / f"{name}.avsc").read_text()
-    parsed: dict[str, Any] = fastavro.parse_schema(json.loads(text))
+    parsed = fastavro.parse_schema(json.loads(text))
+    assert isinstance(parsed, dict)
     return parsed
 
 

@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from datetime import datetime
+
+from sqlalchemy import Integer, String, Text, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from stratus.adapters.sql.db import Database
-from stratus.adapters.sql.tables import OrderDocRow, ProcessedRow, StateBase
+from stratus.adapters.sql.tables import UtcDateTime
 from stratus.domain.errors import ConcurrentUpdate
 from stratus.domain.orders import OrderRecord, OrderStatus
 from stratus.ports import Clock
+
+
+class StateBase(DeclarativeBase):
+    """Embedded stand-in for the Firestore execution state (not the system of record)."""
+
+
+class ProcessedRow(StateBase):
+    __tablename__ = "state_processed"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    done_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OrderDocRow(StateBase):
+    __tablename__ = "state_orders"
+
+    client_order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account: Mapped[str] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    document: Mapped[str] = mapped_column(Text)
+
 
 _LIVE = [OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED]
 

@@ -1,4 +1,4 @@
-"""Tables of the system of record (manager) and of the embedded execution state."""
+"""Tables of the system of record: the manager's data in Cloud SQL."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Index, Integer, MetaData, Numeric, String, Text
+from sqlalchemy import DateTime, Dialect, Index, Integer, MetaData, Numeric, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -56,7 +56,8 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -123,25 +124,3 @@ class SnapshotRow(Base):
     realized_pnl: Mapped[Decimal] = mapped_column(Money())
     unrealized_pnl: Mapped[Decimal] = mapped_column(Money())
     fees: Mapped[Decimal] = mapped_column(Money())
-
-
-class StateBase(DeclarativeBase):
-    """Embedded stand-in for the Firestore execution state (not the system of record)."""
-
-
-class ProcessedRow(StateBase):
-    __tablename__ = "state_processed"
-
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    done_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-
-class OrderDocRow(StateBase):
-    __tablename__ = "state_orders"
-
-    client_order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    account: Mapped[str] = mapped_column(String(128), index=True)
-    status: Mapped[str] = mapped_column(String(20), index=True)
-    version: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    document: Mapped[str] = mapped_column(Text)

@@ -57,10 +57,10 @@ def execute_order(services: Services, request: OrderRequest) -> None:
     for _ in range(FOLLOW_POLLS):
         if record.status.is_terminal or record.exchange_order_id is None:
             break
-        seen = venue.lookup(record.client_order_id, request.symbol)
-        if seen is None:
+        latest = venue.lookup(record.client_order_id, request.symbol)
+        if latest is None:
             break
-        record = observe(services, record, seen)
+        record = observe(services, record, latest)
     publish_fills(services, record)
     if not record.status.is_terminal:
         log.info(

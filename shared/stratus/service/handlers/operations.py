@@ -42,12 +42,12 @@ def follow_open_orders(services: Services, account: str | None = None) -> int:
     return published
 
 
-def reconcile(services: Services, headers: Mapping[str, str]) -> HttpResult:
+def reconcile(services: Services, headers: Mapping[str, str], body: bytes) -> HttpResult:
     fills = follow_open_orders(services)
     return HttpResult(200, {"fills_published": fills})
 
 
-def snapshot(services: Services, headers: Mapping[str, str]) -> HttpResult:
+def snapshot(services: Services, headers: Mapping[str, str], body: bytes) -> HttpResult:
     """Snapshot positions at the schedule time, once per schedule time."""
     lowered = {key.lower(): value for key, value in headers.items()}
     stamp = lowered.get(SCHEDULE_TIME_HEADER.lower())

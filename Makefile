@@ -1,0 +1,42 @@
+# Every target bootstraps its own virtualenv (.venv) from pyproject.toml.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit up up-emulators bench infra-check clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Stratus needs Python 3.11+")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)  ## replay examples/signals.jsonl end to end on the embedded stack
+	$(BIN)/stratus demo
+
+test: lint typecheck infra-check $(STAMP)  ## everything CI runs
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)  ## fast tier only
+	$(BIN)/pytest tests/unit
+
+infra-check: $(STAMP)  ## terraform fmt + checkov (own virtualenv)
+	@if [ -x scripts/infra_check.sh ]; then scripts/infra_check.sh; fi
+
+up: $(STAMP)  ## manager API + webhook on http://127.0.0.1:8080 (embedded default)
+	$(BIN)/stratus up
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .venv-checkov .stratus .pytest_cache .mypy_cache .ruff_cache
