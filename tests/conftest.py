@@ -41,11 +41,12 @@ def clock(feed: PriceFeed) -> ManualClock:
 @pytest.fixture
 def services(clock: ManualClock, feed: PriceFeed) -> Iterator[Services]:
     """The embedded stack on an in-memory database, clock at the feed's first tick."""
-    built = build(
-        Settings(database_url="sqlite://"), clock=clock, exchanges=PaperVenues(clock, feed),
+    return build(
+        Settings(database_url="sqlite://"),
+        clock=clock,
+        exchanges=PaperVenues(clock, feed),
         sleep=lambda _seconds: None,
     )
-    yield built
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from stratus.adapters.sql.db import Database
-from stratus.adapters.sql.tables import Base, FillRow, PositionRow, SnapshotRow
+from stratus.adapters.sql.tables import Base, FillRow, PositionRow, SnapshotRow, SnapshotRunRow
 from stratus.domain.common import ZERO, Side
 from stratus.domain.errors import ConcurrentUpdate
 from stratus.domain.orders import Fill, Liquidity
@@ -97,7 +97,10 @@ class SqlLedger:
     def record_snapshot(self, taken_at: datetime, marks: Mapping[str, Decimal]) -> bool:
         try:
             with self._db.transaction() as session:
-                for row in session.scalars(select(PositionRow)):
+                rows = session.scalars(select(PositionRow)).all()
+                session.add(SnapshotRunRow(taken_at=taken_at, positions=len(rows)))
+                session.flush()  # a second run for this time fails here, writing nothing
+                for row in rows:
                     position = _position(row)
                     mark = marks.get(position.symbol, position.average_entry)
                     session.add(

@@ -111,6 +111,15 @@ class PositionRow(Base):
     __table_args__ = (Index(None, "symbol"),)
 
 
+class SnapshotRunRow(Base):
+    """One row per schedule time: makes a snapshot idempotent even with no positions."""
+
+    __tablename__ = "snapshot_runs"
+
+    taken_at: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)
+    positions: Mapped[int] = mapped_column(Integer)
+
+
 class SnapshotRow(Base):
     __tablename__ = "position_snapshots"
 

@@ -1,0 +1,51 @@
+"""`stratus demo` as a new user runs it, and its replay under duplicate delivery."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from stratus.cli.demo import embedded, load, replay
+from stratus.domain.positions import replay as recompute
+
+ROOT = Path(__file__).parents[2]
+EXAMPLES = ROOT / "examples" / "signals.jsonl"
+
+
+def test_demo_prints_orders_fills_positions_and_rejections() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "stratus.cli", "demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    out = result.stdout
+    for heading in ("Signals", "Orders", "Fills", "Positions", "Portfolio"):
+        assert f"\n{heading}" in out
+    assert "refused 400: invalid_field (symbol: Field required)" in out
+    assert "refused 400: invalid_field (quantity: Input should be greater than 0)" in out
+    assert "dead-lettered: unknown_symbol" in out
+    assert "leg rejected: max_order_balance_ratio" in out
+    assert "deduplicated: no new order" in out
+    assert " NO" not in out.split("Positions")[1].split("Portfolio")[0]
+
+
+def test_positions_follow_from_fills_even_with_every_message_delivered_twice() -> None:
+    services, bus = embedded("sqlite://", duplicate_rate=1.0)
+    replay(services, bus, load(EXAMPLES))
+    fills = services.ledger.fills()
+    orders = services.state.orders()
+    assert len(orders) == 7, "one exchange order per accepted signal leg"
+    assert len({f.fill_id for f in fills}) == len(fills)
+    assert sum(f.quantity for f in fills) == sum(o.filled for o in orders)
+    for position in services.ledger.positions():
+        own = [f for f in fills if (f.strategy, f.symbol) == (position.strategy, position.symbol)]
+        again = recompute(own, position.account, position.strategy, position.symbol)
+        assert (again.quantity, again.realized_pnl, again.fees) == (
+            position.quantity,
+            position.realized_pnl,
+            position.fees,
+        )
