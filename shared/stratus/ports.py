@@ -6,7 +6,7 @@ Every outside system sits behind one of these Protocols, with an embedded implem
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from stratus.domain.market import Market, Quote
 from stratus.domain.orders import ExchangeOrder, Fill, OrderRecord, OrderRequest
 from stratus.domain.positions import Position
+from stratus.domain.risk import TradingState
 
 
 class Clock(Protocol):
@@ -43,6 +44,19 @@ class StateStore(Protocol):
     def mark_done(self, key: str) -> None:
         """Record that the work identified by key is complete (idempotency ledger)."""
         ...
+
+    def claim(self, key: str, ttl_seconds: int) -> bool:
+        """Atomically record `key`; True for the first caller only (replay nonces).
+
+        The key may be forgotten after ttl_seconds (a Firestore TTL policy)."""
+        ...
+
+    def trading_state(self, scopes: Sequence[str]) -> dict[str, TradingState]:
+        """Kill-switch positions set for these scopes ("global", "account:<id>",
+        "strategy:<id>"); scopes never set are absent."""
+        ...
+
+    def set_trading_state(self, scope: str, state: TradingState, reason: str) -> None: ...
 
     def create_order(self, record: OrderRecord) -> bool:
         """Insert the order intent; False if one with that client_order_id exists."""
@@ -152,6 +166,51 @@ class Venue(Protocol):
 
     def equity(self) -> Decimal:
         """Account equity in the settlement currency."""
+        ...
+
+    def open_orders(self) -> list[VenueOrder]:
+        """Every working order of the account, on all symbols."""
+        ...
+
+    def positions(self) -> list[VenuePosition]:
+        """Open positions (flat symbols are absent)."""
+        ...
+
+    def balances(self) -> dict[str, Decimal]:
+        """Total wallet balance per currency."""
+        ...
+
+
+@dataclass(frozen=True)
+class VenueOrder:
+    """A working order as the exchange lists it (reconciliation compares these)."""
+
+    client_order_id: str | None
+    symbol: str
+    placed_at: datetime
+    order: ExchangeOrder
+
+
+@dataclass(frozen=True)
+class VenuePosition:
+    """A net position on the exchange: quantity signed (short < 0)."""
+
+    symbol: str
+    quantity: Decimal
+    entry_price: Decimal
+    mark_price: Decimal
+
+
+class MarketCache(Protocol):
+    """Exchange market metadata (ccxt market dicts by symbol), so that a cold start can
+    hand ccxt its markets (`set_markets`) instead of calling load_markets."""
+
+    def get(self, key: str, max_age_seconds: int) -> dict[str, dict[str, Any]] | None:
+        """The markets stored under key if younger than max_age_seconds, else None."""
+        ...
+
+    def put(self, key: str, markets: Mapping[str, Mapping[str, Any]]) -> None:
+        """Store (replace) the markets under key, stamped now."""
         ...
 
 

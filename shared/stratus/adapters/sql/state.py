@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, Text, select, update
+from sqlalchemy import Integer, String, Text, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -12,6 +13,7 @@ from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.tables import UtcDateTime
 from stratus.domain.errors import ConcurrentUpdate
 from stratus.domain.orders import OrderRecord, OrderStatus
+from stratus.domain.risk import TradingState
 from stratus.ports import Clock
 
 
@@ -24,6 +26,22 @@ class ProcessedRow(StateBase):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     done_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ClaimRow(StateBase):
+    __tablename__ = "state_claims"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class KillSwitchRow(StateBase):
+    __tablename__ = "state_kill_switch"
+
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class OrderDocRow(StateBase):
@@ -56,6 +74,30 @@ class SqlStateStore:
                 session.add(ProcessedRow(key=key, done_at=self._clock.now()))
         except IntegrityError:
             pass  # a concurrent copy finished first: done is done
+
+    def claim(self, key: str, ttl_seconds: int) -> bool:
+        now = self._clock.now()
+        try:
+            with self._db.transaction() as session:
+                # Expired claims go first, as Firestore's TTL policy would remove them.
+                session.execute(delete(ClaimRow).where(ClaimRow.expires_at < now))
+                session.add(ClaimRow(key=key, expires_at=now + timedelta(seconds=ttl_seconds)))
+        except IntegrityError:
+            return False
+        return True
+
+    def trading_state(self, scopes: Sequence[str]) -> dict[str, TradingState]:
+        query = select(KillSwitchRow).where(KillSwitchRow.scope.in_(list(scopes)))
+        with self._db.transaction() as session:
+            return {row.scope: TradingState(row.state) for row in session.scalars(query)}
+
+    def set_trading_state(self, scope: str, state: TradingState, reason: str) -> None:
+        with self._db.transaction() as session:
+            row = session.get(KillSwitchRow, scope)
+            if row is None:
+                row = KillSwitchRow(scope=scope)
+                session.add(row)
+            row.state, row.reason, row.updated_at = state.value, reason, self._clock.now()
 
     def create_order(self, record: OrderRecord) -> bool:
         try:

@@ -1,0 +1,181 @@
+"""The StateStore contract, run against the SQL store and the Firestore emulator alike."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from tests.conftest import unavailable
+
+from stratus.adapters.clock import ManualClock
+from stratus.adapters.firestore_state import FirestoreStateStore
+from stratus.adapters.sql.db import Database
+from stratus.adapters.sql.state import SqlStateStore
+from stratus.domain.common import Side
+from stratus.domain.errors import ConcurrentUpdate
+from stratus.domain.orders import OrderRecord, OrderRequest, OrderStatus, OrderType
+from stratus.domain.risk import TradingState
+from stratus.ports import StateStore
+
+PROJECT = "stratus-emulator-test"
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator() -> Iterator[str]:
+    """host:port of a Firestore emulator started for this session (own process group)."""
+    if shutil.which("gcloud") is None:
+        unavailable(
+            "the Firestore emulator",
+            "install the Google Cloud CLI and `gcloud components install cloud-firestore-emulator`",
+        )
+    host = f"127.0.0.1:{_free_port()}"
+    process = subprocess.Popen(
+        ["gcloud", "emulators", "firestore", "start", f"--host-port={host}", "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://{host}/", timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    unavailable("the Firestore emulator", f"it did not start on {host}")
+                time.sleep(0.3)
+        yield host
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(params=["sql", "firestore"])
+def store(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[StateStore]:
+    clock = ManualClock(T0)
+    if request.param == "sql":
+        # A file, not sqlite://: the in-memory database is one connection, not thread-safe.
+        yield SqlStateStore(Database.from_url(f"sqlite:///{tmp_path}/state.db"), clock)
+        return
+    host = request.getfixturevalue("firestore_emulator")
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", host)
+    url = f"http://{host}/emulator/v1/projects/{PROJECT}/databases/(default)/documents"
+    urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
+    yield FirestoreStateStore(PROJECT, clock)
+
+
+def record(request_id: str = "s1-0", account: str = "a", minutes: int = 0) -> OrderRecord:
+    order = OrderRequest(
+        request_id=request_id,
+        signal_id="s1",
+        leg=0,
+        account=account,
+        strategy="st",
+        symbol="BTC/USDT:USDT",
+        side=Side.BUY,
+        order_type=OrderType.MARKET,
+        quantity=D("0.5"),
+        created_at=T0,
+    )
+    return OrderRecord.intent(order, T0 + timedelta(minutes=minutes))
+
+
+def test_done_keys(store: StateStore) -> None:
+    assert not store.is_done("on_signal:s1")
+    store.mark_done("on_signal:s1")
+    store.mark_done("on_signal:s1")  # a redelivered copy finishing second is fine
+    assert store.is_done("on_signal:s1")
+
+
+def test_claims_are_won_once_even_concurrently(store: StateStore) -> None:
+    wins: list[bool] = []
+    threads = [
+        threading.Thread(target=lambda: wins.append(store.claim("webhook:x/y:sig", 300)))
+        for _ in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(wins) == [False] * 5 + [True]
+    assert store.claim("webhook:x/y:other", 300)
+
+
+def test_order_documents_compare_and_set(store: StateStore) -> None:
+    intent = record()
+    assert store.create_order(intent)
+    assert not store.create_order(intent)  # the intent exists once
+    assert store.get_order(intent.client_order_id) == intent
+    opened = store.save_order(intent.transition(OrderStatus.OPEN, T0))
+    assert opened.version == 1
+    with pytest.raises(ConcurrentUpdate):
+        store.save_order(intent.transition(OrderStatus.CANCELED, T0))  # stale version
+    assert store.get_order(intent.client_order_id) == opened
+    assert store.get_order("stx-missing") is None
+
+
+def test_concurrent_writers_of_one_version_have_one_winner(store: StateStore) -> None:
+    intent = record()
+    store.create_order(intent)
+    outcomes: list[str] = []
+
+    def write(status: OrderStatus) -> None:
+        try:
+            store.save_order(intent.transition(status, T0))
+            outcomes.append("saved")
+        except ConcurrentUpdate:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=write, args=(OrderStatus.OPEN,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict"] * 3 + ["saved"]
+
+
+def test_orders_filter_by_account_and_liveness_oldest_first(store: StateStore) -> None:
+    late, early, other = record("s1-1", minutes=5), record("s1-0"), record("s2-0", account="b")
+    for item in (late, early, other):
+        store.create_order(item)
+    store.save_order(late.transition(OrderStatus.FILLED, T0))
+    assert [r.request.request_id for r in store.orders("a")] == ["s1-0", "s1-1"]
+    assert [r.request.request_id for r in store.orders("a", live=True)] == ["s1-0"]
+    assert len(store.orders(live=True)) == 2
+
+
+def test_kill_switch_scopes(store: StateStore) -> None:
+    scopes = ["global", "account:a", "strategy:st"]
+    assert store.trading_state(scopes) == {}
+    store.set_trading_state("account:a", TradingState.REDUCING, "drawdown")
+    store.set_trading_state("global", TradingState.HALTED, "exchange incident")
+    store.set_trading_state("global", TradingState.ACTIVE, "resolved")
+    assert store.trading_state(scopes) == {
+        "global": TradingState.ACTIVE,
+        "account:a": TradingState.REDUCING,
+    }
