@@ -55,6 +55,23 @@ class Settings(BaseSettings):
     )
     json_logs: bool = False
 
+    # Exchange layer (ccxt adapter, reconciliation).
+    exchange_api_url: str = Field(
+        default="",
+        description="send every ccxt REST call to this base URL (a local served exchange)",
+    )
+    exchange_timeout_ms: int = Field(default=10_000, gt=0)
+    exchange_rate_limit: bool = Field(
+        default=True, description="ccxt's in-process rate limiter (off only in tests)"
+    )
+    market_cache_ttl_seconds: int = Field(default=86_400, gt=0)
+    stale_order_seconds: int = Field(
+        default=3600, gt=0, description="reconcile cancels working orders older than this"
+    )
+    lost_order_grace_seconds: int = Field(
+        default=300, gt=0, description="a pending order unknown to the exchange this long is lost"
+    )
+
     sizing: SizingPolicy = SizingPolicy()
     risk: RiskLimits = RiskLimits()
 

@@ -9,18 +9,31 @@ from __future__ import annotations
 
 import json
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
+from stratus.adapters import system_of_record
 from stratus.adapters.clock import SystemClock
 from stratus.adapters.local_bus import LocalBus
 from stratus.adapters.sql.db import Database
-from stratus.adapters.sql.ledger import SqlLedger
 from stratus.config import Environment, Settings
+from stratus.crypto import SECRET_NAME as MASTER_KEY
+from stratus.crypto import dev_master_key
 from stratus.observability import configure_logging
-from stratus.ports import Clock, EventBus, Exchanges, Ledger, Secrets, StateStore
+from stratus.ports import (
+    AccountDirectory,
+    Clock,
+    EventBus,
+    Exchanges,
+    Ledger,
+    Quotas,
+    Secrets,
+    StateStore,
+)
 from stratus.service.dispatch import deliver
 from stratus.service.services import Services
 from stratus.topology import topology
+
+T = TypeVar("T")
 
 
 def build(
@@ -32,22 +45,30 @@ def build(
     ledger: Ledger | None = None,
     exchanges: Exchanges | None = None,
     secrets: Secrets | None = None,
+    quotas: Quotas | None = None,
+    accounts: AccountDirectory | None = None,
     **extra: Any,
 ) -> Services:
     """Services for `settings`; anything passed explicitly replaces the configured one."""
     settings = settings or Settings()
     clock = clock or SystemClock()
     database = None
-    if state is None or ledger is None:
+    secrets = secrets or _secrets(settings)
+    record = system_of_record.remote() if None in (ledger, quotas, accounts) else None
+    if state is None or (record is None and None in (ledger, quotas, accounts)):
         database = Database.from_url(settings.database_url)
+    if record is None and None in (ledger, quotas, accounts):
+        record = system_of_record.local(_required(database), secrets, clock)
     services = Services(
         settings=settings,
         clock=clock,
         bus=bus or _bus(settings, clock),
         state=state or _state(settings, clock, database),
-        ledger=ledger or SqlLedger(_required(database)),
+        ledger=ledger or _required(record).ledger,
+        quotas=quotas or _required(record).quotas,
+        accounts=accounts or _required(record).accounts,
         exchanges=exchanges or _exchanges(settings, clock),
-        secrets=secrets or _secrets(settings),
+        secrets=secrets,
         **extra,
     )
     if isinstance(services.bus, LocalBus):
@@ -55,9 +76,9 @@ def build(
     return services
 
 
-def _required(database: Database | None) -> Database:
-    assert database is not None
-    return database
+def _required(value: T | None) -> T:
+    assert value is not None
+    return value
 
 
 def _bus(settings: Settings, clock: Clock) -> EventBus:
@@ -89,6 +110,7 @@ def _secrets(settings: Settings) -> Secrets:
     if settings.environment is Environment.LOCAL:
         dev = settings.webhook_dev_secret.get_secret_value()
         defaults["webhook-secrets"] = json.dumps({"demo": dev})
+        defaults[MASTER_KEY] = dev_master_key(dev)
     return LocalSecrets(settings.secrets_dir, defaults)
 
 

@@ -11,7 +11,16 @@ from pydantic import BaseModel
 from stratus.config import Settings
 from stratus.contracts import codec
 from stratus.observability import TRACE_ATTRIBUTE, current_trace_id
-from stratus.ports import Clock, EventBus, Exchanges, Ledger, Secrets, StateStore
+from stratus.ports import (
+    AccountDirectory,
+    Clock,
+    EventBus,
+    Exchanges,
+    Ledger,
+    Quotas,
+    Secrets,
+    StateStore,
+)
 
 
 @dataclass
@@ -21,6 +30,8 @@ class Services:
     bus: EventBus
     state: StateStore
     ledger: Ledger
+    quotas: Quotas
+    accounts: AccountDirectory
     exchanges: Exchanges
     secrets: Secrets
     sleep: Callable[[float], None] = field(default=time.sleep)

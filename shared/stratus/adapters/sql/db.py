@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +13,20 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from stratus.adapters.sql.cloudsql import CloudSqlSettings, cloudsql_engine
+
 
 def make_engine(url: str) -> Engine:
-    """An engine for a SQLAlchemy URL; SQLite gets WAL, foreign keys and a busy timeout."""
+    """An engine for a SQLAlchemy URL, or for Cloud SQL when STRATUS_CLOUDSQL_INSTANCE is
+    set; SQLite gets WAL, foreign keys and a busy timeout."""
+    cloudsql = CloudSqlSettings()
+    if cloudsql.instance:
+        return cloudsql_engine(cloudsql)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+pg8000")
-        return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
     database = parsed.database or ""
     in_memory = database in ("", ":memory:")
     if not in_memory:
@@ -54,13 +61,20 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # An in-memory SQLite database is one shared connection: threads take turns.
+        shared = isinstance(engine.pool, StaticPool)
+        self._turns: AbstractContextManager[object] = threading.RLock() if shared else nullcontext()
 
     @classmethod
     def from_url(cls, url: str) -> Database:
         return cls(make_engine(url))
 
+    @property
+    def embedded(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """Commit on success, roll back on any exception; repositories never commit."""
-        with self._sessions() as session, session.begin():
+        with self._turns, self._sessions() as session, session.begin():
             yield session

@@ -1,8 +1,6 @@
-"""The system of record on SQL: fills ledger, positions and snapshots.
-
-This is the manager's storage; the manager API and the embedded pipeline use it directly,
-functions in production reach it through the manager's HTTP API.
-"""
+"""The system of record on SQL: fills ledger, positions, orders and snapshots (the Ledger
+port). The manager API and the embedded pipeline use it directly; functions in production
+reach it through the manager's HTTP API (stratus.adapters.manager_client)."""
 
 from __future__ import annotations
 
@@ -13,62 +11,94 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
+from stratus import migrations
+from stratus.adapters.clock import SystemClock
+from stratus.adapters.sql import audit
+from stratus.adapters.sql.convert import (
+    fill_of,
+    fill_row,
+    order_row,
+    position_of,
+    store_order,
+    store_position,
+    tracked_of,
+)
 from stratus.adapters.sql.db import Database
-from stratus.adapters.sql.tables import Base, FillRow, PositionRow, SnapshotRow, SnapshotRunRow
-from stratus.domain.common import ZERO, Side
+from stratus.adapters.sql.marks import store_marks
+from stratus.adapters.sql.tables import FillRow, OrderRow, PositionRow, SnapshotRow, SnapshotRunRow
+from stratus.domain.common import ZERO
 from stratus.domain.errors import ConcurrentUpdate
-from stratus.domain.orders import Fill, Liquidity
+from stratus.domain.orders import Fill, OrderRecord
+from stratus.domain.performance import TrackedPosition
 from stratus.domain.positions import Position
+from stratus.ports import Clock
+
+ATTEMPTS = 5
 
 
 class SqlLedger:
-    def __init__(self, database: Database, create_schema: bool = True) -> None:
+    def __init__(
+        self, database: Database, clock: Clock | None = None, migrate: bool = True
+    ) -> None:
+        """`migrate` brings an embedded (SQLite) database to head; PostgreSQL is migrated
+        by `stratus db upgrade`, a deploy step, never by a serving instance."""
         self._db = database
-        if create_schema:
-            Base.metadata.create_all(database.engine)
+        self._clock = clock or SystemClock()
+        if migrate and database.embedded:
+            migrations.upgrade_embedded(database.engine)
 
-    def apply_fill(self, fill: Fill) -> Position | None:
-        """Insert the fill and move its position in one transaction.
+    @property
+    def database(self) -> Database:
+        return self._db
 
-        The fill's primary key makes a second application fail on insert; the position's
-        version column makes two concurrent fills on one position retry instead of one
-        overwriting the other.
-        """
-        try:
-            with self._db.transaction() as session:
-                if session.get(FillRow, fill.fill_id) is not None:
-                    return None
-                row = _locked_position(session, fill.account, fill.strategy, fill.symbol)
-                before = (
-                    _position(row)
-                    if row
-                    else Position(account=fill.account, strategy=fill.strategy, symbol=fill.symbol)
-                )
-                after = before.apply(fill)
-                session.add(_fill_row(fill, after.realized_pnl - before.realized_pnl))
-                if row is None:
-                    session.add(_new_position_row(after))
-                else:
-                    row.quantity = after.quantity
-                    row.average_entry = after.average_entry
-                    row.realized_pnl = after.realized_pnl
-                    row.fees = after.fees
-                    row.updated_at = after.updated_at
-                session.flush()
-                return after
-        except IntegrityError:
-            with self._db.transaction() as session:
-                if session.get(FillRow, fill.fill_id) is not None:
-                    return None  # a concurrent copy of this fill won
-            raise ConcurrentUpdate(f"position {fill.account}/{fill.symbol} moved on") from None
+    def apply_fill(self, fill: Fill, actor: str = audit.SYSTEM) -> Position | None:
+        """Insert the fill and move its position in one transaction; None when the fill
+        was applied before. Two writers on one position queue on its row lock (and its
+        version column): the loser of a race retries here, a few times, then raises
+        ConcurrentUpdate."""
+        for _ in range(ATTEMPTS):
+            try:
+                return self._apply(fill, actor)
+            except (IntegrityError, StaleDataError):
+                with self._db.transaction() as session:
+                    if session.get(FillRow, fill.fill_id) is not None:
+                        return None  # a concurrent copy of this fill won
+        raise ConcurrentUpdate(f"position {fill.account}/{fill.symbol} kept moving")
+
+    def _apply(self, fill: Fill, actor: str) -> Position | None:
+        with self._db.transaction() as session:
+            if session.get(FillRow, fill.fill_id) is not None:
+                return None
+            row = _locked_position(session, fill.account, fill.strategy, fill.symbol)
+            existed = row is not None
+            flat = Position(account=fill.account, strategy=fill.strategy, symbol=fill.symbol)
+            before = tracked_of(row) if row is not None else TrackedPosition(flat)
+            after = before.apply(fill)
+            realized = after.position.realized_pnl - before.position.realized_pnl
+            session.add(fill_row(fill, realized))
+            if row is None:
+                row = PositionRow()
+                session.add(row)
+            store_position(row, after)
+            store_marks(session, {fill.symbol: fill.price}, fill.executed_at, only_newer=True)
+            session.flush()
+            audit.record(
+                session, actor=actor, action="fill.apply", entity="position",
+                entity_id=f"{fill.account}/{fill.strategy}/{fill.symbol}",
+                before=before.position if existed else None,
+                after={**after.position.model_dump(mode="json"), "fill_id": fill.fill_id},
+                at=self._clock.now(),
+            )  # fmt: skip
+            return after.position
 
     def position(self, account: str, strategy: str, symbol: str) -> Position:
         with self._db.transaction() as session:
             row = session.get(PositionRow, (account, strategy, symbol))
             if row is None:
                 return Position(account=account, strategy=strategy, symbol=symbol)
-            return _position(row)
+            return position_of(row)
 
     def positions(self, account: str | None = None) -> list[Position]:
         query = select(PositionRow).order_by(
@@ -77,14 +107,14 @@ class SqlLedger:
         if account is not None:
             query = query.where(PositionRow.account == account)
         with self._db.transaction() as session:
-            return [_position(row) for row in session.scalars(query)]
+            return [position_of(row) for row in session.scalars(query)]
 
     def fills(self, account: str | None = None) -> list[Fill]:
         query = select(FillRow).order_by(FillRow.executed_at, FillRow.fill_id)
         if account is not None:
             query = query.where(FillRow.account == account)
         with self._db.transaction() as session:
-            return [_fill(row) for row in session.scalars(query)]
+            return [fill_of(row) for row in session.scalars(query)]
 
     def realized_pnl_since(self, account: str, since: datetime) -> Decimal:
         query = select(FillRow.realized_pnl, FillRow.fee).where(
@@ -94,90 +124,90 @@ class SqlLedger:
             # Summed here, exactly: SQLite would sum decimals as floats.
             return sum((pnl - fee for pnl, fee in session.execute(query)), ZERO)
 
-    def record_snapshot(self, taken_at: datetime, marks: Mapping[str, Decimal]) -> bool:
+    def record_snapshot(
+        self, taken_at: datetime, marks: Mapping[str, Decimal], actor: str = audit.SYSTEM
+    ) -> bool:
+        """Snapshot every position at `marks` (entry price where a mark is missing); False
+        when this schedule time was snapshotted already."""
         try:
             with self._db.transaction() as session:
                 rows = session.scalars(select(PositionRow)).all()
                 session.add(SnapshotRunRow(taken_at=taken_at, positions=len(rows)))
                 session.flush()  # a second run for this time fails here, writing nothing
                 for row in rows:
-                    position = _position(row)
+                    position = position_of(row)
                     mark = marks.get(position.symbol, position.average_entry)
-                    session.add(
-                        SnapshotRow(
-                            taken_at=taken_at,
-                            account=position.account,
-                            strategy=position.strategy,
-                            symbol=position.symbol,
-                            quantity=position.quantity,
-                            average_entry=position.average_entry,
-                            mark_price=mark,
-                            realized_pnl=position.realized_pnl,
-                            unrealized_pnl=position.unrealized_pnl(mark),
-                            fees=position.fees,
-                        )
-                    )
+                    session.add(_snapshot_row(taken_at, position, mark))
+                store_marks(session, marks, taken_at, only_newer=True)
+                audit.record(
+                    session, actor=actor, action="snapshot.create", entity="snapshot",
+                    entity_id=taken_at.isoformat(), before=None,
+                    after={"positions": len(rows)}, at=self._clock.now(),
+                )  # fmt: skip
         except IntegrityError:
-            return False  # this schedule time was already snapshotted
+            return False
         return True
+
+    def record_order(self, record: OrderRecord, actor: str = audit.SYSTEM) -> bool:
+        """Upsert the orders ledger from the executor's document; never moves an order
+        backwards (older copies arriving late are ignored). True when something changed."""
+        for _ in range(ATTEMPTS):
+            try:
+                return self._record_order(record, actor)
+            except (IntegrityError, StaleDataError):
+                continue
+        raise ConcurrentUpdate(f"order {record.client_order_id} kept moving")
+
+    def _record_order(self, record: OrderRecord, actor: str) -> bool:
+        with self._db.transaction() as session:
+            row = session.get(OrderRow, record.client_order_id, with_for_update=True)
+            before = None if row is None else order_row(row)
+            if row is None:
+                row = OrderRow()
+                session.add(row)
+            elif not _newer(record, row):
+                return False
+            store_order(row, record)
+            session.flush()
+            audit.record(
+                session, actor=actor, action="order.record", entity="order",
+                entity_id=record.client_order_id, before=before, after=order_row(row),
+                at=self._clock.now(),
+            )  # fmt: skip
+            return True
+
+
+def _newer(record: OrderRecord, row: OrderRow) -> bool:
+    from stratus.domain.orders import OrderStatus
+
+    if record.filled < row.filled:
+        return False
+    if OrderStatus(row.status).is_terminal and not record.status.is_terminal:
+        return False
+    return (record.status.value, record.filled, record.exchange_order_id) != (
+        row.status,
+        row.filled,
+        row.exchange_order_id,
+    )
 
 
 def _locked_position(
     session: Session, account: str, strategy: str, symbol: str
 ) -> PositionRow | None:
-    query = select(PositionRow).where(
-        PositionRow.account == account,
-        PositionRow.strategy == strategy,
-        PositionRow.symbol == symbol,
-    )
     # Row lock on PostgreSQL; SQLite already serializes writers (BEGIN IMMEDIATE).
-    return session.scalars(query.with_for_update()).one_or_none()
+    return session.get(PositionRow, (account, strategy, symbol), with_for_update=True)
 
 
-def _position(row: PositionRow) -> Position:
-    return Position(
-        account=row.account,
-        strategy=row.strategy,
-        symbol=row.symbol,
-        quantity=row.quantity,
-        average_entry=row.average_entry,
-        realized_pnl=row.realized_pnl,
-        fees=row.fees,
-        updated_at=row.updated_at,
-    )
-
-
-def _new_position_row(position: Position) -> PositionRow:
-    return PositionRow(
+def _snapshot_row(taken_at: datetime, position: Position, mark: Decimal) -> SnapshotRow:
+    return SnapshotRow(
+        taken_at=taken_at,
         account=position.account,
         strategy=position.strategy,
         symbol=position.symbol,
         quantity=position.quantity,
         average_entry=position.average_entry,
+        mark_price=mark,
         realized_pnl=position.realized_pnl,
+        unrealized_pnl=position.unrealized_pnl(mark),
         fees=position.fees,
-        updated_at=position.updated_at,
-    )
-
-
-def _fill_row(fill: Fill, realized: Decimal) -> FillRow:
-    return FillRow(**fill.model_dump(), realized_pnl=realized)
-
-
-def _fill(row: FillRow) -> Fill:
-    return Fill(
-        fill_id=row.fill_id,
-        client_order_id=row.client_order_id,
-        exchange_order_id=row.exchange_order_id,
-        request_id=row.request_id,
-        account=row.account,
-        strategy=row.strategy,
-        symbol=row.symbol,
-        side=Side(row.side),
-        quantity=row.quantity,
-        price=row.price,
-        fee=row.fee,
-        fee_currency=row.fee_currency,
-        liquidity=Liquidity(row.liquidity),
-        executed_at=row.executed_at,
     )

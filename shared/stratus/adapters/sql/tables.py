@@ -1,63 +1,20 @@
-"""Tables of the system of record: the manager's data in Cloud SQL."""
+"""Tables of the trading ledger: fills, orders, positions, marks and snapshots.
+
+The schema is owned by the Alembic migrations (stratus/migrations); these models must
+match them, which tests/integration/manager/test_migrations.py checks.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Index, Integer, MetaData, Numeric, String
+from sqlalchemy import Boolean, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
+from stratus.adapters.sql.types import Money, UtcDateTime, plain
 
-class Money(TypeDecorator[Decimal]):
-    """Exact decimals: NUMERIC(38, 18) on PostgreSQL, text on SQLite (whose numbers are
-    floats). Values come back without the column's padding zeros."""
-
-    impl = Numeric(38, 18)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> Any:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(String(64))
-        return dialect.type_descriptor(Numeric(38, 18, asdecimal=True))
-
-    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        return str(value) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        return None if value is None else plain(Decimal(value))
-
-
-def plain(value: Decimal) -> Decimal:
-    """1.500000 -> 1.5 and 6E+4 -> 60000: normalized, never in exponent form."""
-    normalized = value.normalize()
-    if normalized == normalized.to_integral_value():
-        return normalized.quantize(Decimal(1))
-    return normalized
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC in and out, also on SQLite (which keeps no zone)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are not stored")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        moment: datetime = value
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+__all__ = ["Base", "Money", "UtcDateTime", "plain"]
 
 
 class Base(DeclarativeBase):
@@ -68,6 +25,8 @@ class Base(DeclarativeBase):
             "ix": "ix_%(table_name)s_%(column_0_N_name)s",
             "uq": "uq_%(table_name)s_%(column_0_N_name)s",
             "pk": "pk_%(table_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
         }
     )
 
@@ -91,7 +50,38 @@ class FillRow(Base):
     realized_pnl: Mapped[Decimal] = mapped_column(Money())  # what this fill realized
     executed_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
-    __table_args__ = (Index(None, "account", "executed_at"),)
+    __table_args__ = (
+        Index(None, "account", "executed_at"),
+        Index(None, "strategy", "executed_at"),
+    )
+
+
+class OrderRow(Base):
+    """The orders ledger: what the executor asked for and how far it got."""
+
+    __tablename__ = "orders"
+
+    client_order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(160), unique=True)
+    exchange_order_id: Mapped[str | None] = mapped_column(String(128))
+    account: Mapped[str] = mapped_column(String(128))
+    strategy: Mapped[str] = mapped_column(String(128))
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(4))
+    order_type: Mapped[str] = mapped_column(String(10))
+    quantity: Mapped[Decimal] = mapped_column(Money())
+    limit_price: Mapped[Decimal | None] = mapped_column(Money())
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    filled: Mapped[Decimal] = mapped_column(Money())
+    cost: Mapped[Decimal] = mapped_column(Money())
+    fee: Mapped[Decimal] = mapped_column(Money())
+    detail: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    version: Mapped[int] = mapped_column(Integer)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index(None, "account", "created_at"), Index(None, "strategy", "created_at"))
 
 
 class PositionRow(Base):
@@ -100,15 +90,39 @@ class PositionRow(Base):
     account: Mapped[str] = mapped_column(String(128), primary_key=True)
     strategy: Mapped[str] = mapped_column(String(128), primary_key=True)
     symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
+    asset: Mapped[str] = mapped_column(String(32))  # base currency: BTC in BTC/USDT
+    mode: Mapped[str] = mapped_column(String(8))  # spot, or swap for BASE/QUOTE:SETTLE
+    is_open: Mapped[bool] = mapped_column(Boolean)
     quantity: Mapped[Decimal] = mapped_column(Money())
     average_entry: Mapped[Decimal] = mapped_column(Money())
     realized_pnl: Mapped[Decimal] = mapped_column(Money())
     fees: Mapped[Decimal] = mapped_column(Money())
+    closing_fills: Mapped[int] = mapped_column(Integer)
+    winning_fills: Mapped[int] = mapped_column(Integer)
+    gross_profit: Mapped[Decimal] = mapped_column(Money())
+    gross_loss: Mapped[Decimal] = mapped_column(Money())
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     version: Mapped[int] = mapped_column(Integer)
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (Index(None, "symbol"),)
+    __table_args__ = (
+        Index(None, "symbol"),
+        Index(None, "asset"),
+        Index(None, "mode"),
+        Index(None, "asset", "mode"),
+        Index(None, "strategy"),
+        Index(None, "is_open"),
+    )
+
+
+class MarkRow(Base):
+    """Latest known price per symbol: from fills, snapshots or PUT /marks."""
+
+    __tablename__ = "marks"
+
+    symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
+    price: Mapped[Decimal] = mapped_column(Money())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class SnapshotRunRow(Base):

@@ -1,0 +1,112 @@
+"""Rows to domain values and back, for the ledger tables."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from stratus.adapters.sql.tables import FillRow, OrderRow, PositionRow
+from stratus.domain.common import Side
+from stratus.domain.orders import Fill, Liquidity, OrderRecord
+from stratus.domain.performance import TrackedPosition
+from stratus.domain.positions import Position
+from stratus.domain.records import OrderEntry
+
+
+def fill_row(fill: Fill, realized: Decimal) -> FillRow:
+    return FillRow(**fill.model_dump(), realized_pnl=realized)
+
+
+def fill_of(row: FillRow) -> Fill:
+    return Fill(
+        fill_id=row.fill_id,
+        client_order_id=row.client_order_id,
+        exchange_order_id=row.exchange_order_id,
+        request_id=row.request_id,
+        account=row.account,
+        strategy=row.strategy,
+        symbol=row.symbol,
+        side=Side(row.side),
+        quantity=row.quantity,
+        price=row.price,
+        fee=row.fee,
+        fee_currency=row.fee_currency,
+        liquidity=Liquidity(row.liquidity),
+        executed_at=row.executed_at,
+    )
+
+
+def position_of(row: PositionRow) -> Position:
+    return Position(
+        account=row.account,
+        strategy=row.strategy,
+        symbol=row.symbol,
+        quantity=row.quantity,
+        average_entry=row.average_entry,
+        realized_pnl=row.realized_pnl,
+        fees=row.fees,
+        updated_at=row.updated_at,
+    )
+
+
+def tracked_of(row: PositionRow) -> TrackedPosition:
+    return TrackedPosition(
+        position=position_of(row),
+        closing_fills=row.closing_fills,
+        winning_fills=row.winning_fills,
+        gross_profit=row.gross_profit,
+        gross_loss=row.gross_loss,
+        version=row.version,
+    )
+
+
+def store_position(row: PositionRow, tracked: TrackedPosition) -> None:
+    position = tracked.position
+    row.account, row.strategy, row.symbol = position.account, position.strategy, position.symbol
+    row.asset, row.mode = tracked.asset, tracked.mode
+    row.is_open = position.is_open
+    row.quantity = position.quantity
+    row.average_entry = position.average_entry
+    row.realized_pnl = position.realized_pnl
+    row.fees = position.fees
+    row.closing_fills = tracked.closing_fills
+    row.winning_fills = tracked.winning_fills
+    row.gross_profit = tracked.gross_profit
+    row.gross_loss = tracked.gross_loss
+    row.updated_at = position.updated_at
+
+
+def store_order(row: OrderRow, record: OrderRecord) -> None:
+    request = record.request
+    row.client_order_id = record.client_order_id
+    row.request_id = request.request_id
+    row.exchange_order_id = record.exchange_order_id
+    row.account, row.strategy, row.symbol = request.account, request.strategy, request.symbol
+    row.side, row.order_type = request.side.value, request.order_type.value
+    row.quantity, row.limit_price = request.quantity, request.limit_price
+    row.status = record.status.value
+    row.filled, row.cost, row.fee = record.filled, record.cost, record.fee
+    row.detail = record.detail
+    row.created_at, row.updated_at = record.created_at, record.updated_at
+
+
+def order_row(row: OrderRow) -> OrderEntry:
+    return OrderEntry(
+        client_order_id=row.client_order_id,
+        request_id=row.request_id,
+        exchange_order_id=row.exchange_order_id,
+        account=row.account,
+        strategy=row.strategy,
+        symbol=row.symbol,
+        side=row.side,
+        order_type=row.order_type,
+        quantity=row.quantity,
+        limit_price=row.limit_price,
+        status=row.status,
+        filled=row.filled,
+        cost=row.cost,
+        fee=row.fee,
+        detail=row.detail,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        version=row.version,
+    )

@@ -1,0 +1,61 @@
+"""Exchange accounts, their balances and the funds allocated to each strategy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from stratus.domain.common import ZERO
+from stratus.domain.records import Conflict
+
+
+class Account(BaseModel):
+    """An account as anyone may see it: never its key or secret."""
+
+    model_config = ConfigDict(frozen=True)
+
+    account: str
+    exchange_id: str
+    label: str
+    currency: str
+    sandbox: bool
+    demo: bool
+    key_version: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class Balance(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    account: str
+    asset: str
+    free: Decimal
+    used: Decimal
+    total: Decimal
+    updated_at: datetime
+    version: int
+
+
+class Allocation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    account: str
+    strategy: str
+    amount: Decimal
+    updated_at: datetime
+    version: int
+
+
+def check_allocations(amounts: Iterable[Decimal], equity: Decimal, currency: str) -> None:
+    """Raise Conflict when the strategies of one account are given more than it has."""
+    total = sum(amounts, ZERO)
+    if total > equity:
+        raise Conflict(
+            "allocation_exceeds_equity",
+            f"allocations would total {total} {currency}, above equity {equity} {currency}",
+        )

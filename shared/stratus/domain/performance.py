@@ -1,0 +1,137 @@
+"""Positions as the system of record keeps them (with trade statistics), and the
+portfolio summary, exposure and PnL computed from them at given marks. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from stratus.domain.common import ZERO
+from stratus.domain.orders import Fill
+from stratus.domain.portfolio import PortfolioMetrics, portfolio_metrics
+from stratus.domain.positions import Position
+
+HUNDRED = Decimal(100)
+
+
+def asset_of(symbol: str) -> str:
+    """The base currency: BTC for BTC/USDT and BTC/USDT:USDT."""
+    return symbol.split("/", 1)[0]
+
+
+def mode_of(symbol: str) -> str:
+    """ccxt's market type as the unified symbol shows it: a settle currency means swap."""
+    return "swap" if ":" in symbol else "spot"
+
+
+@dataclass(frozen=True)
+class TrackedPosition:
+    position: Position
+    closing_fills: int = 0  # fills that reduced the position
+    winning_fills: int = 0  # of which realized a profit
+    gross_profit: Decimal = ZERO
+    gross_loss: Decimal = ZERO  # positive number
+    version: int = 0
+
+    @property
+    def asset(self) -> str:
+        return asset_of(self.position.symbol)
+
+    @property
+    def mode(self) -> str:
+        return mode_of(self.position.symbol)
+
+    def apply(self, fill: Fill) -> TrackedPosition:
+        after = self.position.apply(fill)
+        realized = after.realized_pnl - self.position.realized_pnl
+        closing = self.position.is_open and (self.position.quantity > ZERO) != (fill.side.sign > 0)
+        if not closing:
+            return replace(self, position=after)
+        return replace(
+            self,
+            position=after,
+            closing_fills=self.closing_fills + 1,
+            winning_fills=self.winning_fills + (1 if realized > ZERO else 0),
+            gross_profit=self.gross_profit + max(realized, ZERO),
+            gross_loss=self.gross_loss + max(-realized, ZERO),
+        )
+
+
+@dataclass(frozen=True)
+class Summary:
+    metrics: PortfolioMetrics
+    closing_fills: int
+    win_rate: Decimal | None  # winning closing fills / closing fills
+    profit_factor: Decimal | None  # gross profit / gross loss; None without losses
+    largest_position_pct: Decimal | None  # largest notional as % of gross exposure
+    positions_at_risk: int  # open, losing more than the threshold fraction of notional
+
+
+def at_risk(position: Position, mark: Decimal, threshold: Decimal) -> bool:
+    return position.is_open and -position.unrealized_pnl(mark) > position.notional(mark) * threshold
+
+
+def summarize(
+    tracked: Iterable[TrackedPosition], marks: Mapping[str, Decimal], threshold: Decimal
+) -> Summary:
+    items = list(tracked)
+    positions = [item.position for item in items]
+    metrics = portfolio_metrics(positions, marks)
+    closing = sum(item.closing_fills for item in items)
+    wins = sum(item.winning_fills for item in items)
+    profit = sum((item.gross_profit for item in items), ZERO)
+    loss = sum((item.gross_loss for item in items), ZERO)
+    largest = ZERO
+    risky = 0
+    for position in positions:
+        if position.is_open:
+            mark = marks.get(position.symbol, position.average_entry)
+            largest = max(largest, position.notional(mark))
+            risky += at_risk(position, mark, threshold)
+    gross = metrics.gross_exposure
+    return Summary(
+        metrics=metrics,
+        closing_fills=closing,
+        win_rate=Decimal(wins) / closing if closing else None,
+        profit_factor=profit / loss if loss > ZERO else None,
+        largest_position_pct=largest / gross * HUNDRED if gross > ZERO else None,
+        positions_at_risk=risky,
+    )
+
+
+@dataclass(frozen=True)
+class Exposure:
+    asset: str
+    long: Decimal  # notional of long positions
+    short: Decimal  # notional of short positions (positive)
+    net: Decimal
+    gross: Decimal
+    share_pct: Decimal  # of the portfolio's gross exposure
+
+
+def exposure_by_asset(
+    positions: Iterable[Position], marks: Mapping[str, Decimal]
+) -> list[Exposure]:
+    longs: dict[str, Decimal] = {}
+    shorts: dict[str, Decimal] = {}
+    for position in positions:
+        if not position.is_open:
+            continue
+        asset = asset_of(position.symbol)
+        notional = position.notional(marks.get(position.symbol, position.average_entry))
+        book = longs if position.quantity > ZERO else shorts
+        book[asset] = book.get(asset, ZERO) + notional
+        (shorts if book is longs else longs).setdefault(asset, ZERO)
+    total = sum(longs.values(), ZERO) + sum(shorts.values(), ZERO)
+    return [
+        Exposure(
+            asset=asset,
+            long=longs[asset],
+            short=shorts[asset],
+            net=longs[asset] - shorts[asset],
+            gross=longs[asset] + shorts[asset],
+            share_pct=(longs[asset] + shorts[asset]) / total * HUNDRED if total else ZERO,
+        )
+        for asset in sorted(longs)
+    ]

@@ -1,0 +1,65 @@
+"""The schema of the system of record, as Alembic migrations: the only way it changes.
+
+`upgrade` runs them programmatically: at bootstrap on the embedded SQLite database, and by
+`stratus db upgrade` (a deploy step) against PostgreSQL / Cloud SQL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+LOCATION = Path(__file__).parent
+
+
+def config(engine: Engine | None = None) -> Config:
+    alembic = Config()
+    alembic.set_main_option("script_location", str(LOCATION))
+    if engine is not None:
+        alembic.attributes["engine"] = engine
+    return alembic
+
+
+def head() -> str:
+    revision = ScriptDirectory.from_config(config()).get_current_head()
+    assert revision is not None
+    return revision
+
+
+def current(engine: Engine) -> str | None:
+    """The revision the database is at; None for an empty database."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    command.upgrade(config(engine), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    command.downgrade(config(engine), revision)
+
+
+_HEAD: list[str] = []
+
+
+def upgrade_embedded(engine: Engine) -> None:
+    """Bring an embedded (SQLite) database to head: zero setup for `stratus up`."""
+    from sqlalchemy import inspect
+
+    if not _HEAD:
+        _HEAD.append(head())
+    at = current(engine)
+    if at == _HEAD[0]:
+        return
+    if at is None and inspect(engine).has_table("positions"):
+        raise RuntimeError(
+            f"{engine.url.database} holds tables from before migrations existed; "
+            "delete it (embedded development data) and start again"
+        )
+    upgrade(engine)

@@ -1,0 +1,39 @@
+"""Alembic environment: runs against the engine handed over by stratus.migrations, or
+else the configured database (STRATUS_DATABASE_URL / STRATUS_CLOUDSQL_INSTANCE)."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Engine
+
+from stratus.adapters.sql.db import make_engine
+from stratus.adapters.sql.tables import Base
+from stratus.config import Settings
+
+# The models are imported so that `alembic revision --autogenerate` sees every table.
+import stratus.adapters.sql.admin_tables  # noqa: F401  isort: skip
+
+
+def _engine() -> Engine:
+    given = context.config.attributes.get("engine")
+    if isinstance(given, Engine):
+        return given
+    url = context.config.get_main_option("sqlalchemy.url") or Settings().database_url
+    return make_engine(url)
+
+
+def run() -> None:
+    engine = _engine()
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+run()
