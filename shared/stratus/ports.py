@@ -137,6 +137,14 @@ class Exchange(Protocol):
         params: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]: ...
 
+    def fetch_canceled_and_closed_orders(
+        self,
+        symbol: str | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]: ...
+
     def fetch_balance(self, params: dict[str, Any] | None = None) -> dict[str, Any]: ...
 
     def fetch_positions(

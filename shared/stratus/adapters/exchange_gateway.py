@@ -16,7 +16,7 @@ from typing import Any
 from stratus.domain import errors
 from stratus.domain.market import Market, Quote
 from stratus.domain.orders import ExchangeOrder, Liquidity, OrderRequest, OrderStatus
-from stratus.ports import Exchange
+from stratus.ports import Exchange, VenueOrder, VenuePosition
 
 # ccxt exception class name -> how the domain sees it (checked along the MRO, in order).
 _TEMPORARY = ("RateLimitExceeded", "DDoSProtection", "NetworkError")
@@ -106,7 +106,7 @@ def parse_order(order: dict[str, Any]) -> ExchangeOrder:
         fee=_dec(fee.get("cost")),
         fee_currency=str(fee.get("currency") or ""),
         liquidity=Liquidity(taker_or_maker),
-        updated_at=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else datetime.now(UTC),
+        updated_at=_when(stamp),
     )
 
 
@@ -178,24 +178,86 @@ class ExchangeGateway:
                 price,
                 params,
             )
-            if created.get("status") is None or created.get("filled") is None:
-                # Some exchanges (Bybit) only acknowledge with an id: ask for the state.
-                created = self.client.fetch_order(str(created["id"]), request.symbol)
+        if created.get("status") is None or created.get("filled") is None:
+            # Bybit only acknowledges with ids: ask for the state by our own id.
+            found = self.lookup(request.client_order_id, request.symbol)
+            if found is not None:
+                return found
+            return parse_order({**created, "status": "open", "filled": 0, "type": None})
         return parse_order(created)
 
     def lookup(self, client_order_id: str, symbol: str) -> ExchangeOrder | None:
-        try:
-            with _mapped(symbol):
-                found = self.client.fetch_order("", symbol, {"clientOrderId": client_order_id})
-        except errors.OrderNotFound:
-            return None
-        return parse_order(found)
+        with _mapped(symbol):
+            found = _find_by_client_id(self.client, client_order_id, symbol)
+        return None if found is None else parse_order(found)
 
     def cancel(self, exchange_order_id: str, symbol: str) -> None:
         with _mapped(symbol):
             self.client.cancel_order(exchange_order_id, symbol)
 
     def equity(self) -> Decimal:
+        return self.balances().get(self.settle_currency, Decimal(0))
+
+    def balances(self) -> dict[str, Decimal]:
         with _mapped():
             balance = self.client.fetch_balance()
-        return _dec((balance.get(self.settle_currency) or {}).get("total"))
+        totals = balance.get("total") or {}
+        return {currency: _dec(total) for currency, total in totals.items() if total is not None}
+
+    def open_orders(self) -> list[VenueOrder]:
+        with _mapped():
+            listed = self.client.fetch_open_orders()
+        return [
+            VenueOrder(
+                client_order_id=order.get("clientOrderId") or None,
+                symbol=str(order["symbol"]),
+                placed_at=_when(order.get("timestamp")),
+                order=parse_order(order),
+            )
+            for order in listed
+        ]
+
+    def positions(self) -> list[VenuePosition]:
+        with _mapped():
+            listed = self.client.fetch_positions()
+        held = []
+        for position in listed:
+            size = _dec(position.get("contracts")) * _dec(position.get("contractSize"), "1")
+            if size == 0:
+                continue
+            entry = _dec(position.get("entryPrice"))
+            held.append(
+                VenuePosition(
+                    symbol=str(position["symbol"]),
+                    quantity=-size if position.get("side") == "short" else size,
+                    entry_price=entry,
+                    mark_price=_dec(position.get("markPrice") or entry),
+                )
+            )
+        return held
+
+
+def _when(stamp: Any) -> datetime:
+    return datetime.fromtimestamp(stamp / 1000, UTC) if stamp else datetime.now(UTC)
+
+
+def _find_by_client_id(client: Exchange, client_order_id: str, symbol: str) -> Any:
+    """The ccxt order placed under client_order_id, or None.
+
+    Bybit's unified account cannot fetch one order by orderLinkId through fetch_order
+    (it needs an orderId), so ask the open list (/v5/order/realtime) and then the
+    history (/v5/order/history), both filtered by orderLinkId. Elsewhere (paper,
+    binance) fetch_order takes params["clientOrderId"].
+    """
+    if client.id == "bybit":
+        by_link = {"orderLinkId": client_order_id}
+        found = client.fetch_open_orders(symbol, None, None, by_link)
+        if not found:
+            found = client.fetch_canceled_and_closed_orders(symbol, None, None, by_link)
+        return found[0] if found else None
+    try:
+        return client.fetch_order("", symbol, {"clientOrderId": client_order_id})
+    except Exception as error:
+        if "OrderNotFound" in _ccxt_names(error):
+            return None
+        raise

@@ -178,16 +178,21 @@ class PaperExchange:
         limit: int | None = None,
         params: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
+        """Working orders; params may filter by "clientOrderId" or Bybit's "orderLinkId"."""
         self.advance()
-        if symbol is not None:
-            self._spec(symbol)
-        found = [
-            order.to_ccxt()
-            for order in self._resting.values()
-            if (symbol is None or order.symbol == symbol)
-            and (since is None or millis(order.timestamp) >= since)
-        ]
-        return found if limit is None else found[:limit]
+        return self._listed(True, symbol, since, limit, params)
+
+    @_serialized
+    def fetch_canceled_and_closed_orders(
+        self,
+        symbol: str | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Final orders (filled or canceled), filtered like fetch_open_orders."""
+        self.advance()
+        return self._listed(False, symbol, since, limit, params)
 
     @_serialized
     def fetch_balance(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -303,6 +308,29 @@ class PaperExchange:
                 opening = self._position(order.symbol).opening(order.side, order.remaining)
                 used += opening * order.price / self._leverage
         return used
+
+    def _listed(
+        self,
+        working: bool,
+        symbol: str | None,
+        since: int | None,
+        limit: int | None,
+        params: dict[str, Any] | None,
+    ) -> list[dict[str, Any]]:
+        if symbol is not None:
+            self._spec(symbol)
+        params = params or {}
+        client_id = params.get("clientOrderId") or params.get("orderLinkId")
+        pool = self._resting.values() if working else self._orders.values()
+        found = [
+            order.to_ccxt()
+            for order in pool
+            if (working or order.status != "open")
+            and (symbol is None or order.symbol == symbol)
+            and (since is None or millis(order.timestamp) >= since)
+            and (client_id is None or order.client_order_id == client_id)
+        ]
+        return found if limit is None else found[:limit]
 
     def _find(
         self, id: str | None, symbol: str | None, params: dict[str, Any] | None

@@ -1,0 +1,256 @@
+"""A served paper exchange: the subset of Bybit's v5 REST API that Stratus uses, backed
+by one PaperExchange per API key.
+
+Real ccxt.bybit code (signing, request building, parsing) runs against it unchanged:
+point ccxt at it with ``exchange.urls['api']`` (Stratus: STRATUS_EXCHANGE_API_URL).
+Like Bybit it checks X-BAPI-SIGN (HMAC-SHA256 over timestamp + key + recv window +
+query or body) and the recv window, and answers in-band with retCode: 10003/10004 bad
+key/signature, 10002 stale timestamp, 10006 rate limit, 110007 insufficient funds,
+110072 duplicate orderLinkId, 110001 unknown order, 10001 bad parameters.
+
+Endpoints: GET /v5/market/instruments-info, /v5/market/tickers, /v5/order/realtime,
+/v5/order/history, /v5/account/wallet-balance, /v5/position/list; POST
+/v5/order/create, /v5/order/cancel. Served over HTTP by bybit_http (also a command:
+``python -m stratus.adapters.paper.bybit_http --help``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from stratus.adapters.paper import bybit_wire as wire
+from stratus.adapters.paper.exchange import PaperExchange
+from stratus.adapters.paper.markets import SETTLE, SPECS, MarketSpec
+
+Reply = tuple[int, dict[str, Any]]
+BY_ID: Mapping[str, MarketSpec] = {spec.id: spec for spec in SPECS.values()}
+
+
+class BybitError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# ccxt error raised by the paper venue -> Bybit retCode (checked along the MRO, in order)
+_CODES = (
+    ("InsufficientFunds", 110007),
+    ("OrderNotFound", 110001),
+    ("BadSymbol", 10001),
+    ("InvalidOrder", 10001),
+)
+_MESSAGES = (("duplicate", 110072), ("reduce-only", 110017), ("cost below", 110094))
+
+
+def _code_for(error: Exception) -> int:
+    names = {cls.__name__ for cls in type(error).__mro__}
+    for text, code in _MESSAGES:
+        if "InvalidOrder" in names and text in str(error):
+            return code
+    return next((code for name, code in _CODES if name in names), 10016)
+
+
+@dataclass
+class Account:
+    secret: str
+    venue: PaperExchange
+
+
+@dataclass
+class Faults:
+    """Failures injected by tests, consumed one request at a time per path."""
+
+    rate_limited: dict[str, int] = field(default_factory=dict)  # path -> next n get 10006
+    slow_after_booking: dict[str, int] = field(default_factory=dict)  # path -> next n stall
+    stall_seconds: float = 2.0
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def take(self, table: dict[str, int], path: str) -> bool:
+        left = table.get(path, 0)
+        if left > 0:
+            table[path] = left - 1
+        return left > 0
+
+
+class BybitV5:
+    """The request handler, independent of HTTP (tests may call `handle` directly)."""
+
+    def __init__(
+        self,
+        accounts: Mapping[str, Account],
+        recv_window_ms: int = 5000,
+        requests_per_second: int = 50,
+    ) -> None:
+        self.accounts = dict(accounts)
+        self.recv_window_ms = recv_window_ms
+        self.requests_per_second = requests_per_second
+        self.faults = Faults()
+        self.requests: list[tuple[str, str]] = []  # (method, path), for tests and logs
+        self._recent: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def handle(self, method: str, target: str, body: bytes, headers: Mapping[str, str]) -> Reply:
+        path, _, query = target.partition("?")
+        with self._lock:
+            self.requests.append((method, path))
+        route = self._routes().get((method, path))
+        if route is None:
+            return 404, {"retCode": 10001, "retMsg": f"no route {method} {path}"}
+        try:
+            params = dict(parse_qsl(query)) if method == "GET" else _json(body)
+            if path.startswith("/v5/market/"):
+                return _ok(route(None, params))
+            venue = self._authenticate(headers, query if method == "GET" else body.decode())
+            self._throttle(headers["x-bapi-api-key"], path)
+            result = route(venue, params)
+            if self.faults.take(self.faults.slow_after_booking, path):
+                # The work is done, the answer comes too late: the client times out.
+                self.faults.released.wait(self.faults.stall_seconds)
+            return _ok(result)
+        except BybitError as error:
+            return 200, {"retCode": error.code, "retMsg": str(error), "result": {}, "time": _ms()}
+
+    def _routes(self) -> dict[tuple[str, str], Callable[[Any, dict[str, Any]], Any]]:
+        return {
+            ("GET", "/v5/market/instruments-info"): self._instruments,
+            ("GET", "/v5/market/tickers"): self._tickers,
+            ("POST", "/v5/order/create"): self._create,
+            ("POST", "/v5/order/cancel"): self._cancel,
+            ("GET", "/v5/order/realtime"): lambda v, p: self._orders(v, p, working=True),
+            ("GET", "/v5/order/history"): lambda v, p: self._orders(v, p, working=False),
+            ("GET", "/v5/account/wallet-balance"): self._wallet,
+            ("GET", "/v5/position/list"): self._positions,
+        }
+
+    # --- checks ------------------------------------------------------------------------
+
+    def _authenticate(self, headers: Mapping[str, str], payload: str) -> PaperExchange:
+        key = headers.get("x-bapi-api-key", "")
+        account = self.accounts.get(key)
+        if account is None:
+            raise BybitError(10003, "API key is invalid.")
+        stamp = headers.get("x-bapi-timestamp", "")
+        window = headers.get("x-bapi-recv-window", "5000")
+        expected = hmac.new(
+            account.secret.encode(), (stamp + key + window + payload).encode(), hashlib.sha256
+        ).hexdigest()
+        if not hmac.compare_digest(expected, headers.get("x-bapi-sign", "")):
+            raise BybitError(10004, "error sign! origin_string[" + stamp + key + window + "]")
+        if not stamp.isdigit() or abs(_ms() - int(stamp)) > min(int(window), 60_000):
+            raise BybitError(10002, "invalid request, please check your server timestamp")
+        return account.venue
+
+    def _throttle(self, key: str, path: str) -> None:
+        if self.faults.take(self.faults.rate_limited, path):
+            raise BybitError(10006, "Too many visits. Exceeded the API Rate Limit.")
+        now = time.monotonic()
+        with self._lock:
+            recent = self._recent.setdefault(f"{key} {path}", deque())
+            while recent and now - recent[0] > 1.0:
+                recent.popleft()
+            if len(recent) >= self.requests_per_second:
+                raise BybitError(10006, "Too many visits. Exceeded the API Rate Limit.")
+            recent.append(now)
+
+    # --- endpoints ---------------------------------------------------------------------
+
+    def _instruments(self, _: Any, params: dict[str, Any]) -> dict[str, Any]:
+        linear = params.get("category") == "linear" and params.get("status") != "PreLaunch"
+        specs = [s for s in SPECS.values() if params.get("symbol") in (None, s.id)]
+        listed = [wire.instrument(s) for s in specs] if linear else []
+        return {"category": params.get("category", ""), "list": listed, "nextPageCursor": ""}
+
+    def _tickers(self, _: Any, params: dict[str, Any]) -> dict[str, Any]:
+        venue = next(iter(self.accounts.values())).venue  # one feed: any venue quotes it
+        specs = [s for s in SPECS.values() if params.get("symbol") in (None, s.id)]
+        listed = [wire.ticker(s, _paper(venue.fetch_ticker, s.symbol)) for s in specs]
+        return {"category": "linear", "list": listed}
+
+    def _create(self, venue: PaperExchange, params: dict[str, Any]) -> dict[str, Any]:
+        spec = _spec(params)
+        link = params.get("orderLinkId") or None
+        order = _paper(
+            venue.create_order,
+            spec.symbol,
+            str(params.get("orderType", "")).lower(),
+            str(params.get("side", "")).lower(),
+            params.get("qty"),
+            params.get("price"),
+            {"clientOrderId": link, "reduceOnly": bool(params.get("reduceOnly", False))},
+        )
+        return {"orderId": order["id"], "orderLinkId": order["clientOrderId"] or ""}
+
+    def _cancel(self, venue: PaperExchange, params: dict[str, Any]) -> dict[str, Any]:
+        spec = _spec(params)
+        by = {"clientOrderId": params["orderLinkId"]} if params.get("orderLinkId") else {}
+        order = _paper(venue.cancel_order, params.get("orderId", ""), spec.symbol, by)
+        return {"orderId": order["id"], "orderLinkId": order["clientOrderId"] or ""}
+
+    def _orders(self, venue: PaperExchange, params: dict[str, Any], working: bool) -> Any:
+        symbol = _spec(params).symbol if params.get("symbol") else None
+        if symbol is None and params.get("settleCoin", SETTLE) != SETTLE:
+            return {"category": "linear", "list": [], "nextPageCursor": ""}
+        fetch = venue.fetch_open_orders if working else venue.fetch_canceled_and_closed_orders
+        link = params.get("orderLinkId")
+        listed = _paper(fetch, symbol, None, None, {"clientOrderId": link} if link else {})
+        if params.get("orderId"):
+            listed = [o for o in listed if o["id"] == params["orderId"]]
+        items = [wire.order(SPECS[o["symbol"]], o) for o in reversed(listed)]  # newest first
+        return {"category": "linear", "list": items, "nextPageCursor": ""}
+
+    def _wallet(self, venue: PaperExchange, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("accountType") != "UNIFIED":
+            raise BybitError(10001, "accountType only support UNIFIED.")
+        return {"list": [wire.wallet(_paper(venue.fetch_balance))]}
+
+    def _positions(self, venue: PaperExchange, params: dict[str, Any]) -> dict[str, Any]:
+        symbols = [_spec(params).symbol] if params.get("symbol") else None
+        held = _paper(venue.fetch_positions, symbols)
+        items = [wire.position(SPECS[p["symbol"]], p) for p in held]
+        return {"category": "linear", "list": items, "nextPageCursor": ""}
+
+
+def _paper(call: Callable[..., Any], *args: Any) -> Any:
+    """Call the paper venue; its ccxt errors become Bybit retCodes."""
+    try:
+        return call(*args)
+    except Exception as error:
+        if "BaseError" not in {cls.__name__ for cls in type(error).__mro__}:
+            raise
+        raise BybitError(_code_for(error), str(error)) from error
+
+
+def _spec(params: Mapping[str, Any]) -> MarketSpec:
+    if params.get("category") != "linear":
+        raise BybitError(10001, "params error: category only support linear")
+    spec = BY_ID.get(str(params.get("symbol")))
+    if spec is None:
+        raise BybitError(10001, "params error: symbol invalid")
+    return spec
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body or b"{}")
+    except json.JSONDecodeError:
+        raise BybitError(10001, "request body is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise BybitError(10001, "request body is not a JSON object")
+    return parsed
+
+
+def _ok(result: Any) -> Reply:
+    return 200, {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": _ms()}
+
+
+def _ms() -> int:
+    return time.time_ns() // 1_000_000
