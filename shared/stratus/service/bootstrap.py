@@ -25,6 +25,7 @@ from stratus.ports import (
     EventBus,
     Exchanges,
     Ledger,
+    MarketCache,
     Quotas,
     Secrets,
     StateStore,
@@ -67,7 +68,8 @@ def build(
         ledger=ledger or _required(record).ledger,
         quotas=quotas or _required(record).quotas,
         accounts=accounts or _required(record).accounts,
-        exchanges=exchanges or _exchanges(settings, clock),
+        exchanges=exchanges
+        or _exchanges(settings, clock, database, secrets, accounts or _accounts_of(record)),
         secrets=secrets,
         **extra,
     )
@@ -114,14 +116,37 @@ def _secrets(settings: Settings) -> Secrets:
     return LocalSecrets(settings.secrets_dir, defaults)
 
 
-def _exchanges(settings: Settings, clock: Clock) -> Exchanges:
+def _exchanges(
+    settings: Settings,
+    clock: Clock,
+    database: Database | None,
+    secrets: Secrets,
+    accounts: AccountDirectory | None,
+) -> Exchanges:
     if settings.exchange == "ccxt":
         from stratus.adapters.ccxt_exchange import CcxtExchanges
+        from stratus.adapters.exchange_accounts import SecretAccounts
 
-        return CcxtExchanges(settings)
+        # The system of record's directory (decrypted keys), else the accounts secret.
+        directory = accounts or SecretAccounts(secrets)
+        return CcxtExchanges(settings, directory, _market_cache(settings, clock, database))
     from stratus.adapters.paper.venues import PaperVenues
 
     return PaperVenues(clock)
+
+
+def _accounts_of(record: system_of_record.SystemOfRecord | None) -> AccountDirectory | None:
+    return None if record is None else record.accounts
+
+
+def _market_cache(settings: Settings, clock: Clock, database: Database | None) -> MarketCache:
+    if settings.state == "firestore":
+        from stratus.adapters.firestore_market_cache import FirestoreMarketCache
+
+        return FirestoreMarketCache(settings.gcp_project, clock)
+    from stratus.adapters.sql.market_cache import SqlMarketCache
+
+    return SqlMarketCache(database or Database.from_url(settings.database_url), clock)
 
 
 _services: Services | None = None
