@@ -1,0 +1,89 @@
+"""Configuring ccxt clients per account: environments, URL override, credentials."""
+
+from __future__ import annotations
+
+import pytest
+
+from stratus.adapters.ccxt_exchange import (
+    CcxtExchanges,
+    make_client,
+    market_cache_key,
+    point_at,
+)
+from stratus.config import Settings
+from stratus.domain.errors import ExchangeMisconfigured, PermanentError
+from stratus.ports import ExchangeAccount
+
+LOCAL = "http://127.0.0.1:8901"
+
+
+def account(exchange_id: str = "bybit", **flags: bool) -> ExchangeAccount:
+    return ExchangeAccount("main", exchange_id, "key", "secret", **flags)
+
+
+def test_bybit_hosts_all_point_at_the_local_server() -> None:
+    client = make_client(account(), Settings(exchange_api_url=LOCAL))
+    assert set(client.urls["api"].values()) == {LOCAL}
+    assert client.apiKey == "key"
+    assert client.has["fetchCurrencies"] is False
+    assert type(client)().has["fetchCurrencies"] is True  # other clients keep theirs
+
+
+def test_binance_keeps_its_paths_under_the_local_host() -> None:
+    client = make_client(account("binance"), Settings(exchange_api_url=LOCAL))
+    assert client.urls["api"]["fapiPublic"] == f"{LOCAL}/fapi/v1"
+    assert client.urls["api"]["public"] == f"{LOCAL}/api/v3"
+
+
+def test_point_at_leaves_non_urls_alone() -> None:
+    urls = {"api": {"rest": "https://api.x.com/v1", "ws": {"public": "wss://s.x.com/ws"}}, "n": 1}
+    moved = point_at(urls, "http://h:1/base")
+    assert moved["api"]["rest"] == "http://h:1/base/v1"
+    assert moved["api"]["ws"]["public"] == "http://h:1/base/ws"
+    assert moved["n"] == 1
+
+
+def test_testnet_and_demo_trading_switch_hosts() -> None:
+    sandbox = make_client(account(sandbox=True), Settings())
+    demo = make_client(account(demo=True), Settings())
+    assert sandbox.urls["api"]["private"] == "https://api-testnet.{hostname}"
+    assert demo.urls["api"]["private"] == "https://api-demo.{hostname}"
+    assert demo.options["enableDemoTrading"] is True
+
+
+def test_an_exchange_without_such_an_environment_is_misconfigured() -> None:
+    with pytest.raises(ExchangeMisconfigured):
+        make_client(account("bitstamp", demo=True), Settings())
+
+
+def test_an_unknown_exchange_id_is_misconfigured() -> None:
+    with pytest.raises(ExchangeMisconfigured):
+        make_client(account("no_such_exchange"), Settings())
+
+
+def test_market_cache_keys_separate_environments_and_hosts() -> None:
+    keys = {
+        market_cache_key(account()),
+        market_cache_key(account(sandbox=True)),
+        market_cache_key(account(demo=True)),
+        market_cache_key(account(), LOCAL),
+    }
+    assert len(keys) == 4
+    assert market_cache_key(account(), LOCAL) == "bybit/live@127.0.0.1:8901"
+
+
+def test_secrets_stay_out_of_the_account_repr() -> None:
+    assert "secret" not in repr(account()).replace("secret=", "")
+
+
+class _Empty:
+    def exchange_account(self, name: str) -> ExchangeAccount:
+        raise KeyError(name)
+
+    def accounts(self) -> list[str]:
+        return []
+
+
+def test_an_unknown_account_is_a_permanent_error() -> None:
+    with pytest.raises(PermanentError, match="unknown_account"):
+        CcxtExchanges(Settings(), _Empty()).for_account("ghost")
