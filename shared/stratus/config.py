@@ -12,6 +12,7 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stratus.adapters.tradingview import AlertMapping
 from stratus.domain.risk import RiskLimits, TradingState
 from stratus.domain.sizing import SizingPolicy
 
@@ -72,6 +73,9 @@ class Settings(BaseSettings):
         default=300, gt=0, description="a pending order unknown to the exchange this long is lost"
     )
 
+    tradingview: dict[str, AlertMapping] = Field(
+        default_factory=dict, description="webhook source -> TradingView alert mapping"
+    )
     sizing: SizingPolicy = SizingPolicy()
     risk: RiskLimits = RiskLimits()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -10,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from stratus.domain.common import ZERO, Identifier, Message, Symbol
 from stratus.domain.orders import OrderRequest
+from stratus.domain.positions import Position
 
 
 class TradingState(StrEnum):
@@ -44,6 +47,10 @@ class RiskContext:
     balance: Decimal  # account equity in the quote currency
     daily_pnl: Decimal  # today's realized PnL net of fees (negative = loss)
     trading_state: TradingState = TradingState.ACTIVE
+    # Approved but not yet filled: several legs of one signal are checked before any
+    # fills, so limits must count what is already on its way to the exchange.
+    pending_quantity: Decimal = ZERO  # signed, this symbol
+    pending_exposure: Decimal = ZERO  # gross notional, the account's other symbols
 
 
 class RiskWarning(Message):
@@ -72,9 +79,10 @@ APPROVED = RiskDecision(approved=True)
 def evaluate(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> RiskDecision:
     """Check one order request against the limits; the first failing rule decides."""
     signed = request.quantity * request.side.sign
-    after = ctx.position_quantity + signed
-    reduces = abs(after) <= abs(ctx.position_quantity) and (
-        after == ZERO or (after > ZERO) == (ctx.position_quantity > ZERO)
+    projected = ctx.position_quantity + ctx.pending_quantity  # once in-flight orders fill
+    after = projected + signed
+    reduces = abs(after) <= abs(projected) and (
+        after == ZERO or (after > ZERO) == (projected > ZERO)
     )
     notional = request.quantity * ctx.price
 
@@ -83,9 +91,7 @@ def evaluate(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Ris
     if ctx.trading_state is TradingState.REDUCING and not reduces:
         return _deny("kill_switch_reducing", "only position-reducing orders are allowed")
     if request.reduce_only and not reduces:
-        return _deny(
-            "reduce_only_increases", f"would move position {ctx.position_quantity} to {after}"
-        )
+        return _deny("reduce_only_increases", f"would move position {projected} to {after}")
     if _over(request.quantity, limits.max_order_quantity):
         return _deny("max_order_quantity", f"{request.quantity} > {limits.max_order_quantity}")
     if _over(notional, limits.max_order_notional):
@@ -104,7 +110,12 @@ def evaluate(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Ris
         return _deny(
             "max_position_notional", f"{position_notional:.2f} > {limits.max_position_notional}"
         )
-    exposure = ctx.total_exposure - abs(ctx.position_quantity) * ctx.price + position_notional
+    exposure = (
+        ctx.total_exposure
+        - abs(ctx.position_quantity) * ctx.price
+        + position_notional
+        + ctx.pending_exposure
+    )
     if _over(exposure, limits.max_total_exposure):
         return _deny("max_total_exposure", f"{exposure:.2f} > {limits.max_total_exposure}")
     if limits.daily_loss_limit is not None and -ctx.daily_pnl >= limits.daily_loss_limit:
@@ -120,3 +131,35 @@ def _over(value: Decimal, limit: Decimal | None) -> bool:
 
 def _deny(reason: str, detail: str) -> RiskDecision:
     return RiskDecision(approved=False, reason=reason, detail=detail)
+
+
+_SEVERITY = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
+
+
+def most_restrictive(states: Iterable[TradingState]) -> TradingState:
+    """The kill switch in force when several scopes (global, account, strategy) are set."""
+    return max(states, key=_SEVERITY.__getitem__, default=TradingState.ACTIVE)
+
+
+def kill_switch_scopes(account: str, strategy: str) -> list[str]:
+    return ["global", f"account:{account}", f"strategy:{strategy}"]
+
+
+def unrealized_loss_warning(
+    position: Position, mark: Decimal, threshold_ratio: Decimal, at: datetime
+) -> RiskWarning | None:
+    """A warning when an open position has lost more than threshold_ratio of its notional."""
+    loss = -position.unrealized_pnl(mark)
+    threshold = position.notional(mark) * threshold_ratio
+    if not position.is_open or loss <= threshold:
+        return None
+    return RiskWarning(
+        account=position.account,
+        strategy=position.strategy,
+        symbol=position.symbol,
+        kind="unrealized_loss",
+        detail=f"unrealized loss {loss:.2f} exceeds {threshold:.2f}",
+        value=loss,
+        threshold=threshold,
+        raised_at=at,
+    )

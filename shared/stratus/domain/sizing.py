@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,10 +15,28 @@ from stratus.domain.orders import OrderRequest, OrderType, request_id_for
 from stratus.domain.signals import Signal, SignalAction
 
 
+class SizingMode(StrEnum):
+    FIXED_NOTIONAL = "fixed_notional"  # `value` quote currency per signal
+    ALLOCATION_PERCENT = "allocation_percent"  # `value` x the strategy's allocation
+    RISK = "risk"  # lose `value` x allocation if the signal's stop is hit
+
+
+class SizingRule(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    mode: SizingMode = SizingMode.FIXED_NOTIONAL
+    value: Decimal = Field(gt=0)
+
+
 class SizingPolicy(BaseModel):
+    """How unsized signals get a quantity (per strategy), order types and leg sizes."""
+
     model_config = ConfigDict(frozen=True)
 
     default_notional: Decimal = Field(default=Decimal(1000), gt=0)
+    strategies: dict[str, SizingRule] = Field(
+        default_factory=dict, description="strategy -> rule; others use default_notional"
+    )
     market_confidence: float = Field(default=0.9, ge=0, le=1)
     market_max_spread_ratio: Decimal = Field(default=Decimal("0.00001"), ge=0)
     limit_offset_ratio: Decimal = Field(
@@ -50,8 +69,12 @@ def plan_orders(
     market: Market,
     policy: SizingPolicy,
     now: datetime,
+    allocation: Decimal | None = None,
 ) -> list[OrderRequest]:
-    """The order legs for a signal; [] when there is nothing to do (close when flat)."""
+    """The order legs for a signal; [] when there is nothing to do (close when flat).
+
+    `allocation` is the strategy's allocated capital (quote currency), needed by the
+    allocation-percent and risk-based rules."""
     if signal.action is SignalAction.CLOSE:
         if position_quantity == ZERO:
             return []
@@ -59,9 +82,10 @@ def plan_orders(
         quantity = abs(position_quantity)
     else:
         side = Side.BUY if signal.action is SignalAction.BUY else Side.SELL
-        quantity = signal.quantity or policy.default_notional / quote.mid
     order_type, limit_price = choose_order_type(signal, side, quote, market, policy)
     price = limit_price or quote.touch(side)
+    if signal.action is not SignalAction.CLOSE:
+        quantity = signal.quantity or size(signal, side, quote.mid, price, allocation, policy)
     legs = split(market.round_amount(quantity), market, policy.max_leg_notional / price)
     for leg in legs:
         market.check(leg, price)
@@ -82,6 +106,33 @@ def plan_orders(
         )
         for index, leg in enumerate(legs)
     ]
+
+
+def size(
+    signal: Signal,
+    side: Side,
+    mid: Decimal,
+    entry: Decimal,
+    allocation: Decimal | None,
+    policy: SizingPolicy,
+) -> Decimal:
+    """Base quantity for an unsized opening signal, by the strategy's rule: notionals are
+    converted at mid, the risk rule measures the stop distance from the expected entry."""
+    rule = policy.strategies.get(signal.strategy)
+    if rule is None or rule.mode is SizingMode.FIXED_NOTIONAL:
+        return (rule.value if rule else policy.default_notional) / mid
+    if allocation is None or allocation <= ZERO:
+        raise PermanentError("no_allocation", f"strategy {signal.strategy} has no allocation")
+    if rule.mode is SizingMode.ALLOCATION_PERCENT:
+        return allocation * rule.value / mid
+    if signal.stop_price is None:
+        raise PermanentError("stop_required", "risk-based sizing needs the signal's stop_price")
+    distance = (entry - signal.stop_price) * side.sign
+    if distance <= ZERO:
+        raise PermanentError(
+            "stop_wrong_side", f"stop {signal.stop_price} does not protect a {side} at {entry}"
+        )
+    return allocation * rule.value / distance
 
 
 def split(quantity: Decimal, market: Market, max_leg: Decimal) -> list[Decimal]:

@@ -1,9 +1,13 @@
 """ingest_signal: the HTTPS webhook. Authenticates, validates, publishes to `signals`.
 
 Authentication is HMAC-SHA256 over "<timestamp>.<raw body>" with the source's secret
-(Secret Manager secret `webhook-secrets`: a JSON map source -> secret). Timestamps older
-than the tolerance are refused, so a captured request cannot be replayed later; within
-the window a replay carries the same signal_id and is deduplicated by on_signal.
+(Secret Manager secret `webhook-secrets`: a JSON map source -> secret). Timestamps outside
+the tolerance are refused, and within it each signature is claimed once in the state
+store, so a captured request cannot be replayed. A sender retrying after an unclear
+answer signs again with a fresh timestamp; the signal_id stays, so on_signal deduplicates.
+
+Sources with a TradingView mapping (settings.tradingview) send alert JSON instead of a
+Signal; the mapping translates it before the same validation.
 """
 
 from __future__ import annotations
@@ -45,24 +49,37 @@ def ingest_signal(services: Services, headers: Mapping[str, str], body: bytes) -
     if denied is not None:
         return denied
     try:
-        record = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
-        return error(400, "malformed_json", str(problem))
-    if not isinstance(record, dict):
-        return error(400, "malformed_json", "the body must be a JSON object")
-    record.setdefault("source", source)
-    record.setdefault("created_at", services.clock.now().isoformat())
-    if record["source"] != source:
-        return error(
-            400, "source_mismatch", f"body source {record['source']!r} != header {source!r}"
-        )
-    try:
-        signal = codec.parse(Signal, record)
+        signal = _signal(services, source, body)
     except InvalidMessage as problem:
         return error(400, problem.reason, problem.detail)
+    nonce = f"webhook:{source}:{lowered[SIGNATURE_HEADER.lower()]}"
+    if not services.state.claim(nonce, 2 * settings.webhook_tolerance_seconds):
+        return error(409, "replayed", "this signed request was already received")
     services.publish("signals", signal)
     log.info("signal accepted", extra=log_fields(signal_id=signal.signal_id, source=source))
     return HttpResult(202, {"signal_id": signal.signal_id, "status": "accepted"})
+
+
+def _signal(services: Services, source: str, body: bytes) -> Signal:
+    try:
+        record = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
+        raise InvalidMessage("malformed_json", str(problem)) from problem
+    if not isinstance(record, dict):
+        raise InvalidMessage("malformed_json", "the body must be a JSON object")
+    now = services.clock.now()
+    mapping = services.settings.tradingview.get(source)
+    if mapping is not None:
+        record = mapping.to_signal(source, record, body, now)
+    record.setdefault("source", source)
+    record.setdefault("created_at", now.isoformat())
+    if record["source"] != source:
+        raise InvalidMessage(
+            "source_mismatch", f"body source {record['source']!r} != header {source!r}"
+        )
+    signal = codec.parse(Signal, record)
+    codec.encode("signals", signal)  # the topic's Avro schema, checked before the 202
+    return signal
 
 
 def _authenticate(

@@ -1,14 +1,30 @@
-"""check_risk: approve an order request onto `orders` or reject it with a reason."""
+"""check_risk: approve an order request onto `orders` or reject it with a reason.
+
+An approval is recorded as the order's PENDING document before it is published, so the
+decision survives a crash, a redelivered copy republishes instead of re-deciding, and
+later checks count the order as in flight until its fills reach the ledger.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, time
+from decimal import Decimal
 
 from stratus.domain.common import ZERO
-from stratus.domain.orders import OrderRejection, OrderRequest
-from stratus.domain.risk import RiskContext, evaluate
+from stratus.domain.market import Quote
+from stratus.domain.orders import OrderRecord, OrderRejection, OrderRequest
+from stratus.domain.risk import (
+    RiskContext,
+    RiskDecision,
+    evaluate,
+    kill_switch_scopes,
+    most_restrictive,
+    unrealized_loss_warning,
+)
 from stratus.observability import log_fields
+from stratus.ports import Venue
 from stratus.service.services import Services
 
 log = logging.getLogger(__name__)
@@ -19,38 +35,95 @@ def check_risk(services: Services, request: OrderRequest) -> None:
     if services.state.is_done(key):
         log.info("duplicate order request ignored", extra=log_fields(request=request.request_id))
         return
-    context = risk_context(services, request)
+    if services.state.get_order(request.client_order_id) is not None:
+        _approve(services, request)  # approved before a crash: the decision stands
+        services.state.mark_done(key)
+        return
+    venue = services.exchanges.for_account(request.account)
+    quote = venue.quote(request.symbol)
+    context = risk_context(services, request, venue, quote)
     decision = evaluate(request, context, services.settings.risk)
     if decision.approved:
-        services.publish("orders", request)
-        log.info("order approved", extra=log_fields(request=request.request_id))
-    else:
-        rejection = OrderRejection.of(
-            request, decision.reason, decision.detail, services.clock.now()
-        )
-        services.publish("order-rejections", rejection)
-        log.warning(
-            "order rejected",
-            extra=log_fields(request=request.request_id, reason=decision.reason),
-        )
+        refused = services.quotas.reserve(request, request.quantity * context.price)
+        if refused is not None:
+            decision = RiskDecision(False, refused, f"strategy {request.strategy} quota")
+    if decision.approved:
+        services.state.create_order(OrderRecord.intent(request, services.clock.now()))
+        _approve(services, request)
+    elif services.state.get_order(request.client_order_id) is None:  # no copy approved it
+        _reject(services, request, decision)
+    _warn_unrealized_loss(services, request, quote)
     services.state.mark_done(key)
 
 
-def risk_context(services: Services, request: OrderRequest) -> RiskContext:
-    """Everything the rules need, read fresh: quote, positions, equity, today's PnL."""
-    venue = services.exchanges.for_account(request.account)
-    quote = venue.quote(request.symbol)
+def _approve(services: Services, request: OrderRequest) -> None:
+    services.publish("orders", request)
+    log.info("order approved", extra=log_fields(request=request.request_id))
+
+
+def _reject(services: Services, request: OrderRequest, decision: RiskDecision) -> None:
+    now = services.clock.now()
+    services.publish(
+        "order-rejections", OrderRejection.of(request, decision.reason, decision.detail, now)
+    )
+    log.warning(
+        "order rejected",
+        extra=log_fields(
+            request=request.request_id, reason=decision.reason, detail=decision.detail
+        ),
+    )
+
+
+def risk_context(
+    services: Services, request: OrderRequest, venue: Venue, quote: Quote
+) -> RiskContext:
+    """Everything the rules need, read fresh: quote, positions, in-flight orders, equity,
+    today's PnL and the kill switch."""
     price = request.limit_price or quote.touch(request.side)
     positions = services.ledger.positions(request.account)
-    marks = {request.symbol: quote.mid}
-    exposure = sum((p.notional(marks.get(p.symbol, p.average_entry)) for p in positions), ZERO)
+    marks = _marks(venue, quote)
+    exposure = sum((p.notional(marks(p.symbol)) for p in positions if p.is_open), ZERO)
+    pending_quantity = pending_exposure = ZERO
+    for record in services.state.orders(request.account, live=True):
+        other = record.request
+        if other.request_id == request.request_id:
+            continue
+        remaining = other.quantity - record.filled
+        if other.symbol == request.symbol:
+            pending_quantity += remaining * other.side.sign
+        else:
+            pending_exposure += remaining * (other.limit_price or marks(other.symbol))
     now = services.clock.now()
     midnight = datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
+    switches = services.state.trading_state(kill_switch_scopes(request.account, request.strategy))
     return RiskContext(
         price=price,
         position_quantity=sum((p.quantity for p in positions if p.symbol == request.symbol), ZERO),
         total_exposure=exposure,
         balance=venue.equity(),
         daily_pnl=services.ledger.realized_pnl_since(request.account, midnight),
-        trading_state=services.settings.trading_state,
+        trading_state=most_restrictive([services.settings.trading_state, *switches.values()]),
+        pending_quantity=pending_quantity,
+        pending_exposure=pending_exposure,
     )
+
+
+def _marks(venue: Venue, quote: Quote) -> Callable[[str], Decimal]:
+    """Mid prices by symbol, each fetched at most once per check."""
+    cache = {quote.symbol: quote.mid}
+
+    def mark(symbol: str) -> Decimal:
+        if symbol not in cache:
+            cache[symbol] = venue.quote(symbol).mid
+        return cache[symbol]
+
+    return mark
+
+
+def _warn_unrealized_loss(services: Services, request: OrderRequest, quote: Quote) -> None:
+    position = services.ledger.position(request.account, request.strategy, request.symbol)
+    ratio = Decimal(str(services.settings.unrealized_loss_warning))
+    warning = unrealized_loss_warning(position, quote.mid, ratio, services.clock.now())
+    if warning is not None:
+        services.publish("risk-warnings", warning)
+        log.warning("unrealized loss", extra=log_fields(symbol=request.symbol, loss=warning.value))
