@@ -1,5 +1,6 @@
 # Cloud Functions gen2, one per topology function. All share one source archive
-# (functions/main.py + the stratus wheel + requirements.txt, built by Cloud Build) and differ
+# (functions/main.py + the stratus package unpacked from its wheel + a pinned
+# requirements.txt, built by Cloud Build's package-functions step) and differ
 # only in entry point (= the functions-framework target = the topology key), identity,
 # ingress and timeout. How each is invoked is wired elsewhere from the same locals:
 #   topic trigger    -> google_pubsub_subscription.function (pubsub.tf)
@@ -48,6 +49,13 @@ resource "google_cloudfunctions2_function" "function" {
   }
 
   labels = { function = local.function_resource_names[each.key] }
+
+  lifecycle {
+    precondition {
+      condition     = alltrue([for name in keys(var.function_max_instances_overrides) : contains(keys(local.functions), name)])
+      error_message = "function_max_instances_overrides has keys that are not topology functions."
+    }
+  }
 
   depends_on = [
     google_project_service.api,

@@ -68,13 +68,22 @@ resource "google_cloud_run_v2_service" "manager" {
         }
       }
 
+      # /live answers once the process serves; /ready also checks dependencies and would
+      # block a rollout on a database hiccup, so probes use /live.
       startup_probe {
-        tcp_socket {
-          port = 8080
+        http_get {
+          path = "/live"
         }
-        initial_delay_seconds = 0
-        period_seconds        = 3
-        failure_threshold     = 20
+        period_seconds    = 3
+        failure_threshold = 20
+      }
+
+      liveness_probe {
+        http_get {
+          path = "/live"
+        }
+        period_seconds    = 30
+        failure_threshold = 3
       }
     }
   }
