@@ -1,0 +1,1 @@
+"""The local stack on Google's official emulators (`stratus up --emulators`)."""

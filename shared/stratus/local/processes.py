@@ -1,0 +1,168 @@
+"""Child processes of the local stack: each in its own process group, stopped as a group.
+
+The gcloud emulator wrappers start a Java child that outlives a killed wrapper, so every
+process is started in a new session and stopped by signalling its whole group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+
+class StackError(RuntimeError):
+    """The local stack cannot start; the message says what to do about it."""
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def ensure_free(port: int, what: str) -> None:
+    """Fail early with a clear message instead of a child dying on a taken port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            raise StackError(
+                f"port {port} for {what} is already in use: stop whatever listens there "
+                f"(`lsof -i :{port}`) or choose other ports (--base-port)"
+            ) from None
+
+
+@dataclass
+class Process:
+    """One child process, logging to a file, started in its own process group."""
+
+    name: str
+    argv: Sequence[str]
+    env: Mapping[str, str]
+    log_path: Path
+    cwd: Path | None = None
+    _popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> Process:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        self._popen = subprocess.Popen(
+            list(self.argv),
+            env=dict(self.env),
+            cwd=self.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group: stop() reaches every grandchild
+        )
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self._popen.pid if self._popen else None
+
+    def running(self) -> bool:
+        return self._popen is not None and self._popen.poll() is None
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def terminate(self) -> None:
+        """Ask the whole group to stop, without waiting (stop() waits)."""
+        if self._popen is not None:
+            _signal_group(self._popen.pid, signal.SIGTERM)
+
+    def stop(self, grace_seconds: float = 5.0) -> None:
+        """SIGTERM the whole group, then SIGKILL what is left after the grace period."""
+        if self._popen is None:
+            return
+        group = self._popen.pid  # a session leader's pid is its group id
+        _signal_group(group, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._popen.wait(timeout=grace_seconds)
+        # Children (the emulators' Java) may outlive the leader: kill the group regardless.
+        deadline = time.monotonic() + grace_seconds
+        while _group_alive(group) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        _signal_group(group, signal.SIGKILL)
+        if self._popen.poll() is None:
+            self._popen.wait(timeout=grace_seconds)
+        if self._log is not None:
+            self._log.close()
+        self._popen = None
+
+
+def _signal_group(group: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, sig)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_for_http(url: str, process: Process, timeout_seconds: float = 60.0) -> None:
+    """Poll until `url` answers any HTTP status; fail fast if the process dies."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if not process.running():
+            raise StackError(
+                f"{process.name} exited during start-up; its log ({process.log_path}) ends:\n"
+                + process.tail()
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answered: it is up
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    raise StackError(
+        f"{process.name} did not answer on {url} within {timeout_seconds:.0f} s; "
+        f"see {process.log_path}:\n" + process.tail()
+    )
+
+
+def wait_for_port(port: int, process: Process, timeout_seconds: float = 60.0) -> None:
+    """Poll until something accepts connections on `port` (for servers where a GET would
+    run a handler, like an HTTP-triggered function)."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if not process.running():
+            raise StackError(
+                f"{process.name} exited during start-up; its log ({process.log_path}) ends:\n"
+                + process.tail()
+            )
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise StackError(
+        f"{process.name} did not listen on port {port} within {timeout_seconds:.0f} s; "
+        f"see {process.log_path}:\n" + process.tail()
+    )
