@@ -1,22 +1,61 @@
-"""The manager's FastAPI application factory."""
+"""The manager's FastAPI application factory: the only writer of the system of record."""
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 
-from stratus.manager.routes import health, portfolio
+from stratus.adapters.sql.tokens import Role
+from stratus.config import Environment
+from stratus.manager import errors
+from stratus.manager.auth import Authenticator
+from stratus.manager.routes import accounts, admin, funds, health, orders, portfolio, positions
+from stratus.manager.settings import DEV_TOKEN_ID, ManagerSettings
+from stratus.manager.store import Store
 from stratus.service.bootstrap import services as default_services
 from stratus.service.services import Services
 
+log = logging.getLogger(__name__)
 
-def create_app(services: Services | None = None) -> FastAPI:
+API = "/api/v1"
+
+
+def create_app(
+    services: Services | None = None, settings: ManagerSettings | None = None
+) -> FastAPI:
     """The manager API over `services` (the process-wide ones when not given)."""
+    services = services or default_services()
+    settings = settings or ManagerSettings()
+    store = Store.of(services)
     app = FastAPI(
         title="Stratus manager",
-        version="0.1.0",
-        description="System of record: positions, fills, orders and portfolio.",
+        version="1.0.0",
+        description="System of record: accounts, balances, positions, allocations, quotas, "
+        "orders and fills, portfolio, audit log. Every /api/v1 route needs a bearer token.",
     )
-    app.state.services = services or default_services()
+    app.state.services = services
+    app.state.store = store
+    app.state.authenticator = Authenticator(store, settings)
+    errors.install(app)
+    app.add_middleware(errors.TraceMiddleware)
     app.include_router(health.router)
-    app.include_router(portfolio.router, prefix="/api/v1")
+    for module in (accounts, positions, portfolio, funds, orders, admin):
+        app.include_router(module.router, prefix=API)
+    if services.settings.environment is Environment.LOCAL:
+        _seed_dev_token(store, settings)
+    else:
+        store.accounts.vault.keyring()  # refuse to start without the master key
     return app
+
+
+def _seed_dev_token(store: Store, settings: ManagerSettings) -> None:
+    """Local development only: a known admin token, so `stratus up` works at once."""
+    token = settings.dev_token.get_secret_value()
+    store.tokens.seed(DEV_TOKEN_ID, "local-dev-admin", Role.ADMIN, token)
+    log.warning(
+        "local development admin token (never used in production): "
+        "curl -H 'Authorization: Bearer %s' http://127.0.0.1:8080%s/positions",
+        token,
+        API,
+    )

@@ -47,9 +47,15 @@ class SqlAccounts:
                 session.flush()
                 created = _account(row)
                 audit.record(
-                    session, actor=actor, action="account.create", entity="account",
-                    entity_id=account, before=None, after=created, at=now,
-                )  # fmt: skip
+                    session,
+                    actor=actor,
+                    action="account.create",
+                    entity="account",
+                    entity_id=account,
+                    before=None,
+                    after=created,
+                    at=now,
+                )
         except IntegrityError:
             raise Conflict("account_exists", f"account {account!r} already exists") from None
         return created
@@ -78,9 +84,15 @@ class SqlAccounts:
             session.flush()
             after = _account(row)
             audit.record(
-                session, actor=actor, action="account.update", entity="account",
-                entity_id=account, before=before, after=after, at=now,
-            )  # fmt: skip
+                session,
+                actor=actor,
+                action="account.update",
+                entity="account",
+                entity_id=account,
+                before=before,
+                after=after,
+                at=now,
+            )
             return after
 
     def delete(self, account: str, actor: str = audit.SYSTEM) -> None:
@@ -102,9 +114,15 @@ class SqlAccounts:
                 session.execute(delete(table).where(table.account == account))
             session.delete(row)
             audit.record(
-                session, actor=actor, action="account.delete", entity="account",
-                entity_id=account, before=before, after=None, at=now,
-            )  # fmt: skip
+                session,
+                actor=actor,
+                action="account.delete",
+                entity="account",
+                entity_id=account,
+                before=before,
+                after=None,
+                at=now,
+            )
 
     def get(self, account: str) -> Account:
         with self._db.transaction() as session:
@@ -114,6 +132,10 @@ class SqlAccounts:
         with self._db.transaction() as session:
             rows, total = paged(session, select(AccountRow).order_by(AccountRow.account), page)
             return [_account(row) for row in rows], total
+
+    @property
+    def vault(self) -> Vault:
+        return self._vault
 
     # AccountDirectory: credentials decrypted only here, only in memory.
 
@@ -178,10 +200,15 @@ class SqlAccounts:
                 return 0
             _store(row, sealed)
             audit.record(
-                session, actor=actor, action="account.rekey", entity="account",
-                entity_id=account, before={"key_version": old},
-                after={"key_version": sealed.key_version}, at=now,
-            )  # fmt: skip
+                session,
+                actor=actor,
+                action="account.rekey",
+                entity="account",
+                entity_id=account,
+                before={"key_version": old},
+                after={"key_version": sealed.key_version},
+                at=now,
+            )
             return 1
 
     def _open(self, row: AccountRow) -> dict[str, str]:

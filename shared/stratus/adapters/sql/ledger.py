@@ -53,6 +53,10 @@ class SqlLedger:
     def database(self) -> Database:
         return self._db
 
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
     def apply_fill(self, fill: Fill, actor: str = audit.SYSTEM) -> Position | None:
         """Insert the fill and move its position in one transaction; None when the fill
         was applied before. Two writers on one position queue on its row lock (and its
@@ -85,12 +89,15 @@ class SqlLedger:
             store_marks(session, {fill.symbol: fill.price}, fill.executed_at, only_newer=True)
             session.flush()
             audit.record(
-                session, actor=actor, action="fill.apply", entity="position",
+                session,
+                actor=actor,
+                action="fill.apply",
+                entity="position",
                 entity_id=f"{fill.account}/{fill.strategy}/{fill.symbol}",
                 before=before.position if existed else None,
                 after={**after.position.model_dump(mode="json"), "fill_id": fill.fill_id},
                 at=self._clock.now(),
-            )  # fmt: skip
+            )
             return after.position
 
     def position(self, account: str, strategy: str, symbol: str) -> Position:
@@ -140,10 +147,15 @@ class SqlLedger:
                     session.add(_snapshot_row(taken_at, position, mark))
                 store_marks(session, marks, taken_at, only_newer=True)
                 audit.record(
-                    session, actor=actor, action="snapshot.create", entity="snapshot",
-                    entity_id=taken_at.isoformat(), before=None,
-                    after={"positions": len(rows)}, at=self._clock.now(),
-                )  # fmt: skip
+                    session,
+                    actor=actor,
+                    action="snapshot.create",
+                    entity="snapshot",
+                    entity_id=taken_at.isoformat(),
+                    before=None,
+                    after={"positions": len(rows)},
+                    at=self._clock.now(),
+                )
         except IntegrityError:
             return False
         return True
@@ -170,10 +182,15 @@ class SqlLedger:
             store_order(row, record)
             session.flush()
             audit.record(
-                session, actor=actor, action="order.record", entity="order",
-                entity_id=record.client_order_id, before=before, after=order_row(row),
+                session,
+                actor=actor,
+                action="order.record",
+                entity="order",
+                entity_id=record.client_order_id,
+                before=before,
+                after=order_row(row),
                 at=self._clock.now(),
-            )  # fmt: skip
+            )
             return True
 
 

@@ -54,17 +54,25 @@ class SqlQuotas:
                         return reason
                 session.add(
                     ReservationRow(
-                        request_id=request_id, account=account, strategy=strategy,
-                        notional=notional, held=True, created_at=now,
+                        request_id=request_id,
+                        account=account,
+                        strategy=strategy,
+                        notional=notional,
+                        held=True,
+                        created_at=now,
                     )
-                )  # fmt: skip
+                )
                 session.flush()
                 audit.record(
-                    session, actor=audit.SYSTEM, action="quota.reserve", entity="reservation",
-                    entity_id=request_id, before=None,
+                    session,
+                    actor=audit.SYSTEM,
+                    action="quota.reserve",
+                    entity="reservation",
+                    entity_id=request_id,
+                    before=None,
                     after={"account": account, "strategy": strategy, "notional": str(notional)},
                     at=now,
-                )  # fmt: skip
+                )
         except IntegrityError:
             # A concurrent copy of this request (no quota row to queue on) won the insert.
             with self._db.transaction() as session:
@@ -86,9 +94,15 @@ class SqlQuotas:
                 return
             row.held, row.released_at = False, now
             audit.record(
-                session, actor=audit.SYSTEM, action="quota.release", entity="reservation",
-                entity_id=request_id, before={"held": True}, after={"held": False}, at=now,
-            )  # fmt: skip
+                session,
+                actor=audit.SYSTEM,
+                action="quota.release",
+                entity="reservation",
+                entity_id=request_id,
+                before={"held": True},
+                after={"held": False},
+                at=now,
+            )
 
     def _usage(self, session: Session, quota: QuotaRow, now: datetime) -> QuotaUsage:
         held = session.execute(
@@ -143,9 +157,15 @@ class SqlQuotas:
             session.flush()
             after = _quota(row)
             audit.record(
-                session, actor=actor, action="quota.put", entity="quota",
-                entity_id=f"{account}/{strategy}", before=before, after=after, at=now,
-            )  # fmt: skip
+                session,
+                actor=actor,
+                action="quota.put",
+                entity="quota",
+                entity_id=f"{account}/{strategy}",
+                before=before,
+                after=after,
+                at=now,
+            )
             return after, created
 
     def get(self, account: str, strategy: str) -> Quota:
@@ -179,9 +199,15 @@ class SqlQuotas:
             before = _quota(row)
             session.delete(row)
             audit.record(
-                session, actor=actor, action="quota.delete", entity="quota",
-                entity_id=f"{account}/{strategy}", before=before, after=None, at=now,
-            )  # fmt: skip
+                session,
+                actor=actor,
+                action="quota.delete",
+                entity="quota",
+                entity_id=f"{account}/{strategy}",
+                before=before,
+                after=None,
+                at=now,
+            )
 
     def held(self, account: str, strategy: str) -> int:
         query = select(func.count()).where(

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from stratus.manager.store import Store
 from stratus.service.services import Services
 
 
@@ -14,4 +15,10 @@ def _services(request: Request) -> Services:
     return services
 
 
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
 ServicesDep = Annotated[Services, Depends(_services)]
+StoreDep = Annotated[Store, Depends(_store)]

@@ -1,32 +1,27 @@
-"""Positions, fills and portfolio metrics (read side)."""
+"""Portfolio: metrics, exposure, PnL and the summary, at the stored marks."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from fastapi import APIRouter, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from stratus.domain.orders import Fill
-from stratus.domain.portfolio import portfolio_metrics
-from stratus.manager.routes.deps import ServicesDep
+from stratus.adapters.sql.portfolio import LedgerFilter, PositionFilter
+from stratus.domain.common import Identifier, Symbol
+from stratus.domain.performance import exposure_by_asset, summarize
+from stratus.domain.portfolio import PortfolioMetrics
+from stratus.manager.auth import Reader, Trader
+from stratus.manager.routes.deps import ServicesDep, StoreDep
+from stratus.manager.schemas import Asset, Mode, Price
 
 router = APIRouter(tags=["portfolio"])
 
 
-class PositionOut(BaseModel):
-    account: str
-    strategy: str
-    symbol: str
-    quantity: Decimal
-    average_entry: Decimal
-    realized_pnl: Decimal
-    fees: Decimal
-
-
-class PortfolioOut(BaseModel):
+class MetricsOut(BaseModel):
     open_positions: int
     closed_positions: int
+    value: Decimal  # market value of the open positions: longs minus shorts at mark
     gross_exposure: Decimal
     net_exposure: Decimal
     realized_pnl: Decimal
@@ -34,24 +29,128 @@ class PortfolioOut(BaseModel):
     fees: Decimal
     net_pnl: Decimal
 
-
-@router.get("/positions", response_model=list[PositionOut])
-def list_positions(services: ServicesDep, account: str | None = None) -> list[PositionOut]:
-    return [PositionOut.model_validate(p.model_dump()) for p in services.ledger.positions(account)]
-
-
-@router.get("/fills", response_model=list[Fill])
-def list_fills(services: ServicesDep, account: str | None = None) -> list[Fill]:
-    return services.ledger.fills(account)
+    @classmethod
+    def of(cls, metrics: PortfolioMetrics) -> MetricsOut:
+        return cls(
+            **vars(metrics),
+            value=metrics.net_exposure,
+            net_pnl=metrics.net_pnl,
+        )
 
 
-@router.get("/portfolio", response_model=PortfolioOut)
-def portfolio(services: ServicesDep, account: str | None = None) -> PortfolioOut:
-    positions = services.ledger.positions(account)
-    marks = {
-        p.symbol: services.exchanges.for_account(p.account).quote(p.symbol).mid
-        for p in positions
-        if p.is_open
-    }
-    metrics = portfolio_metrics(positions, marks)
-    return PortfolioOut(**vars(metrics), net_pnl=metrics.net_pnl)
+class SummaryOut(MetricsOut):
+    closing_fills: int
+    win_rate: Decimal | None
+    profit_factor: Decimal | None
+    largest_position_pct: Decimal | None
+    positions_at_risk: int
+    at_risk_threshold: Decimal
+
+
+class ExposureOut(BaseModel):
+    asset: str
+    long: Decimal
+    short: Decimal
+    net: Decimal
+    gross: Decimal
+    share_pct: Decimal
+
+
+class PnlOut(BaseModel):
+    realized: Decimal
+    fees: Decimal
+    realized_net: Decimal
+    fills: int
+    unrealized: Decimal
+
+
+@router.get("/portfolio", response_model=MetricsOut)
+@router.get("/portfolio/metrics", response_model=MetricsOut)
+def metrics(
+    store: StoreDep,
+    _: Reader,
+    account: Identifier | None = None,
+    strategy: Identifier | None = None,
+) -> MetricsOut:
+    tracked, marks = store.portfolio.tracked(PositionFilter(account, strategy))
+    return MetricsOut.of(summarize(tracked, marks, Decimal(1)).metrics)
+
+
+@router.get("/portfolio/summary", response_model=SummaryOut)
+def summary(
+    store: StoreDep,
+    services: ServicesDep,
+    _: Reader,
+    account: Identifier | None = None,
+    strategy: Identifier | None = None,
+    asset: Asset | None = None,
+    mode: Mode | None = None,
+) -> SummaryOut:
+    threshold = Decimal(str(services.settings.unrealized_loss_warning))
+    tracked, marks = store.portfolio.tracked(PositionFilter(account, strategy, None, asset, mode))
+    result = summarize(tracked, marks, threshold)
+    return SummaryOut(
+        **MetricsOut.of(result.metrics).model_dump(),
+        closing_fills=result.closing_fills,
+        win_rate=result.win_rate,
+        profit_factor=result.profit_factor,
+        largest_position_pct=result.largest_position_pct,
+        positions_at_risk=result.positions_at_risk,
+        at_risk_threshold=threshold,
+    )
+
+
+@router.get("/portfolio/exposure", response_model=list[ExposureOut])
+def exposure(
+    store: StoreDep,
+    _: Reader,
+    account: Identifier | None = None,
+    strategy: Identifier | None = None,
+) -> list[ExposureOut]:
+    tracked, marks = store.portfolio.tracked(PositionFilter(account, strategy, status="open"))
+    lines = exposure_by_asset([item.position for item in tracked], marks)
+    return [ExposureOut(**vars(line)) for line in lines]
+
+
+@router.get("/portfolio/pnl", response_model=PnlOut)
+def pnl(
+    store: StoreDep,
+    _: Reader,
+    account: Identifier | None = None,
+    strategy: Identifier | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+) -> PnlOut:
+    """Realized PnL from the fills ledger (optionally in [since, until)); unrealized PnL
+    of the open positions now."""
+    realized = store.portfolio.pnl(LedgerFilter(account, strategy, since=since, until=until))
+    tracked, marks = store.portfolio.tracked(PositionFilter(account, strategy, status="open"))
+    unrealized = summarize(tracked, marks, Decimal(1)).metrics.unrealized_pnl
+    return PnlOut(
+        realized=realized.realized,
+        fees=realized.fees,
+        realized_net=realized.realized_net,
+        fills=realized.fills,
+        unrealized=unrealized,
+    )
+
+
+class MarksIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    marks: dict[Symbol, Price] = Field(min_length=1, max_length=10_000)
+    at: AwareDatetime | None = None
+
+
+@router.get("/marks", response_model=dict[str, Decimal])
+def get_marks(store: StoreDep, _: Reader) -> dict[str, Decimal]:
+    return store.portfolio.marks()
+
+
+@router.put("/marks", status_code=204)
+def put_marks(body: MarksIn, store: StoreDep, principal: Trader) -> Response:
+    """Latest prices (e.g. from the snapshot schedule); an older price never replaces a
+    newer one."""
+    at = body.at or store.ledger.clock.now()
+    store.portfolio.put_marks(body.marks, at, actor=principal.name)
+    return Response(status_code=204)

@@ -1,0 +1,230 @@
+"""Read side of the ledger for the API: filtered, paginated positions, orders and fills,
+snapshots, marks, PnL, and the replay check of positions against their fills."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from stratus.adapters.sql import audit
+from stratus.adapters.sql.audit import Page, paged
+from stratus.adapters.sql.convert import fill_of, order_row, tracked_of
+from stratus.adapters.sql.db import Database
+from stratus.adapters.sql.marks import load_marks, store_marks
+from stratus.adapters.sql.tables import (
+    FillRow,
+    OrderRow,
+    PositionRow,
+    SnapshotRow,
+)
+from stratus.domain.common import ZERO
+from stratus.domain.orders import Fill
+from stratus.domain.performance import TrackedPosition
+from stratus.domain.positions import Position, replay
+from stratus.domain.records import NotFound, OrderEntry
+from stratus.ports import Clock
+
+
+@dataclass(frozen=True)
+class PositionFilter:
+    account: str | None = None
+    strategy: str | None = None
+    symbol: str | None = None
+    asset: str | None = None
+    mode: str | None = None
+    status: str | None = None  # "open" | "closed"
+
+    def apply(self, query: Select[Any]) -> Select[Any]:
+        for column, value in (
+            (PositionRow.account, self.account),
+            (PositionRow.strategy, self.strategy),
+            (PositionRow.symbol, self.symbol),
+            (PositionRow.asset, self.asset),
+            (PositionRow.mode, self.mode),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if self.status is not None:
+            query = query.where(PositionRow.is_open.is_(self.status == "open"))
+        return query
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    account: str | None = None
+    strategy: str | None = None
+    symbol: str | None = None
+    status: str | None = None  # orders only
+    client_order_id: str | None = None  # fills only
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    position: Position
+    replayed: Position
+
+
+@dataclass(frozen=True)
+class Pnl:
+    realized: Decimal
+    fees: Decimal
+    fills: int
+
+    @property
+    def realized_net(self) -> Decimal:
+        return self.realized - self.fees
+
+
+TOLERANCE = Decimal("1e-9")
+_ORDER = (PositionRow.account, PositionRow.strategy, PositionRow.symbol)
+
+
+class SqlPortfolio:
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self._db = database
+        self._clock = clock
+
+    def positions(self, where: PositionFilter, page: Page) -> tuple[list[TrackedPosition], int]:
+        with self._db.transaction() as session:
+            rows, total = paged(session, where.apply(select(PositionRow).order_by(*_ORDER)), page)
+            return [tracked_of(row) for row in rows], total
+
+    def tracked(self, where: PositionFilter) -> tuple[list[TrackedPosition], dict[str, Decimal]]:
+        """Every matching position and the marks of their symbols, in one transaction."""
+        with self._db.transaction() as session:
+            rows = session.scalars(where.apply(select(PositionRow))).all()
+            marks = load_marks(session, {row.symbol for row in rows})
+            return [tracked_of(row) for row in rows], marks
+
+    def marks(self) -> dict[str, Decimal]:
+        with self._db.transaction() as session:
+            return load_marks(session)
+
+    def put_marks(
+        self, marks: Mapping[str, Decimal], at: datetime, actor: str = audit.SYSTEM
+    ) -> None:
+        with self._db.transaction() as session:
+            store_marks(session, marks, at, only_newer=True)
+            audit.record(
+                session,
+                actor=actor,
+                action="marks.put",
+                entity="marks",
+                entity_id="*",
+                before=None,
+                after={s: str(p) for s, p in marks.items()},
+                at=self._clock.now(),
+            )
+
+    def validate(self, where: PositionFilter) -> tuple[int, list[Mismatch]]:
+        """Replay each position's fills and compare with the stored position."""
+        with self._db.transaction() as session:
+            rows = session.scalars(where.apply(select(PositionRow))).all()
+            fills = _fills_by_position(session, where)
+        mismatches = []
+        for row in rows:
+            stored = tracked_of(row).position
+            key = (row.account, row.strategy, row.symbol)
+            replayed = replay(fills.get(key, []), *key)
+            if not all(_close(a, b) for a, b in zip(_state(replayed), _state(stored), strict=True)):
+                mismatches.append(Mismatch(stored, replayed))
+        return len(rows), mismatches
+
+    def snapshots(
+        self, page: Page, taken_at: datetime | None = None, account: str | None = None
+    ) -> tuple[list[SnapshotRow], int]:
+        query = select(SnapshotRow).order_by(SnapshotRow.taken_at.desc(), *_snapshot_order())
+        if taken_at is not None:
+            query = query.where(SnapshotRow.taken_at == taken_at)
+        if account is not None:
+            query = query.where(SnapshotRow.account == account)
+        with self._db.transaction() as session:
+            return paged(session, query, page)
+
+    def orders(self, where: LedgerFilter, page: Page) -> tuple[list[OrderEntry], int]:
+        query = select(OrderRow).order_by(OrderRow.created_at.desc(), OrderRow.client_order_id)
+        for column, value in (
+            (OrderRow.account, where.account),
+            (OrderRow.strategy, where.strategy),
+            (OrderRow.symbol, where.symbol),
+            (OrderRow.status, where.status),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if where.since is not None:
+            query = query.where(OrderRow.created_at >= where.since)
+        if where.until is not None:
+            query = query.where(OrderRow.created_at < where.until)
+        with self._db.transaction() as session:
+            rows, total = paged(session, query, page)
+            return [order_row(row) for row in rows], total
+
+    def order(self, client_order_id: str) -> OrderEntry:
+        with self._db.transaction() as session:
+            row = session.get(OrderRow, client_order_id)
+            if row is None:
+                raise NotFound("order", client_order_id)
+            return order_row(row)
+
+    def fills(self, where: LedgerFilter, page: Page) -> tuple[list[Fill], int]:
+        with self._db.transaction() as session:
+            query = _fill_query(where).order_by(FillRow.executed_at, FillRow.fill_id)
+            rows, total = paged(session, query, page)
+            return [fill_of(row) for row in rows], total
+
+    def pnl(self, where: LedgerFilter) -> Pnl:
+        query = _fill_query(where).with_only_columns(FillRow.realized_pnl, FillRow.fee)
+        realized = fees = ZERO
+        count = 0
+        with self._db.transaction() as session:
+            for pnl, fee in session.execute(query).tuples():
+                realized, fees, count = realized + pnl, fees + fee, count + 1
+        return Pnl(realized, fees, count)
+
+
+def _fill_query(where: LedgerFilter) -> Select[Any]:
+    query = select(FillRow)
+    for column, value in (
+        (FillRow.account, where.account),
+        (FillRow.strategy, where.strategy),
+        (FillRow.symbol, where.symbol),
+        (FillRow.client_order_id, where.client_order_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if where.since is not None:
+        query = query.where(FillRow.executed_at >= where.since)
+    if where.until is not None:
+        query = query.where(FillRow.executed_at < where.until)
+    return query
+
+
+def _fills_by_position(
+    session: Any, where: PositionFilter
+) -> dict[tuple[str, str, str], list[Fill]]:
+    query = _fill_query(LedgerFilter(where.account, where.strategy, where.symbol))
+    grouped: dict[tuple[str, str, str], list[Fill]] = defaultdict(list)
+    for row in session.scalars(query):
+        grouped[(row.account, row.strategy, row.symbol)].append(fill_of(row))
+    return grouped
+
+
+def _state(position: Position) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    return (position.quantity, position.average_entry, position.realized_pnl, position.fees)
+
+
+def _close(a: Decimal, b: Decimal) -> bool:
+    # PostgreSQL keeps 18 decimals; a replay in Python keeps 28 significant digits.
+    return abs(a - b) <= TOLERANCE
+
+
+def _snapshot_order() -> tuple[Any, ...]:
+    return (SnapshotRow.account, SnapshotRow.strategy, SnapshotRow.symbol)

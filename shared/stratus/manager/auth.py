@@ -1,0 +1,127 @@
+"""Bearer authentication and roles.
+
+Two kinds of bearer: API tokens issued by the manager (stored hashed), and, in
+production, Google-signed ID tokens of service accounts (Cloud Scheduler, the functions)
+whose audience must be the manager and whose e-mail maps to a role in settings.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from stratus.adapters.sql.tokens import PREFIX, Role
+from stratus.manager.settings import ManagerSettings
+from stratus.manager.store import Store
+
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str  # "token:<name>" or the service account e-mail
+    role: Role
+    service: bool = False  # a Google-authenticated service identity
+
+    def allows(self, role: Role) -> bool:
+        return self.role.rank >= role.rank
+
+
+class GoogleIdTokens:
+    """Verifies Google ID tokens for one audience; a verified token is remembered until
+    its expiry so each request does not re-verify (and re-fetch Google's certs)."""
+
+    def __init__(self, audience: str, roles: dict[str, str]) -> None:
+        self._audience = audience
+        self._roles = {email: Role(role) for email, role in roles.items()}
+        self._seen: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def verify(self, token: str) -> Principal | None:
+        now = time.time()
+        with self._lock:
+            cached = self._seen.get(token)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        claims = _verify(token, self._audience)
+        if claims is None or not claims.get("email_verified", False):
+            return None
+        role = self._roles.get(str(claims.get("email", "")))
+        if role is None:
+            return None
+        principal = Principal(str(claims["email"]), role, service=True)
+        with self._lock:
+            if len(self._seen) > 1000:
+                self._seen.clear()
+            self._seen[token] = (float(claims.get("exp", now)), principal)
+        return principal
+
+
+def _verify(token: str, audience: str) -> dict[str, Any] | None:
+    import google.auth.transport.requests
+    import google.oauth2.id_token
+    from google.auth import exceptions
+
+    try:
+        claims: dict[str, Any] = google.oauth2.id_token.verify_oauth2_token(  # type: ignore[no-untyped-call]
+            token, google.auth.transport.requests.Request(), audience=audience
+        )
+    except (ValueError, exceptions.GoogleAuthError):
+        return None
+    return claims
+
+
+class Authenticator:
+    def __init__(self, store: Store, settings: ManagerSettings) -> None:
+        self._store = store
+        self._google = (
+            GoogleIdTokens(settings.audience, settings.service_accounts)
+            if settings.audience
+            else None
+        )
+
+    def principal(self, authorization: str | None) -> Principal | None:
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return None
+        if token.startswith(PREFIX):
+            found = self._store.tokens.authenticate(token)
+            return None if found is None else Principal(f"token:{found.name}", found.role)
+        if self._google is not None and token.count(".") == 2:
+            return self._google.verify(token)
+        return None
+
+
+_bearer = HTTPBearer(auto_error=False, description="API token (stx_...) or Google ID token")
+
+
+def _principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    authenticator: Authenticator = request.app.state.authenticator
+    header = f"Bearer {credentials.credentials}" if credentials is not None else None
+    principal = authenticator.principal(header)
+    if principal is None:
+        raise HTTPException(401, "a valid bearer token is required", headers=CHALLENGE)
+    return principal
+
+
+def _require(role: Role) -> Any:
+    def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+        if not principal.allows(role):
+            raise HTTPException(403, f"needs the {role.value} role")
+        return principal
+
+    return check
+
+
+Reader = Annotated[Principal, Depends(_require(Role.READER))]
+Trader = Annotated[Principal, Depends(_require(Role.TRADER))]
+Admin = Annotated[Principal, Depends(_require(Role.ADMIN))]

@@ -1,0 +1,222 @@
+"""Positions: filtered lists, by asset, fill application, validation and snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from stratus.adapters.sql.audit import Page
+from stratus.adapters.sql.portfolio import PositionFilter
+from stratus.domain.common import Identifier, Symbol
+from stratus.domain.performance import TrackedPosition
+from stratus.manager.auth import Reader, Trader
+from stratus.manager.routes.deps import StoreDep
+from stratus.manager.schemas import Asset, FillIn, Mode, Paged, Paging, Price, Status, paged
+
+router = APIRouter(tags=["positions"])
+_ONE = Page(limit=1)
+
+
+class PositionOut(BaseModel):
+    account: str
+    strategy: str
+    symbol: str
+    asset: str
+    mode: str
+    status: str
+    quantity: Decimal
+    average_entry: Decimal
+    realized_pnl: Decimal
+    fees: Decimal
+    closing_fills: int
+    winning_fills: int
+    updated_at: datetime | None
+    version: int
+
+    @classmethod
+    def of(cls, tracked: TrackedPosition) -> PositionOut:
+        p = tracked.position
+        return cls(
+            account=p.account,
+            strategy=p.strategy,
+            symbol=p.symbol,
+            asset=tracked.asset,
+            mode=tracked.mode,
+            status="open" if p.is_open else "closed",
+            quantity=p.quantity,
+            average_entry=p.average_entry,
+            realized_pnl=p.realized_pnl,
+            fees=p.fees,
+            closing_fills=tracked.closing_fills,
+            winning_fills=tracked.winning_fills,
+            updated_at=p.updated_at,
+            version=tracked.version,
+        )
+
+
+class FillsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fills: list[FillIn] = Field(min_length=1, max_length=500)
+
+
+class FillResult(BaseModel):
+    fill_id: str
+    applied: bool  # False: this fill_id was applied before (idempotent)
+    position: PositionOut | None
+
+
+class FillResults(BaseModel):
+    results: list[FillResult]
+
+
+class Mismatch(BaseModel):
+    account: str
+    strategy: str
+    symbol: str
+    stored_quantity: Decimal
+    replayed_quantity: Decimal
+    stored_average_entry: Decimal
+    replayed_average_entry: Decimal
+    stored_realized_pnl: Decimal
+    replayed_realized_pnl: Decimal
+
+
+class Validation(BaseModel):
+    checked: int
+    valid: bool
+    mismatches: list[Mismatch]
+
+
+class SnapshotIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    taken_at: AwareDatetime | None = None
+    marks: dict[Symbol, Price] = Field(default_factory=dict, max_length=10_000)
+
+
+class SnapshotResult(BaseModel):
+    taken_at: datetime
+    created: bool
+
+
+class SnapshotOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    taken_at: datetime
+    account: str
+    strategy: str
+    symbol: str
+    quantity: Decimal
+    average_entry: Decimal
+    mark_price: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees: Decimal
+
+
+@router.get("/positions", response_model=Paged[PositionOut])
+def list_positions(
+    store: StoreDep,
+    _: Reader,
+    page: Paging,
+    account: Identifier | None = None,
+    strategy: Identifier | None = None,
+    symbol: Symbol | None = None,
+    asset: Asset | None = None,
+    mode: Mode | None = None,
+    status: Status | None = None,
+) -> Paged[PositionOut]:
+    where = PositionFilter(account, strategy, symbol, asset, mode, status)
+    items, total = store.portfolio.positions(where, page)
+    return paged([PositionOut.of(item) for item in items], total, page)
+
+
+@router.post("/positions/update", response_model=FillResults)
+def apply_fills(body: FillsIn, store: StoreDep, principal: Trader) -> FillResults:
+    """Apply fills in order, each exactly once by fill_id (a repeat is reported, not
+    applied again)."""
+    results = []
+    for fill in body.fills:
+        applied = store.ledger.apply_fill(fill.fill(), actor=principal.name)
+        tracked = None
+        if applied is not None:
+            where = PositionFilter(fill.account, fill.strategy, fill.symbol)
+            found, _ = store.portfolio.positions(where, _ONE)
+            tracked = PositionOut.of(found[0]) if found else None
+        results.append(
+            FillResult(fill_id=fill.fill_id, applied=applied is not None, position=tracked)
+        )
+    return FillResults(results=results)
+
+
+@router.post("/positions/validate", response_model=Validation)
+def validate(
+    store: StoreDep,
+    _: Reader,
+    account: Identifier | None = None,
+    strategy: Identifier | None = None,
+) -> Validation:
+    """Replay every position's fills and report positions that differ from the ledger."""
+    checked, mismatches = store.portfolio.validate(PositionFilter(account, strategy))
+    return Validation(
+        checked=checked,
+        valid=not mismatches,
+        mismatches=[
+            Mismatch(
+                account=m.position.account,
+                strategy=m.position.strategy,
+                symbol=m.position.symbol,
+                stored_quantity=m.position.quantity,
+                replayed_quantity=m.replayed.quantity,
+                stored_average_entry=m.position.average_entry,
+                replayed_average_entry=m.replayed.average_entry,
+                stored_realized_pnl=m.position.realized_pnl,
+                replayed_realized_pnl=m.replayed.realized_pnl,
+            )
+            for m in mismatches
+        ],
+    )
+
+
+@router.post("/positions/snapshots", response_model=SnapshotResult, status_code=201)
+def create_snapshot(
+    body: SnapshotIn, store: StoreDep, principal: Trader, response: Response
+) -> SnapshotResult:
+    """Snapshot every position at the given marks (stored marks, then entry, for the
+    rest); idempotent per taken_at: a repeat answers 200 with created=false."""
+    taken_at = body.taken_at or store.ledger.clock.now()
+    marks: Mapping[str, Decimal] = {**store.portfolio.marks(), **body.marks}
+    created = store.ledger.record_snapshot(taken_at, marks, actor=principal.name)
+    if not created:
+        response.status_code = 200
+    return SnapshotResult(taken_at=taken_at, created=created)
+
+
+@router.get("/positions/snapshots", response_model=Paged[SnapshotOut])
+def list_snapshots(
+    store: StoreDep,
+    _: Reader,
+    page: Paging,
+    taken_at: AwareDatetime | None = None,
+    account: Identifier | None = None,
+) -> Paged[SnapshotOut]:
+    rows, total = store.portfolio.snapshots(page, taken_at, account)
+    return paged([SnapshotOut.model_validate(row) for row in rows], total, page)
+
+
+@router.get("/positions/{asset}", response_model=Paged[PositionOut])
+def positions_by_asset(
+    asset: Annotated[Asset, "base currency, e.g. BTC"],
+    store: StoreDep,
+    _: Reader,
+    page: Paging,
+    status: Status | None = None,
+) -> Paged[PositionOut]:
+    items, total = store.portfolio.positions(PositionFilter(asset=asset, status=status), page)
+    return paged([PositionOut.of(item) for item in items], total, page)

@@ -1,0 +1,82 @@
+"""Request and response models shared by the routers, with the bounds every input gets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Generic, Self, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from stratus.adapters.sql.audit import Page
+from stratus.domain.common import Identifier, Symbol
+from stratus.domain.orders import Fill
+
+T = TypeVar("T")
+
+# NUMERIC(38, 18) holds 20 integer digits: bounded inputs keep every sum inside it.
+Amount = Annotated[Decimal, Field(ge=0, lt=Decimal("1e15"), decimal_places=18, allow_inf_nan=False)]
+Price = Annotated[Decimal, Field(gt=0, lt=Decimal("1e9"), decimal_places=18, allow_inf_nan=False)]
+Asset = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,32}$")]
+Text = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Secret = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^[\x21-\x7e]+$")]
+Mode = Annotated[str, StringConstraints(pattern=r"^(spot|swap)$")]
+Status = Annotated[str, StringConstraints(pattern=r"^(open|closed)$")]
+AccountId = Identifier
+StrategyId = Identifier
+SymbolText = Symbol
+
+
+class Paged(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+def _page(
+    limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000, description="rows to skip")] = 0,
+) -> Page:
+    return Page(limit, offset)
+
+
+Paging = Annotated[Page, Depends(_page)]
+
+
+def paged(items: list[T], total: int, page: Page) -> Paged[T]:
+    return Paged[T](items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+class FillIn(Fill):
+    """A fill as the API accepts it: the domain's rules plus storage bounds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    exchange_order_id: Annotated[str, StringConstraints(max_length=128)]
+    fee_currency: Annotated[str, StringConstraints(max_length=16)]
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        for name, value, limit in (
+            ("quantity", self.quantity, Decimal("1e12")),
+            ("price", self.price, Decimal("1e9")),
+            ("fee", self.fee, Decimal("1e12")),
+        ):
+            if value >= limit:
+                raise ValueError(f"{name} must be below {limit:.0E}")
+            exponent = value.as_tuple().exponent
+            if isinstance(exponent, int) and exponent < -18:
+                raise ValueError(f"{name} has more than 18 decimal places")
+        return self
+
+    def fill(self) -> Fill:
+        return Fill.model_validate(self.model_dump())
+
+
+class Created(BaseModel):
+    created: bool
+
+
+Moment = Annotated[datetime, Field(description="ISO-8601 with a timezone")]
