@@ -19,6 +19,7 @@ from stratus.domain.common import Message
 from stratus.domain.errors import InvalidMessage
 from stratus.domain.orders import Fill, OrderRejection, OrderRequest
 from stratus.domain.positions import PositionUpdate
+from stratus.domain.reconciliation import ReconciliationReport
 from stratus.domain.risk import RiskWarning
 from stratus.domain.signals import Signal
 from stratus.topology import topology
@@ -27,7 +28,15 @@ M = TypeVar("M", bound=BaseModel)
 
 MODELS: dict[str, type[Message]] = {
     model.__name__: model
-    for model in (Signal, OrderRequest, OrderRejection, Fill, PositionUpdate, RiskWarning)
+    for model in (
+        Signal,
+        OrderRequest,
+        OrderRejection,
+        Fill,
+        PositionUpdate,
+        RiskWarning,
+        ReconciliationReport,
+    )
 }
 
 

@@ -1,16 +1,20 @@
-"""Scheduled operations: snapshots and reconciliation of orders with the exchange."""
+"""Scheduled operations (Cloud Scheduler, `stratus up`, the CLI): snapshot, reconcile.
+
+Both are idempotent and cover every account. One account's exchange being down does not
+stop the others; the run then answers 503 so the scheduler retries it.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from stratus.domain.errors import ConcurrentUpdate
-from stratus.domain.orders import OrderStatus
+from stratus.domain.errors import ExchangeError, PermanentError
 from stratus.observability import log_fields
-from stratus.service.handlers.execution import observe, publish_fills
 from stratus.service.http import HttpResult, error
+from stratus.service.reconciliation import follow_orders, reconcile_account
 from stratus.service.services import Services
 
 log = logging.getLogger(__name__)
@@ -18,37 +22,37 @@ log = logging.getLogger(__name__)
 SCHEDULE_TIME_HEADER = "X-CloudScheduler-ScheduleTime"
 
 
-def follow_open_orders(services: Services, account: str | None = None) -> int:
-    """Bring every live order document up to date with the exchange; returns how many
-    fills were published. Fills already recorded are never counted twice: the document's
-    cumulative filled quantity is the watermark."""
-    published = 0
-    for record in services.state.orders(account, live=True):
-        venue = services.exchanges.for_account(record.request.account)
-        seen = venue.lookup(record.client_order_id, record.request.symbol)
-        if seen is None:
-            continue  # still PENDING: its Pub/Sub message will place it
-        try:
-            updated = observe(services, record, seen)
-        except ConcurrentUpdate:
-            continue  # the executor is on it right now
-        published += len(updated.unpublished)
-        final = publish_fills(services, updated)
-        if final.status is not OrderStatus.OPEN:
-            log.info(
-                "order moved",
-                extra=log_fields(client_order_id=final.client_order_id, status=final.status),
-            )
-    return published
+def all_accounts(services: Services) -> list[str]:
+    """Accounts with an exchange, a position or a working order."""
+    names = set(services.exchanges.accounts())
+    names.update(p.account for p in services.ledger.positions())
+    names.update(r.request.account for r in services.state.orders(live=True))
+    return sorted(names)
+
+
+def follow_open_orders(services: Services) -> int:
+    """Follow every working order to the exchange; how many fills were adopted."""
+    accounts = sorted({r.request.account for r in services.state.orders(live=True)})
+    return sum(follow_orders(services, account).adopted for account in accounts)
 
 
 def reconcile(services: Services, headers: Mapping[str, str], body: bytes) -> HttpResult:
-    fills = follow_open_orders(services)
-    return HttpResult(200, {"fills_published": fills})
+    reports: dict[str, Any] = {}
+    failed: dict[str, str] = {}
+    for account in all_accounts(services):
+        try:
+            report = reconcile_account(services, account)
+        except (ExchangeError, PermanentError) as trouble:
+            failed[account] = str(trouble)
+            log.error("reconcile failed", extra=log_fields(account=account, error=str(trouble)))
+            continue
+        reports[account] = report.model_dump(mode="json", exclude={"balances"})
+    return HttpResult(503 if failed else 200, {"accounts": reports, "failed": failed})
 
 
 def snapshot(services: Services, headers: Mapping[str, str], body: bytes) -> HttpResult:
-    """Snapshot positions at the schedule time, once per schedule time."""
+    """Positions (ledger, marked at exchange prices) and exchange positions and balances
+    of every account, once per schedule time."""
     lowered = {key.lower(): value for key, value in headers.items()}
     stamp = lowered.get(SCHEDULE_TIME_HEADER.lower())
     try:
@@ -57,12 +61,35 @@ def snapshot(services: Services, headers: Mapping[str, str], body: bytes) -> Htt
         return error(400, "bad_schedule_time", f"{SCHEDULE_TIME_HEADER} is not ISO-8601")
     if taken_at.tzinfo is None:
         return error(400, "bad_schedule_time", f"{SCHEDULE_TIME_HEADER} needs a timezone")
+    done_key = f"snapshot:{taken_at.isoformat()}"
+    if services.state.is_done(done_key):
+        return HttpResult(200, {"taken_at": taken_at.isoformat(), "created": False})
     positions = [p for p in services.ledger.positions() if p.is_open]
-    marks = {
-        p.symbol: services.exchanges.for_account(p.account).quote(p.symbol).mid for p in positions
-    }
+    marks = {}
+    accounts: dict[str, Any] = {}
+    failed: dict[str, str] = {}
+    for account in all_accounts(services):
+        try:
+            venue = services.exchanges.for_account(account)
+            for position in (p for p in positions if p.account == account):
+                marks[position.symbol] = venue.quote(position.symbol).mid
+            accounts[account] = {
+                "positions": {p.symbol: str(p.quantity) for p in venue.positions()},
+                "balances": {c: str(total) for c, total in venue.balances().items()},
+            }
+        except (ExchangeError, PermanentError) as trouble:
+            failed[account] = str(trouble)
+    if failed:  # a partial snapshot would be final: let the scheduler retry instead
+        return HttpResult(503, {"taken_at": taken_at.isoformat(), "failed": failed})
     created = services.ledger.record_snapshot(taken_at, marks)
+    services.state.mark_done(done_key)
+    log.info("snapshot", extra=log_fields(taken_at=taken_at.isoformat(), accounts=accounts))
     return HttpResult(
         201 if created else 200,
-        {"taken_at": taken_at.isoformat(), "created": created, "positions": len(positions)},
+        {
+            "taken_at": taken_at.isoformat(),
+            "created": created,
+            "positions": len(positions),
+            "accounts": accounts,
+        },
     )
