@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from stratus.domain.accounts import Allocation
 from stratus.domain.market import Market, Quote
 from stratus.domain.orders import ExchangeOrder, Fill, OrderRecord, OrderRequest
 from stratus.domain.positions import Position
@@ -236,6 +237,14 @@ class Quotas(Protocol):
 
     def release(self, request_id: str) -> None:
         """Give back what the request still holds (its order is final); idempotent."""
+        ...
+
+
+class Allocations(Protocol):
+    """Capital allocated to each strategy of an account (the manager owns them)."""
+
+    def allocation(self, account: str, strategy: str) -> Allocation:
+        """The strategy's allocation; raises stratus.domain.records.NotFound if none."""
         ...
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Self
@@ -179,6 +179,8 @@ class OrderRecord(BaseModel):
     fee: Decimal = ZERO
     fills: tuple[Fill, ...] = ()
     published: int = 0  # fills[:published] are known to be on the executions topic
+    attempts: int = 0  # times the executor began sending it; > 0 means "look it up first"
+    sending_until: AwareDatetime | None = None  # a live copy may be sending until then
     detail: str = ""
     version: int = 0
     created_at: AwareDatetime
@@ -209,7 +211,9 @@ class OrderRecord(BaseModel):
         Fills are derived from cumulative filled/cost/fee, which every exchange reports,
         and are numbered in sequence so the same observation always yields the same id.
         """
-        record = self.model_copy(update={"exchange_order_id": seen.exchange_order_id})
+        record = self.model_copy(
+            update={"exchange_order_id": seen.exchange_order_id, "sending_until": None}
+        )
         if seen.filled > self.filled:
             quantity = seen.filled - self.filled
             fill = Fill(
@@ -237,6 +241,17 @@ class OrderRecord(BaseModel):
                 }
             )
         return record.transition(seen.status, at)
+
+    def sending(self, at: datetime, lease: timedelta) -> OrderRecord:
+        """About to call the exchange: saved first, so a later copy looks before it sends
+        and leaves the order alone while this copy may still be sending."""
+        return self.model_copy(
+            update={"attempts": self.attempts + 1, "sending_until": at + lease, "updated_at": at}
+        )
+
+    def sent(self) -> OrderRecord:
+        """The sending copy is done with the exchange (answer or give-up)."""
+        return self.model_copy(update={"sending_until": None})
 
     def mark_published(self, count: int) -> OrderRecord:
         return self.model_copy(update={"published": max(self.published, count)})

@@ -37,12 +37,24 @@ class SizingPolicy(BaseModel):
     strategies: dict[str, SizingRule] = Field(
         default_factory=dict, description="strategy -> rule; others use default_notional"
     )
+    cancel_opposite: bool = Field(
+        default=False, description="cancel the strategy's working orders on the other side"
+    )
     market_confidence: float = Field(default=0.9, ge=0, le=1)
     market_max_spread_ratio: Decimal = Field(default=Decimal("0.00001"), ge=0)
     limit_offset_ratio: Decimal = Field(
         default=Decimal("0.25"), ge=0, description="fraction of the spread away from mid"
     )
     max_leg_notional: Decimal = Field(default=Decimal(100_000), gt=0)
+
+    def needs_allocation(self, signal: Signal) -> bool:
+        rule = self.strategies.get(signal.strategy)
+        return (
+            signal.quantity is None
+            and signal.action is not SignalAction.CLOSE
+            and rule is not None
+            and rule.mode is not SizingMode.FIXED_NOTIONAL
+        )
 
 
 def choose_order_type(

@@ -29,6 +29,10 @@ HANDLERS: dict[str, Handler] = {
     "execute_order": execution.execute_order,
     "update_position": positions.update_position,
 }
+# Decisions go stale; facts do not: a fill is applied however late it arrives.
+NEVER_STALE = {"update_position"}
+# What a stale message still needs done (an approved order must not stay in flight).
+ON_STALE: dict[str, Handler] = {"execute_order": execution.expire}
 
 
 def deliver(
@@ -43,16 +47,25 @@ def deliver(
     if topic is None:
         raise ValueError(f"{function} is not triggered by a topic")
     with traced(attributes.get(TRACE_ATTRIBUTE)):
-        if published_at is not None:
-            age = (services.clock.now() - published_at).total_seconds()
-            if age > services.settings.max_event_age_seconds:
-                log.warning("dropping stale event", extra=log_fields(function=function, age_s=age))
-                return
         try:
             message = codec.decode(topic, data)
+            if _stale(services, function, published_at):
+                if function in ON_STALE:
+                    ON_STALE[function](services, message)
+                return
             HANDLERS[function](services, message)
         except PermanentError as error:
             dead_letter(services, topic, data, attributes, error, function)
+
+
+def _stale(services: Services, function: str, published_at: datetime | None) -> bool:
+    if published_at is None or function in NEVER_STALE:
+        return False
+    age = (services.clock.now() - published_at).total_seconds()
+    if age <= services.settings.max_event_age_seconds:
+        return False
+    log.warning("dropping stale event", extra=log_fields(function=function, age_s=age))
+    return True
 
 
 def dead_letter(

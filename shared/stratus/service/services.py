@@ -13,6 +13,7 @@ from stratus.contracts import codec
 from stratus.observability import TRACE_ATTRIBUTE, current_trace_id
 from stratus.ports import (
     AccountDirectory,
+    Allocations,
     Clock,
     EventBus,
     Exchanges,
@@ -35,6 +36,7 @@ class Services:
     exchanges: Exchanges
     secrets: Secrets
     sleep: Callable[[float], None] = field(default=time.sleep)
+    allocations: Allocations | None = None  # sizing by allocation needs it
 
     def publish(self, topic: str, message: BaseModel) -> None:
         """Encode (validating against the topic's schema) and publish with the trace id."""

@@ -1,20 +1,22 @@
 """execute_order: place an approved request on the exchange exactly once, follow it.
 
-The order document is the intent (recorded before the exchange is called) and the outbox
-for its fills. Any retry or redelivery uses the same clientOrderId, and after an
-ambiguous failure the order is looked up by that id before anything is sent again.
+The order document (created PENDING by check_risk) is the intent and the outbox for its
+fills. Before the exchange is called the document's `attempts` is bumped by
+compare-and-set, so of two concurrent copies only one sends, and any later copy looks the
+order up by its clientOrderId before it would send again.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+from datetime import timedelta
 
 from stratus.domain.errors import (
     ConcurrentUpdate,
     DuplicateOrder,
     ExchangeUnavailable,
-    OrderRejected,
+    PermanentError,
 )
 from stratus.domain.orders import (
     ExchangeOrder,
@@ -23,6 +25,7 @@ from stratus.domain.orders import (
     OrderRequest,
     OrderStatus,
 )
+from stratus.domain.risk import TradingState, kill_switch_scopes
 from stratus.observability import log_fields
 from stratus.ports import Venue
 from stratus.service.services import Services
@@ -32,7 +35,10 @@ log = logging.getLogger(__name__)
 PLACE_ATTEMPTS = 4
 BACKOFF_BASE_SECONDS = 0.2
 BACKOFF_CAP_SECONDS = 5.0
-FOLLOW_POLLS = 3  # quick re-reads of a fresh order before reconciliation takes over
+FOLLOW_DELAYS = (0.2, 0.5, 1.0)  # re-reads of a fresh market order, then reconciliation
+# Longer than any exchange call may take: a copy that began sending this long ago and
+# left no order on the exchange is presumed dead, and the order is sent again.
+SEND_LEASE = timedelta(seconds=60)
 
 
 def execute_order(services: Services, request: OrderRequest) -> None:
@@ -40,23 +46,14 @@ def execute_order(services: Services, request: OrderRequest) -> None:
     if record.status.is_terminal and not record.unpublished:
         log.info("order already final", extra=log_fields(client_order_id=record.client_order_id))
         return
-    if record.status is OrderStatus.PENDING and services.settings.dry_run:
-        record = services.state.save_order(
-            record.transition(OrderStatus.DRY_RUN, services.clock.now(), "dry-run: not sent")
-        )
-        log.info("dry run: order recorded, not sent", extra=log_fields(request=request.request_id))
-        return
     venue = services.exchanges.for_account(request.account)
     if record.status is OrderStatus.PENDING:
-        try:
-            seen = place_exactly_once(services, venue, request)
-        except OrderRejected as error:
-            _reject(services, record, error)
-            return
-        record = observe(services, record, seen)
-    for _ in range(FOLLOW_POLLS):
-        if record.status.is_terminal or record.exchange_order_id is None:
+        record = _send(services, venue, record)
+    for delay in FOLLOW_DELAYS:
+        # A limit order may rest for hours: reconciliation follows it, not this function.
+        if record.status.is_terminal or record.exchange_order_id is None or request.limit_price:
             break
+        services.sleep(delay)
         latest = venue.lookup(record.client_order_id, request.symbol)
         if latest is None:
             break
@@ -70,7 +67,7 @@ def execute_order(services: Services, request: OrderRequest) -> None:
 
 
 def _intent(services: Services, request: OrderRequest) -> OrderRecord:
-    """The order's document, created (as PENDING) before the exchange hears of it."""
+    """The order's document; created here too when check_risk's record is missing."""
     existing = services.state.get_order(request.client_order_id)
     if existing is not None:
         return existing
@@ -81,6 +78,54 @@ def _intent(services: Services, request: OrderRequest) -> OrderRecord:
     if found is None:
         raise ConcurrentUpdate(f"order {request.client_order_id} vanished")
     return found
+
+
+def _send(services: Services, venue: Venue, record: OrderRecord) -> OrderRecord:
+    """A PENDING order to the exchange, exactly once; returns the updated document."""
+    request, now = record.request, services.clock.now()
+    if record.attempts:
+        seen = venue.lookup(record.client_order_id, request.symbol)
+        if seen is not None:
+            return observe(services, record, seen)  # an earlier attempt placed it
+        if record.sending_until is not None and now < record.sending_until:
+            raise ConcurrentUpdate(f"{record.client_order_id} is being sent by another copy")
+    if services.settings.dry_run:
+        return _finalize(services, record, OrderStatus.DRY_RUN, "dry-run: not sent")
+    if _halted(services, request):
+        return _refuse(services, record, PermanentError("kill_switch_halted", "trading halted"))
+    try:
+        sendable = prepare(venue, request)
+    except PermanentError as problem:
+        return _refuse(services, record, problem)
+    record = services.state.save_order(record.sending(now, SEND_LEASE))  # CAS: one sends
+    try:
+        seen = place_exactly_once(services, venue, sendable)
+    except PermanentError as problem:  # OrderRejected, misconfiguration
+        return _refuse(services, record, problem)
+    except ExchangeUnavailable:
+        services.state.save_order(record.sent())  # the next copy need not wait the lease
+        raise
+    return observe(services, record, seen)
+
+
+def prepare(venue: Venue, request: OrderRequest) -> OrderRequest:
+    """The request rounded to the market's steps and checked against its limits."""
+    market = venue.market(request.symbol)
+    quantity = market.round_amount(request.quantity)
+    price = request.limit_price
+    if price is not None:
+        price = market.round_price(price, request.side)
+    market.check(quantity, price or venue.quote(request.symbol).touch(request.side))
+    if (quantity, price) == (request.quantity, request.limit_price):
+        return request
+    return request.model_copy(update={"quantity": quantity, "limit_price": price})
+
+
+def _halted(services: Services, request: OrderRequest) -> bool:
+    """The kill switch may have been thrown since risk approved the order."""
+    scopes = kill_switch_scopes(request.account, request.strategy)
+    states = [services.settings.trading_state, *services.state.trading_state(scopes).values()]
+    return TradingState.HALTED in states
 
 
 def place_exactly_once(services: Services, venue: Venue, request: OrderRequest) -> ExchangeOrder:
@@ -103,7 +148,7 @@ def place_exactly_once(services: Services, venue: Venue, request: OrderRequest) 
             if found is not None:
                 return found
             if attempt == PLACE_ATTEMPTS:
-                raise  # Pub/Sub redelivers later; the intent keeps the same clientOrderId
+                raise  # Pub/Sub redelivers later; `attempts` makes that copy look first
             services.sleep(backoff(attempt))
     raise AssertionError("unreachable")
 
@@ -122,7 +167,15 @@ def _lookup_quietly(venue: Venue, coid: str, symbol: str) -> ExchangeOrder | Non
 
 def observe(services: Services, record: OrderRecord, seen: ExchangeOrder) -> OrderRecord:
     """Fold the exchange's view into the document (compare-and-set) before publishing."""
-    return services.state.save_order(record.observe(seen, services.clock.now()))
+    saved = services.state.save_order(record.observe(seen, services.clock.now()))
+    finish(services, saved)
+    return saved
+
+
+def finish(services: Services, record: OrderRecord) -> None:
+    """A final order gives its quota reservation back (idempotent)."""
+    if record.status.is_terminal:
+        services.quotas.release(record.request.request_id)
 
 
 def publish_fills(services: Services, record: OrderRecord) -> OrderRecord:
@@ -138,9 +191,33 @@ def publish_fills(services: Services, record: OrderRecord) -> OrderRecord:
         return record  # someone else moved it; they will publish what is left
 
 
-def _reject(services: Services, record: OrderRecord, error: OrderRejected) -> None:
-    now = services.clock.now()
-    services.state.save_order(record.transition(OrderStatus.REJECTED, now, error.detail))
-    rejection = OrderRejection.of(record.request, error.reason, error.detail, now)
+def expire(services: Services, request: OrderRequest) -> None:
+    """A stale `orders` message: unless an earlier copy placed it, it is never sent."""
+    record = services.state.get_order(request.client_order_id)
+    if record is None or record.status is not OrderStatus.PENDING:
+        return
+    venue = services.exchanges.for_account(request.account)
+    seen = venue.lookup(record.client_order_id, request.symbol) if record.attempts else None
+    if seen is not None:
+        publish_fills(services, observe(services, record, seen))
+        return
+    _finalize(services, record, OrderStatus.CANCELED, "stale: never sent")
+
+
+def _finalize(
+    services: Services, record: OrderRecord, status: OrderStatus, detail: str
+) -> OrderRecord:
+    saved = services.state.save_order(record.transition(status, services.clock.now(), detail))
+    finish(services, saved)
+    log.info("order closed unsent", extra=log_fields(request=record.request.request_id, why=detail))
+    return saved
+
+
+def _refuse(services: Services, record: OrderRecord, problem: PermanentError) -> OrderRecord:
+    saved = _finalize(services, record, OrderStatus.REJECTED, problem.detail)
+    rejection = OrderRejection.of(
+        record.request, problem.reason, problem.detail, services.clock.now()
+    )
     services.publish("order-rejections", rejection)
-    log.warning("exchange rejected order", extra=log_fields(reason=error.reason))
+    log.warning("order refused", extra=log_fields(reason=problem.reason, detail=problem.detail))
+    return saved

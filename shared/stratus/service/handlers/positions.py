@@ -6,7 +6,7 @@ import logging
 from decimal import Decimal
 
 from stratus.domain.orders import Fill
-from stratus.domain.risk import RiskWarning
+from stratus.domain.risk import unrealized_loss_warning
 from stratus.observability import log_fields
 from stratus.service.services import Services
 
@@ -14,7 +14,8 @@ log = logging.getLogger(__name__)
 
 
 def update_position(services: Services, fill: Fill) -> None:
-    """The fills ledger's primary key makes this exactly-once under any redelivery."""
+    """The fills ledger's key (fill_id) makes this exactly-once under any redelivery,
+    concurrent copies included: the second insert finds the first and changes nothing."""
     position = services.ledger.apply_fill(fill)
     if position is None:
         log.info("fill already applied", extra=log_fields(fill_id=fill.fill_id))
@@ -26,19 +27,8 @@ def update_position(services: Services, fill: Fill) -> None:
         "position updated",
         extra=log_fields(fill_id=fill.fill_id, symbol=fill.symbol, quantity=str(position.quantity)),
     )
-    loss = -position.unrealized_pnl(mark)
-    threshold = position.notional(mark) * Decimal(str(services.settings.unrealized_loss_warning))
-    if position.is_open and loss > threshold:
-        services.publish(
-            "risk-warnings",
-            RiskWarning(
-                account=fill.account,
-                strategy=fill.strategy,
-                symbol=fill.symbol,
-                kind="unrealized_loss",
-                detail=f"unrealized loss {loss:.2f} exceeds {threshold:.2f}",
-                value=loss,
-                threshold=threshold,
-                raised_at=now,
-            ),
-        )
+    ratio = Decimal(str(services.settings.unrealized_loss_warning))
+    warning = unrealized_loss_warning(position, mark, ratio, now)
+    if warning is not None:
+        services.publish("risk-warnings", warning)
+        log.warning("unrealized loss", extra=log_fields(symbol=fill.symbol, loss=warning.value))

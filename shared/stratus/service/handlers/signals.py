@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
+from decimal import Decimal
 
+from stratus.domain.common import Side
+from stratus.domain.errors import OrderNotFound
+from stratus.domain.orders import OrderStatus
+from stratus.domain.records import NotFound
 from stratus.domain.signals import Signal
 from stratus.domain.sizing import plan_orders
 from stratus.observability import log_fields
+from stratus.ports import Venue
+from stratus.service.handlers.execution import finish, observe, publish_fills
 from stratus.service.services import Services
 
 log = logging.getLogger(__name__)
@@ -16,8 +24,8 @@ def on_signal(services: Services, signal: Signal) -> None:
     """Size and split the signal into order requests for risk.
 
     Request ids are derived from the signal id, so a redelivery that gets past the
-    done-check (a crash before mark_done) republishes the same requests, which the
-    executor deduplicates by clientOrderId.
+    done-check (a crash before mark_done, or a concurrent copy) republishes the same
+    requests, which check_risk and the executor deduplicate.
     """
     key = f"on_signal:{signal.signal_id}"
     if services.state.is_done(key):
@@ -27,15 +35,64 @@ def on_signal(services: Services, signal: Signal) -> None:
     market = venue.market(signal.symbol)
     quote = venue.quote(signal.symbol)
     position = services.ledger.position(signal.account, signal.strategy, signal.symbol)
+    policy = services.settings.sizing
     requests = plan_orders(
-        signal, position.quantity, quote, market, services.settings.sizing, services.clock.now()
+        signal,
+        position.quantity,
+        quote,
+        market,
+        policy,
+        services.clock.now(),
+        allocation=_allocation(services, signal) if policy.needs_allocation(signal) else None,
     )
-    if not requests:
-        log.info("nothing to do for signal", extra=log_fields(signal_id=signal.signal_id))
+    if requests and policy.cancel_opposite:
+        cancel_opposite(services, venue, signal, requests[0].side)
     for request in requests:
         services.publish("order-requests", request)
     services.state.mark_done(key)
     log.info(
-        "signal planned",
+        "signal planned" if requests else "nothing to do for signal",
         extra=log_fields(signal_id=signal.signal_id, legs=len(requests), symbol=signal.symbol),
     )
+
+
+def _allocation(services: Services, signal: Signal) -> Decimal | None:
+    if services.allocations is None:
+        return None
+    try:
+        return services.allocations.allocation(signal.account, signal.strategy).amount
+    except NotFound:
+        return None
+
+
+def cancel_opposite(services: Services, venue: Venue, signal: Signal, side: Side) -> int:
+    """Cancel the strategy's working orders on the other side of this symbol; returns
+    how many. An order not yet placed is canceled in its document, which the executor
+    then leaves alone; compare-and-set makes a race with the executor a retry."""
+    canceled = 0
+    for record in services.state.orders(signal.account, live=True):
+        request = record.request
+        if (request.strategy, request.symbol, request.side) != (
+            signal.strategy,
+            signal.symbol,
+            side.opposite,
+        ):
+            continue
+        now = services.clock.now()
+        if record.status is OrderStatus.PENDING:
+            detail = f"superseded by {signal.signal_id}"
+            canceled_doc = record.transition(OrderStatus.CANCELED, now, detail)
+            finish(services, services.state.save_order(canceled_doc))
+        elif record.exchange_order_id is not None:
+            # Filled or canceled meanwhile is fine: the lookup below says which.
+            with suppress(OrderNotFound):
+                venue.cancel(record.exchange_order_id, request.symbol)
+            seen = venue.lookup(record.client_order_id, request.symbol)
+            if seen is not None:
+                publish_fills(services, observe(services, record, seen))
+        canceled += 1
+        log.info(
+            "opposite order canceled",
+            extra=log_fields(client_order_id=record.client_order_id, signal_id=signal.signal_id),
+        )
+    return canceled
