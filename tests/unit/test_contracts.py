@@ -31,6 +31,12 @@ def avro_type(annotation: Any) -> tuple[object, bool]:
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         assert len(args) == 1, annotation
         return avro_type(args[0])[0], True
+    if origin is list:  # arrays, maps and nested records (ReconciliationReport)
+        return {"type": "array", "items": avro_type(typing.get_args(annotation)[0])[0]}, False
+    if origin is dict:
+        return {"type": "map", "values": avro_type(typing.get_args(annotation)[1])[0]}, False
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return ("record", tuple(annotation.model_fields)), optional
     if isinstance(annotation, type) and issubclass(annotation, StrEnum):
         return ("enum", tuple(member.value for member in annotation)), optional
     simple = {
@@ -54,6 +60,12 @@ def schema_type(field: dict[str, Any]) -> object:
     kind = field["type"]
     if isinstance(kind, dict) and kind["type"] == "enum":
         return ("enum", tuple(kind["symbols"]))
+    if isinstance(kind, dict) and kind["type"] == "record":
+        return ("record", tuple(inner["name"] for inner in kind["fields"]))
+    if isinstance(kind, dict) and kind["type"] == "array":
+        return {"type": "array", "items": schema_type({"type": kind["items"]})}
+    if isinstance(kind, dict) and kind["type"] == "map":
+        return {"type": "map", "values": schema_type({"type": kind["values"]})}
     return kind
 
 

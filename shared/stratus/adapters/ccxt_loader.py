@@ -41,6 +41,13 @@ def exchange_class(exchange_id: str) -> type[Any]:
     return cls
 
 
+def errors_module() -> ModuleType:
+    """ccxt.base.errors (the exception classes), without the exchanges."""
+    with _lock:
+        _package()
+        return importlib.import_module("ccxt.base.errors")
+
+
 def _package() -> ModuleType:
     """`ccxt` in sys.modules: the real one if loaded already, else the placeholder."""
     loaded = sys.modules.get("ccxt")
