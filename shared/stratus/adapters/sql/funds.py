@@ -11,6 +11,7 @@ from stratus.adapters.sql import audit
 from stratus.adapters.sql.admin_tables import AccountRow, AllocationRow, BalanceRow
 from stratus.adapters.sql.audit import Page, paged
 from stratus.adapters.sql.db import Database
+from stratus.adapters.sql.types import plain
 from stratus.domain.accounts import Allocation, Balance, check_allocations
 from stratus.domain.common import ZERO
 from stratus.domain.records import Conflict, NotFound
@@ -33,7 +34,8 @@ class SqlFunds:
             if row is None:
                 row = BalanceRow(account=account, asset=asset)
                 session.add(row)
-            row.free, row.used, row.total, row.updated_at = free, used, free + used, now
+            row.free, row.used, row.total = plain(free), plain(used), plain(free + used)
+            row.updated_at = now
             session.flush()
             after = _balance(row)
             audit.record(
@@ -94,7 +96,7 @@ class SqlFunds:
             if row is None:
                 row = AllocationRow(account=account, strategy=strategy)
                 session.add(row)
-            row.amount, row.updated_at = amount, now
+            row.amount, row.updated_at = plain(amount), now
             session.flush()
             after = _allocation(row)
             audit.record(

@@ -20,6 +20,7 @@ from stratus.adapters.sql.admin_tables import QuotaRow, ReservationRow
 from stratus.adapters.sql.audit import Page, paged
 from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.tables import FillRow
+from stratus.adapters.sql.types import plain
 from stratus.domain.common import ZERO
 from stratus.domain.orders import OrderRequest
 from stratus.domain.quotas import Quota, QuotaUsage, refusal
@@ -152,7 +153,8 @@ class SqlQuotas:
                     raise Conflict("stale_version", f"quota is at version {row.version}")
                 before = _quota(row)
             for name in LIMITS:
-                setattr(row, name, limits.get(name))
+                value = limits.get(name)
+                setattr(row, name, plain(value) if isinstance(value, Decimal) else value)
             row.updated_at = now
             session.flush()
             after = _quota(row)

@@ -1,0 +1,220 @@
+"""The manager's tests run on SQLite and on PostgreSQL alike (the `backend` parameter).
+
+PostgreSQL: STRATUS_TEST_POSTGRES_URL (default postgres@127.0.0.1:5432/test); a fresh
+database is created for the session and dropped after it. Unreachable: skipped locally
+with how to get it, a failure in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from tests.conftest import unavailable
+
+from stratus import migrations
+from stratus.adapters.clock import ManualClock
+from stratus.adapters.paper.venues import PaperVenues
+from stratus.adapters.sql.db import make_engine
+from stratus.adapters.sql.tables import Base
+from stratus.adapters.sql.tokens import Role
+from stratus.config import Settings
+from stratus.crypto import dev_master_key
+from stratus.manager.app import create_app
+from stratus.manager.settings import ManagerSettings
+from stratus.manager.store import Store
+from stratus.service.bootstrap import build
+from stratus.service.services import Services
+
+POSTGRES_URL = os.environ.get(
+    "STRATUS_TEST_POSTGRES_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/test"
+)
+DEV_TOKEN = "stx_stratus-dev-only-not-secret"
+AUDIENCE = "https://manager.test"
+SERVICE_ACCOUNTS = {"functions@p.iam.gserviceaccount.com": "trader"}
+START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+class MasterKey:
+    """The master-key secret, changeable by a test (rotation)."""
+
+    def __init__(self) -> None:
+        self.value = dev_master_key("tests")
+
+    def get(self, name: str) -> str:
+        if name != "master-key":
+            raise KeyError(name)
+        return self.value
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"stratus_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except (DBAPIError, OSError) as error:
+        admin.dispose()
+        unavailable(
+            "PostgreSQL",
+            f"{error.__class__.__name__}; start one on 127.0.0.1:5432 (user postgres, trust "
+            "auth, database test) or set STRATUS_TEST_POSTGRES_URL",
+        )
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    migrations.upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    # A file, not :memory:, so that threads get their own connections.
+    return f"sqlite:///{tmp_path_factory.mktemp('manager') / 'stratus.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+        migrations.upgrade_embedded(engine)
+    _empty(engine)
+    engine.dispose()
+    return url
+
+
+def _empty(engine: Engine) -> None:
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY"))
+        else:
+            for name in tables:
+                connection.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def manual_clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def master_key() -> MasterKey:
+    return MasterKey()
+
+
+@pytest.fixture
+def system(
+    database_url: str, manual_clock: ManualClock, master_key: MasterKey
+) -> Iterator[Services]:
+    built = build(
+        Settings(database_url=database_url),
+        clock=manual_clock,
+        exchanges=PaperVenues(manual_clock),
+        secrets=master_key,
+        sleep=lambda _seconds: None,
+    )
+    yield built
+    Store.of(built).database.engine.dispose()
+
+
+@dataclass
+class Api:
+    """The manager over HTTP in-process, with a token per role."""
+
+    client: TestClient
+    store: Store
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def call(self, method: str, path: str, role: str = "admin", **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
+        headers.update(kwargs.pop("headers", {}))
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def get(self, path: str, role: str = "admin", **kwargs: Any) -> httpx.Response:
+        return self.call("GET", path, role, **kwargs)
+
+    def post(self, path: str, role: str = "admin", **kwargs: Any) -> httpx.Response:
+        return self.call("POST", path, role, **kwargs)
+
+    def put(self, path: str, role: str = "admin", **kwargs: Any) -> httpx.Response:
+        return self.call("PUT", path, role, **kwargs)
+
+    def patch(self, path: str, role: str = "admin", **kwargs: Any) -> httpx.Response:
+        return self.call("PATCH", path, role, **kwargs)
+
+    def delete(self, path: str, role: str = "admin", **kwargs: Any) -> httpx.Response:
+        return self.call("DELETE", path, role, **kwargs)
+
+    def account(self, name: str = "acct-1", equity: str = "10000", **extra: Any) -> None:
+        body = {"account": name, "exchange_id": "paper", "api_key": f"key-{name}"}
+        response = self.post("/api/v1/accounts", json={**body, "secret": f"secret-{name}", **extra})
+        assert response.status_code == 201, response.text
+        response = self.put(f"/api/v1/accounts/{name}/balances/USDT", json={"free": equity})
+        assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+def manager_settings() -> ManagerSettings:
+    return ManagerSettings(audience=AUDIENCE, service_accounts=SERVICE_ACCOUNTS)
+
+
+@pytest.fixture
+def api(system: Services, manager_settings: ManagerSettings) -> Iterator[Api]:
+    app = create_app(system, manager_settings)
+    store: Store = app.state.store
+    tokens = {"admin": DEV_TOKEN}
+    for role in (Role.TRADER, Role.READER):
+        tokens[role.value] = store.tokens.issue(f"test-{role.value}", role)[1]
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(client, store, tokens)
+
+
+def fill(
+    n: int | str,
+    side: str = "buy",
+    quantity: str = "1",
+    price: str = "100",
+    *,
+    account: str = "acct-1",
+    strategy: str = "trend",
+    symbol: str = "BTC/USDT",
+    fee: str = "0",
+    at: datetime = START,
+) -> dict[str, str]:
+    return {
+        "fill_id": f"fill-{n}",
+        "client_order_id": f"stx-{n}",
+        "exchange_order_id": f"ex-{n}",
+        "request_id": f"req-{n}",
+        "account": account,
+        "strategy": strategy,
+        "symbol": symbol,
+        "side": side,
+        "quantity": quantity,
+        "price": price,
+        "fee": fee,
+        "fee_currency": "USDT",
+        "liquidity": "taker",
+        "executed_at": at.isoformat(),
+    }
+
+
+def D(value: Any) -> Decimal:
+    return Decimal(str(value))

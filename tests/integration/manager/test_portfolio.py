@@ -1,0 +1,66 @@
+"""Portfolio metrics, summary, exposure and PnL at stored marks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.integration.manager.conftest import START, Api, D, fill
+
+
+def seed(api: Api) -> None:
+    fills = [
+        fill(1, quantity="2", price="100"),
+        fill(2, "sell", quantity="1", price="120", fee="1"),  # +20
+        fill(3, symbol="ETH/USDT", quantity="10", price="10"),
+        fill(4, "sell", symbol="ETH/USDT", quantity="10", price="9"),  # -10, closed
+        fill(5, "sell", symbol="SOL/USDT:USDT", quantity="4", price="50", strategy="carry"),
+    ]
+    api.post("/api/v1/positions/update", json={"fills": fills})
+    api.put(
+        "/api/v1/marks", role="trader", json={"marks": {"BTC/USDT": "90", "SOL/USDT:USDT": "50"}}
+    )
+
+
+def test_summary(api: Api) -> None:
+    seed(api)
+    summary = api.get("/api/v1/portfolio/summary", role="reader").json()
+    assert (summary["open_positions"], summary["closed_positions"]) == (2, 1)
+    assert D(summary["win_rate"]) == D("0.5")
+    assert D(summary["profit_factor"]) == D(2)
+    assert D(summary["gross_exposure"]) == D(290)  # 1 BTC at 90 + 4 SOL at 50
+    assert D(summary["largest_position_pct"]) == D(200) / D(290) * 100
+    assert summary["positions_at_risk"] == 1  # BTC: entry 100, mark 90
+    assert (D(summary["realized_pnl"]), D(summary["fees"])) == (D(10), D(1))
+    assert D(summary["unrealized_pnl"]) == D(-10)
+    only_carry = api.get("/api/v1/portfolio/summary", params={"strategy": "carry"}).json()
+    assert (only_carry["open_positions"], only_carry["positions_at_risk"]) == (1, 0)
+
+
+def test_metrics_exposure_and_pnl(api: Api) -> None:
+    seed(api)
+    metrics = api.get("/api/v1/portfolio/metrics").json()
+    assert D(metrics["value"]) == D(90) - D(200)
+    assert D(metrics["net_pnl"]) == D(10) - D(10) - D(1)
+    exposure = {e["asset"]: e for e in api.get("/api/v1/portfolio/exposure").json()}
+    assert set(exposure) == {"BTC", "SOL"}
+    assert (D(exposure["SOL"]["short"]), D(exposure["SOL"]["net"])) == (D(200), D(-200))
+    pnl = api.get("/api/v1/portfolio/pnl", params={"account": "acct-1"}).json()
+    assert (D(pnl["realized"]), D(pnl["realized_net"]), pnl["fills"]) == (D(10), D(9), 5)
+    later = (START + timedelta(minutes=1)).isoformat()
+    assert api.get("/api/v1/portfolio/pnl", params={"since": later}).json()["fills"] == 0
+
+
+def test_older_marks_never_replace_newer(api: Api) -> None:
+    api.put("/api/v1/marks", json={"marks": {"BTC/USDT": "100"}, "at": START.isoformat()})
+    old = (START - timedelta(hours=1)).isoformat()
+    api.put("/api/v1/marks", json={"marks": {"BTC/USDT": "1"}, "at": old})
+    assert api.get("/api/v1/marks").json() == {"BTC/USDT": "100"}
+
+
+def test_ledger_port_reads_what_the_api_wrote(api: Api) -> None:
+    seed(api)
+    ledger = api.store.ledger
+    assert ledger.realized_pnl_since("acct-1", START) == D(9)
+    assert ledger.position("acct-1", "trend", "BTC/USDT").quantity == D(1)
+    assert ledger.position("acct-1", "trend", "XRP/USDT").quantity == D(0)
+    assert len(ledger.positions("acct-1")) == 3
