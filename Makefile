@@ -35,6 +35,10 @@ infra-check: $(STAMP)  ## terraform fmt + checkov (own virtualenv)
 up: $(STAMP)  ## manager API + webhook on http://127.0.0.1:8080 (embedded default)
 	$(BIN)/stratus up
 
+# DATABASE_URL=postgresql://postgres@127.0.0.1:5432/stratus make up-emulators for PostgreSQL.
+up-emulators: $(STAMP)  ## every function on the Pub/Sub + Firestore emulators (needs gcloud)
+	$(BIN)/stratus up --emulators $(if $(DATABASE_URL),--database-url $(DATABASE_URL))
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

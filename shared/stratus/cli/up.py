@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from stratus.adapters.local_bus import LocalBus
 from stratus.config import Settings
+from stratus.local import up as emulator_stack
 from stratus.manager.app import create_app
 from stratus.observability import configure_logging, trace_from_header, traced
 from stratus.service.bootstrap import build
@@ -33,6 +34,7 @@ def register(commands: Any) -> None:
         "--host", default="127.0.0.1", help="interface to bind (default %(default)s)"
     )
     command.add_argument("--port", type=int, default=8080, help="port (default %(default)s)")
+    emulator_stack.add_arguments(command)
     command.set_defaults(run=run)
 
 
@@ -59,6 +61,8 @@ def deliver_forever(bus: LocalBus, stop: threading.Event, interval: float = 0.05
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.emulators:
+        return emulator_stack.run(args)
     import uvicorn
 
     settings = Settings()
