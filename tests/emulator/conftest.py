@@ -1,0 +1,81 @@
+"""The emulator tier: the whole pipeline on Google's Pub/Sub and Firestore emulators,
+functions-framework servers and PostgreSQL, started once per session.
+
+Skips locally (saying how to install what is missing) and fails in CI (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from stratus.local.emulators import INSTALL_HINT
+from stratus.local.stack import Stack, StackConfig
+from stratus.topology import topology
+from tests.conftest import unavailable
+
+HERE = Path(__file__).parent
+PROJECT = "stratus-emulator-tests"
+POSTGRES_URL = os.environ.get(
+    "STRATUS_TEST_POSTGRES_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/test"
+)
+# Short backoff keeps redelivery and dead-lettering (5 attempts) within seconds.
+RETRY = topology().retry.model_copy(
+    update={"minimum_backoff_seconds": 1, "maximum_backoff_seconds": 2}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.emulator)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for the session, dropped afterwards."""
+    server = make_url(POSTGRES_URL).set(drivername="postgresql+pg8000")
+    name = f"stratus_emulator_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except (OperationalError, InterfaceError) as error:
+        admin.dispose()
+        unavailable(
+            "PostgreSQL",
+            f"start PostgreSQL at {server.host}:{server.port} or set STRATUS_TEST_POSTGRES_URL "
+            f"({error.__class__.__name__})",
+        )
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if shutil.which("gcloud") is None:
+        unavailable("gcloud with the Pub/Sub and Firestore emulators", INSTALL_HINT)
+    faulty = HERE / "faulty_main.py"
+    config = StackConfig(
+        project=PROJECT,
+        database_url=database_url,
+        state="firestore",
+        logs=tmp_path_factory.mktemp("stack-logs"),
+        retry=RETRY,
+        sources={"execute_order": faulty, "update_position": faulty},
+        scheduler=False,  # the tests fire schedules themselves
+    )
+    with Stack(config) as started:
+        yield started
