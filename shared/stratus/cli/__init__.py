@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from stratus.cli import demo, up
+from stratus.cli import demo, ops, up
 
 
 def parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo.register(commands)
     up.register(commands)
+    ops.register(commands)
     return top
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import threading
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,9 +19,11 @@ from stratus.config import Settings
 from stratus.local import up as emulator_stack
 from stratus.manager.app import create_app
 from stratus.observability import configure_logging, trace_from_header, traced
+from stratus.scheduling import EmbeddedScheduler
 from stratus.service.bootstrap import build
-from stratus.service.handlers import ingest
+from stratus.service.handlers import ingest, operations
 from stratus.service.services import Services
+from stratus.topology import topology
 
 
 def register(commands: Any) -> None:
@@ -74,8 +77,13 @@ def run(args: argparse.Namespace) -> int:
             target=deliver_forever, args=(services.bus, stop), name="bus", daemon=True
         )
         worker.start()
+    # Cloud Scheduler's jobs, from the same topology data, called in process.
+    jobs = {"snapshot": partial(operations.snapshot, services)}
+    jobs["reconcile"] = partial(operations.reconcile, services)
+    scheduler = EmbeddedScheduler(topology().schedules, jobs).start()
     try:
         uvicorn.run(local_app(services), host=args.host, port=args.port, log_level="info")
     finally:
+        scheduler.stop()
         stop.set()
     return 0
