@@ -1,0 +1,100 @@
+"""The stack's own promises: clear errors, scheduled jobs, and nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from stratus.local.emulators import INSTALL_HINT
+from stratus.local.processes import StackError, ensure_free
+from stratus.local.scheduler import LocalScheduler, cron_matches
+from stratus.local.stack import Stack
+from stratus.topology import topology
+from tests.conftest import unavailable
+
+
+def test_a_taken_port_is_refused_with_what_to_do() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(StackError, match=f"port {port} for the Pub/Sub emulator is already"):
+            ensure_free(port, "the Pub/Sub emulator")
+
+
+@pytest.mark.parametrize(
+    ("cron", "minute", "due"),
+    [
+        ("*/15 * * * *", "2026-01-05T10:30:00", True),
+        ("*/15 * * * *", "2026-01-05T10:31:00", False),
+        ("*/5 * * * *", "2026-01-05T00:00:00", True),
+        ("0 9-17/4 * * 1-5", "2026-01-05T13:00:00", True),  # a Monday
+        ("0 9-17/4 * * 1-5", "2026-01-04T13:00:00", False),  # a Sunday
+    ],
+)
+def test_cron_expressions(cron: str, minute: str, due: bool) -> None:
+    assert cron_matches(cron, datetime.fromisoformat(minute)) is due
+
+
+def test_the_scheduler_calls_snapshot_like_cloud_scheduler(stack: Stack) -> None:
+    scheduler = LocalScheduler(topology().schedules, stack.endpoints.functions)
+    at = datetime(2026, 1, 5, 10, 30, tzinfo=UTC)
+    assert scheduler.fire("snapshot-every-15-min", at) == 201
+    assert scheduler.fire("snapshot-every-15-min", at) == 200  # one snapshot per schedule time
+
+
+def _free_range(size: int) -> int:
+    """A base port with `size` free ports above it."""
+    for _ in range(20):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1] - size
+        try:
+            for port in range(base, base + size):
+                ensure_free(port, "the test stack")
+        except StackError:
+            continue
+        return base
+    raise AssertionError("no free port range")
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_ctrl_c_stops_every_process_of_stratus_up(tmp_path: Path) -> None:
+    if shutil.which("gcloud") is None:
+        unavailable("gcloud with the Pub/Sub and Firestore emulators", INSTALL_HINT)
+    base = _free_range(20)
+    command = [
+        str(Path(sys.executable).parent / "stratus"), "up", "--emulators",
+        "--base-port", str(base), "--database-url", f"sqlite:///{tmp_path}/stack.db",
+        "--logs", str(tmp_path / "logs"),
+    ]  # fmt: skip
+    up = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert up.stdout is not None
+        for line in up.stdout:  # pytest-timeout bounds this if it hangs
+            if "Ctrl-C stops everything" in line:
+                break
+        else:
+            pytest.fail("stratus up --emulators exited before it was ready")
+        ports = [base, base + 1, base + 2, base + 3, *range(base + 10, base + 17)]
+        assert all(_listening(port) for port in ports)
+
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=60) == 0
+
+        assert [port for port in ports if _listening(port)] == []
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
