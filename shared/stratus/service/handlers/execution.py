@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 from datetime import timedelta
+from typing import NoReturn
 
 from stratus.domain.errors import (
     ConcurrentUpdate,
@@ -92,16 +93,16 @@ def _send(services: Services, venue: Venue, record: OrderRecord) -> OrderRecord:
     if services.settings.dry_run:
         return _finalize(services, record, OrderStatus.DRY_RUN, "dry-run: not sent")
     if _halted(services, request):
-        return _refuse(services, record, PermanentError("kill_switch_halted", "trading halted"))
+        _refuse(services, record, PermanentError("kill_switch_halted", "trading halted"))
     try:
         sendable = prepare(venue, request)
     except PermanentError as problem:
-        return _refuse(services, record, problem)
+        _refuse(services, record, problem)
     record = services.state.save_order(record.sending(now, SEND_LEASE))  # CAS: one sends
     try:
         seen = place_exactly_once(services, venue, sendable)
     except PermanentError as problem:  # OrderRejected, misconfiguration
-        return _refuse(services, record, problem)
+        _refuse(services, record, problem)
     except ExchangeUnavailable:
         services.state.save_order(record.sent())  # the next copy need not wait the lease
         raise
@@ -213,11 +214,12 @@ def _finalize(
     return saved
 
 
-def _refuse(services: Services, record: OrderRecord, problem: PermanentError) -> OrderRecord:
-    saved = _finalize(services, record, OrderStatus.REJECTED, problem.detail)
+def _refuse(services: Services, record: OrderRecord, problem: PermanentError) -> NoReturn:
+    """Final: the order is REJECTED with a reason on `order-rejections`, and the message
+    goes on to its dead-letter topic (dispatch catches the PermanentError)."""
+    _finalize(services, record, OrderStatus.REJECTED, problem.detail)
     rejection = OrderRejection.of(
         record.request, problem.reason, problem.detail, services.clock.now()
     )
     services.publish("order-rejections", rejection)
-    log.warning("order refused", extra=log_fields(reason=problem.reason, detail=problem.detail))
-    return saved
+    raise problem
