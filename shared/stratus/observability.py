@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 
 TRACE_ATTRIBUTE = "trace_id"
 _trace_id: ContextVar[str] = ContextVar("trace_id", default="")
-_project: ContextVar[str] = ContextVar("gcp_project", default="")
+# Process-wide, unlike the trace: the serving threads never ran configure_logging.
+_project = {"id": ""}
 
 
 def new_trace_id() -> str:
@@ -58,8 +59,8 @@ class CloudLoggingFormatter(logging.Formatter):
         trace = _trace_id.get()
         if trace:
             entry["trace_id"] = trace
-            if _project.get():
-                entry["logging.googleapis.com/trace"] = f"projects/{_project.get()}/traces/{trace}"
+            if _project["id"]:
+                entry["logging.googleapis.com/trace"] = f"projects/{_project['id']}/traces/{trace}"
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             entry.update(fields)
@@ -81,7 +82,7 @@ class PlainFormatter(logging.Formatter):
 
 
 def configure_logging(json_logs: bool, project: str = "", level: int = logging.INFO) -> None:
-    _project.set(project)
+    _project["id"] = project
     handler = logging.StreamHandler(sys.stdout if json_logs else sys.stderr)
     handler.setFormatter(CloudLoggingFormatter() if json_logs else PlainFormatter())
     root = logging.getLogger()
