@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
+from tests.conftest import unavailable
 
 from stratus.local.emulators import INSTALL_HINT
 from stratus.local.stack import Stack, StackConfig
 from stratus.topology import topology
-from tests.conftest import unavailable
 
 HERE = Path(__file__).parent
 PROJECT = "stratus-emulator-tests"

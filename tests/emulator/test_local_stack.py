@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.conftest import unavailable
 
 from stratus.local.emulators import INSTALL_HINT
 from stratus.local.processes import StackError, ensure_free
 from stratus.local.scheduler import LocalScheduler, cron_matches
 from stratus.local.stack import Stack
 from stratus.topology import topology
-from tests.conftest import unavailable
 
 
 def test_a_taken_port_is_refused_with_what_to_do() -> None:

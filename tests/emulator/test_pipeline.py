@@ -11,12 +11,6 @@ from decimal import Decimal as D
 import pytest
 from google.api_core.exceptions import InvalidArgument
 from google.cloud import pubsub_v1
-
-from stratus.adapters.clock import SystemClock
-from stratus.adapters.firestore_state import FirestoreStateStore
-from stratus.domain.orders import OrderStatus
-from stratus.local.stack import Stack
-from stratus.service.handlers import ingest
 from tests.emulator.helpers import (
     BTC,
     ETH,
@@ -30,6 +24,12 @@ from tests.emulator.helpers import (
     signal,
     unique,
 )
+
+from stratus.adapters.clock import SystemClock
+from stratus.adapters.firestore_state import FirestoreStateStore
+from stratus.domain.orders import OrderStatus
+from stratus.local.stack import Stack
+from stratus.service.handlers import ingest
 
 
 def orders(stack: Stack, account: str) -> list[tuple[str, OrderStatus, D]]:
