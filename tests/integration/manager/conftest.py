@@ -65,6 +65,8 @@ def postgres_url() -> Iterator[str]:
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
+            # Throwaway data: do not wait for the WAL flush on every commit.
+            connection.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     except (DBAPIError, OSError) as error:
         admin.dispose()
         unavailable(
@@ -101,12 +103,10 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 def _empty(engine: Engine) -> None:
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    # DELETE, not TRUNCATE: on a few rows it is ten times faster on PostgreSQL.
     with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY"))
-        else:
-            for name in tables:
-                connection.execute(text(f"DELETE FROM {name}"))
+        for name in tables:
+            connection.execute(text(f"DELETE FROM {name}"))
 
 
 @pytest.fixture

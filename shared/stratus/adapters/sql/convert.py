@@ -12,8 +12,8 @@ from stratus.domain.positions import Position
 from stratus.domain.records import OrderEntry
 
 
-def fill_row(fill: Fill, realized: Decimal) -> FillRow:
-    return FillRow(**fill.model_dump(), realized_pnl=realized)
+def fill_row(fill: Fill, realized: Decimal, sequence: int) -> FillRow:
+    return FillRow(**fill.model_dump(), realized_pnl=realized, sequence=sequence)
 
 
 def fill_of(row: FillRow) -> Fill:

@@ -81,7 +81,7 @@ class SqlLedger:
             before = tracked_of(row) if row is not None else TrackedPosition(flat)
             after = before.apply(fill)
             realized = after.position.realized_pnl - before.position.realized_pnl
-            session.add(fill_row(fill, realized))
+            session.add(fill_row(fill, realized, before.version + 1 if existed else 1))
             if row is None:
                 row = PositionRow()
                 session.add(row)

@@ -49,6 +49,9 @@ class FillRow(Base):
     liquidity: Mapped[str] = mapped_column(String(5))
     realized_pnl: Mapped[Decimal] = mapped_column(Money())  # what this fill realized
     executed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The position's version this fill produced: the order fills were applied in, which
+    # may differ from executed_at order when they arrive late.
+    sequence: Mapped[int] = mapped_column(Integer, server_default="0")
 
     __table_args__ = (
         Index(None, "account", "executed_at"),
