@@ -98,6 +98,11 @@ class Ledger(Protocol):
         """Snapshot all positions; False if one exists for taken_at (idempotent)."""
         ...
 
+    def record_order(self, record: OrderRecord) -> bool:
+        """Upsert the orders ledger from the executor's order document (call it after
+        each save_order); never moves an order backwards. True when something changed."""
+        ...
+
 
 class Exchange(Protocol):
     """The subset of ccxt's unified (synchronous) API that Stratus uses.
