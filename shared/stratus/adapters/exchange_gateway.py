@@ -180,9 +180,14 @@ class ExchangeGateway:
             )
         if created.get("status") is None or created.get("filled") is None:
             # Bybit only acknowledges with ids: ask for the state by our own id.
-            found = self.lookup(request.client_order_id, request.symbol)
-            if found is not None:
-                return found
+            # A market order is normally final already: ask the history first.
+            final_first = request.order_type.value == "market"
+            with _mapped(request.symbol):
+                raw = _find_by_client_id(
+                    self.client, request.client_order_id, request.symbol, final_first
+                )
+            if raw is not None:
+                return parse_order(raw)
             return parse_order({**created, "status": "open", "filled": 0, "type": None})
         return parse_order(created)
 
@@ -241,7 +246,9 @@ def _when(stamp: Any) -> datetime:
     return datetime.fromtimestamp(stamp / 1000, UTC) if stamp else datetime.now(UTC)
 
 
-def _find_by_client_id(client: Exchange, client_order_id: str, symbol: str) -> Any:
+def _find_by_client_id(
+    client: Exchange, client_order_id: str, symbol: str, final_first: bool = False
+) -> Any:
     """The ccxt order placed under client_order_id, or None.
 
     Bybit's unified account cannot fetch one order by orderLinkId through fetch_order
@@ -251,10 +258,12 @@ def _find_by_client_id(client: Exchange, client_order_id: str, symbol: str) -> A
     """
     if client.id == "bybit":
         by_link = {"orderLinkId": client_order_id}
-        found = client.fetch_open_orders(symbol, None, None, by_link)
-        if not found:
-            found = client.fetch_canceled_and_closed_orders(symbol, None, None, by_link)
-        return found[0] if found else None
+        lists = [client.fetch_open_orders, client.fetch_canceled_and_closed_orders]
+        for listing in reversed(lists) if final_first else lists:
+            found = listing(symbol, None, None, by_link)
+            if found:
+                return found[0]
+        return None
     try:
         return client.fetch_order("", symbol, {"clientOrderId": client_order_id})
     except Exception as error:

@@ -122,7 +122,8 @@ def test_insufficient_funds_is_rejected_without_retry(
     make_request: Callable[..., OrderRequest],
 ) -> None:
     request = make_request("r-broke", "100")  # ~6M USDT of BTC on a 100k account
-    execute_order(live, request)
+    with pytest.raises(errors.OrderRejected, match="insufficient_funds"):
+        execute_order(live, request)  # permanent: the message goes to the dead letters
     record = live.state.get_order(request.client_order_id)
     assert record is not None
     assert record.status is OrderStatus.REJECTED
@@ -146,4 +147,4 @@ def test_cached_markets_spare_the_cold_start_its_market_requests(
     placed = cold.for_account("bybit-main").place(make_request("r-cold", "0.01"))
     assert placed.status is OrderStatus.FILLED
     paths = [path for _, path in served.app.requests]
-    assert paths == [CREATE, "/v5/order/realtime", "/v5/order/history"]
+    assert paths == [CREATE, "/v5/order/history"]  # a market order: history first

@@ -129,6 +129,11 @@ class BybitV5:
             ("GET", "/v5/order/history"): lambda v, p: self._orders(v, p, working=False),
             ("GET", "/v5/account/wallet-balance"): self._wallet,
             ("GET", "/v5/position/list"): self._positions,
+            # What plain ccxt asks before trading (Stratus tells it instead): a unified
+            # account (UTA 2.0) with no coin list.
+            ("GET", "/v5/user/query-api"): lambda v, p: {"unified": 0, "uta": 1},
+            ("GET", "/v5/account/info"): lambda v, p: {"unifiedMarginStatus": 6},
+            ("GET", "/v5/asset/coin/query-info"): lambda v, p: {"rows": []},
         }
 
     # --- checks ------------------------------------------------------------------------
