@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from stratus.cli import demo, ops, up
+from stratus.cli import accounts, db, demo, keys, ops, up
 
 
 def parser() -> argparse.ArgumentParser:
@@ -19,6 +19,9 @@ def parser() -> argparse.ArgumentParser:
     demo.register(commands)
     up.register(commands)
     ops.register(commands)
+    db.register(commands)
+    keys.register(commands)
+    accounts.register(commands)
     return top
 
 

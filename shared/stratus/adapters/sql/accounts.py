@@ -137,6 +137,10 @@ class SqlAccounts:
     def vault(self) -> Vault:
         return self._vault
 
+    @property
+    def database(self) -> Database:
+        return self._db
+
     # AccountDirectory: credentials decrypted only here, only in memory.
 
     def exchange_account(self, account: str) -> ExchangeAccount:
