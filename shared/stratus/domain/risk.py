@@ -51,6 +51,7 @@ class RiskContext:
     # fills, so limits must count what is already on its way to the exchange.
     pending_quantity: Decimal = ZERO  # signed, this symbol
     pending_exposure: Decimal = ZERO  # gross notional, the account's other symbols
+    strategy_position: Position | None = None  # the requesting strategy's, for warnings
 
 
 class RiskWarning(Message):

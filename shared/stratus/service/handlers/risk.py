@@ -31,13 +31,13 @@ log = logging.getLogger(__name__)
 
 
 def check_risk(services: Services, request: OrderRequest) -> None:
+    # An approval is the order document itself; only rejections need a done key.
+    if services.state.get_order(request.client_order_id) is not None:
+        _approve(services, request)  # a copy, or a crash after approving: it stands
+        return
     key = f"check_risk:{request.request_id}"
     if services.state.is_done(key):
         log.info("duplicate order request ignored", extra=log_fields(request=request.request_id))
-        return
-    if services.state.get_order(request.client_order_id) is not None:
-        _approve(services, request)  # approved before a crash: the decision stands
-        services.state.mark_done(key)
         return
     venue = services.exchanges.for_account(request.account)
     quote = venue.quote(request.symbol)
@@ -47,13 +47,13 @@ def check_risk(services: Services, request: OrderRequest) -> None:
         refused = services.quotas.reserve(request, request.quantity * context.price)
         if refused is not None:
             decision = RiskDecision(False, refused, f"strategy {request.strategy} quota")
+    _warn_unrealized_loss(services, request, context, quote)
     if decision.approved:
         services.state.create_order(OrderRecord.intent(request, services.clock.now()))
         _approve(services, request)
     elif services.state.get_order(request.client_order_id) is None:  # no copy approved it
         _reject(services, request, decision)
-    _warn_unrealized_loss(services, request, quote)
-    services.state.mark_done(key)
+        services.state.mark_done(key)
 
 
 def _approve(services: Services, request: OrderRequest) -> None:
@@ -96,7 +96,9 @@ def risk_context(
     now = services.clock.now()
     midnight = datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
     switches = services.state.trading_state(kill_switch_scopes(request.account, request.strategy))
+    own = [p for p in positions if (p.strategy, p.symbol) == (request.strategy, request.symbol)]
     return RiskContext(
+        strategy_position=own[0] if own else None,
         price=price,
         position_quantity=sum((p.quantity for p in positions if p.symbol == request.symbol), ZERO),
         total_exposure=exposure,
@@ -120,8 +122,12 @@ def _marks(venue: Venue, quote: Quote) -> Callable[[str], Decimal]:
     return mark
 
 
-def _warn_unrealized_loss(services: Services, request: OrderRequest, quote: Quote) -> None:
-    position = services.ledger.position(request.account, request.strategy, request.symbol)
+def _warn_unrealized_loss(
+    services: Services, request: OrderRequest, context: RiskContext, quote: Quote
+) -> None:
+    position = context.strategy_position
+    if position is None:
+        return
     ratio = Decimal(str(services.settings.unrealized_loss_warning))
     warning = unrealized_loss_warning(position, quote.mid, ratio, services.clock.now())
     if warning is not None:

@@ -1,0 +1,219 @@
+"""End-to-end throughput and latency of the trading pipeline on the embedded default.
+
+    .venv/bin/python -m bench.pipeline [--signals 400]
+
+Each signal is posted to the webhook handler (signed), then the in-process bus delivers
+it through on_signal, check_risk, execute_order and update_position on a SQLite file and
+the paper exchange, exactly as `stratus demo` does. Measured:
+
+- signals/s end to end (webhook to position);
+- p50/p99 from "signal accepted" (the webhook's 202) to "order acknowledged" (the paper
+  exchange returned from create);
+- in the same run, three baselines: the bare codec (encode + decode of one Signal), the
+  bus + dispatch carrying one message to a no-op handler, and one small write
+  transaction on the same SQLite file, so the table reads as ratios that survive a
+  change of machine (and shows the embedded default is bound by SQLite commits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from stratus.adapters.clock import ManualClock
+from stratus.adapters.local_bus import LocalBus
+from stratus.adapters.paper.feed import PriceFeed
+from stratus.adapters.paper.venues import PaperVenues
+from stratus.config import Settings
+from stratus.contracts import codec
+from stratus.domain.orders import ExchangeOrder, OrderRequest
+from stratus.domain.signals import Signal
+from stratus.observability import configure_logging
+from stratus.ports import Venue
+from stratus.service import dispatch
+from stratus.service.bootstrap import build
+from stratus.service.handlers import ingest
+from stratus.service.services import Services
+
+SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT")
+QUANTITIES = {"BTC/USDT:USDT": "0.01", "ETH/USDT:USDT": "0.2", "SOL/USDT:USDT": "3"}
+
+
+class TimedVenues:
+    """Paper venues that note when the exchange acknowledged each clientOrderId."""
+
+    def __init__(self, inner: PaperVenues) -> None:
+        self.inner = inner
+        self.acked: dict[str, float] = {}
+
+    def for_account(self, account: str) -> Venue:
+        return _TimedVenue(self.inner.for_account(account), self.acked)
+
+    def accounts(self) -> list[str]:
+        return self.inner.accounts()
+
+
+class _TimedVenue:
+    def __init__(self, inner: Any, acked: dict[str, float]) -> None:
+        self._inner = inner
+        self._acked = acked
+
+    def place(self, request: OrderRequest) -> ExchangeOrder:
+        order: ExchangeOrder = self._inner.place(request)
+        self._acked.setdefault(request.signal_id, time.perf_counter())
+        return order
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _signal(number: int, clock: ManualClock) -> dict[str, Any]:
+    symbol = SYMBOLS[number % len(SYMBOLS)]
+    return {
+        "signal_id": f"bench-{number}",
+        "account": "bench",
+        "strategy": f"s{number % 4}",
+        "symbol": symbol,
+        "action": "buy" if (number // len(SYMBOLS)) % 2 == 0 else "sell",
+        "quantity": QUANTITIES[symbol],
+        "confidence": 1.0,
+        "created_at": clock.now().isoformat(),
+    }
+
+
+def run_pipeline(count: int, directory: Path) -> tuple[float, list[float], Services]:
+    feed = PriceFeed.default()
+    clock = ManualClock(feed.start)
+    venues = TimedVenues(PaperVenues(clock, feed))
+    services = build(
+        Settings(database_url=f"sqlite:///{directory}/bench.db"), clock=clock, exchanges=venues
+    )
+    bus = services.bus
+    assert isinstance(bus, LocalBus)
+    secret = json.loads(services.secrets.get(ingest.WEBHOOK_SECRETS))["demo"]
+    accepted: dict[str, float] = {}
+    started = time.perf_counter()
+    for number in range(count):
+        clock.advance(timedelta(seconds=5))
+        body = json.dumps(_signal(number, clock)).encode()
+        stamp = str(clock.now().timestamp())
+        headers = {
+            ingest.SOURCE_HEADER: "demo",
+            ingest.TIMESTAMP_HEADER: stamp,
+            ingest.SIGNATURE_HEADER: ingest.sign(secret, stamp, body),
+        }
+        result = ingest.ingest_signal(services, headers, body)
+        if result.status != 202:
+            raise SystemExit(f"signal {number} refused: {result.body}")
+        accepted[f"bench-{number}"] = time.perf_counter()
+        bus.drain()
+    elapsed = time.perf_counter() - started
+    latencies = [
+        (venues.acked[signal_id] - at) * 1000
+        for signal_id, at in accepted.items()
+        if signal_id in venues.acked
+    ]
+    return elapsed, latencies, services
+
+
+def per_call(work: Callable[[], object], repeat: int) -> float:
+    """Seconds per call of `work`, best of three runs of `repeat` calls."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(repeat):
+            work()
+        best = min(best, (time.perf_counter() - started) / repeat)
+    return best
+
+
+def codec_baseline(clock: ManualClock) -> float:
+    signal = codec.parse(Signal, {**_signal(0, clock), "source": "demo"})
+    return per_call(lambda: codec.decode("signals", codec.encode("signals", signal)), 2000)
+
+
+def noop_dispatch_baseline(services: Services, clock: ManualClock) -> float:
+    """The bus and dispatch (decode, age check, trace) with the handler doing nothing."""
+    bus = LocalBus(services.bus.topology, clock)  # type: ignore[attr-defined]
+    bus.attach(partial(dispatch.deliver, services))
+    signal = codec.parse(Signal, {**_signal(0, clock), "source": "demo"})
+    data = codec.encode("signals", signal)
+    saved = dispatch.HANDLERS["on_signal"]
+    dispatch.HANDLERS["on_signal"] = lambda _services, _message: None
+    try:
+        return per_call(lambda: (bus.publish("signals", data, {}), bus.drain()), 2000)
+    finally:
+        dispatch.HANDLERS["on_signal"] = saved
+
+
+def state_write_baseline(services: Services) -> float:
+    """One small write transaction on the same SQLite file (an idempotency key)."""
+    keys = iter(range(10**9))
+    return per_call(lambda: services.state.mark_done(f"bench-write-{next(keys)}"), 200)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--signals", type=int, default=400)
+    args = parser.parse_args(argv)
+    configure_logging(json_logs=False, level=logging.CRITICAL)
+    with tempfile.TemporaryDirectory() as directory:
+        elapsed, latencies, services = run_pipeline(args.signals, Path(directory))
+        clock = services.clock
+        assert isinstance(clock, ManualClock)
+        orders = len(services.state.orders())
+        codec_s = codec_baseline(clock)
+        noop_s = noop_dispatch_baseline(services, clock)
+        write_s = state_write_baseline(services)
+    per_signal = elapsed / args.signals
+    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    rows = [
+        ("signals end to end (webhook to position)", f"{args.signals}", ""),
+        ("exchange orders acknowledged", f"{orders}", ""),
+        ("throughput", f"{args.signals / elapsed:,.0f} signals/s", ""),
+        ("time per signal, end to end", f"{per_signal * 1000:.2f} ms", ""),
+        ("accepted -> acknowledged p50", f"{p50:.2f} ms", ""),
+        ("accepted -> acknowledged p99", f"{p99:.2f} ms", ""),
+        ("baseline: codec encode + decode of one Signal", f"{codec_s * 1e6:.1f} µs", "1x"),
+        (
+            "baseline: bus + dispatch, no-op handler, one message",
+            f"{noop_s * 1e6:.1f} µs",
+            f"{noop_s / codec_s:.1f}x codec",
+        ),
+        (
+            "baseline: one state write transaction (SQLite file)",
+            f"{write_s * 1e6:.0f} µs",
+            f"{write_s / codec_s:.0f}x codec",
+        ),
+        ("end to end per signal vs codec", "", f"{per_signal / codec_s:,.0f}x codec"),
+        ("end to end per signal vs one state write", "", f"{per_signal / write_s:.1f}x write"),
+        ("end to end per signal vs no-op dispatch", "", f"{per_signal / noop_s:,.0f}x no-op"),
+        ("p50 accepted -> acknowledged vs no-op dispatch", "", f"{p50 / 1000 / noop_s:,.0f}x"),
+    ]
+    print(
+        f"Pipeline on the embedded default (SQLite file, in-process bus, paper exchange); "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs\n"
+    )
+    print("| measure | value | ratio |\n|---|---:|---:|")
+    for name, value, ratio in rows:
+        print(f"| {name} | {value} | {ratio} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
