@@ -76,6 +76,8 @@ resource "google_pubsub_subscription" "function" {
   topic                      = google_pubsub_topic.topic[each.value.trigger.topic].id
   ack_deadline_seconds       = local.retry.ack_deadline_seconds
   message_retention_duration = local.retry.message_retention
+  # Publishers set an ordering key per account and symbol; keep that order on delivery.
+  enable_message_ordering = true
 
   retry_policy {
     minimum_backoff = "${local.retry.minimum_backoff_seconds}s"

@@ -351,6 +351,8 @@ def test_function_is_wired_to_its_trigger(name: str) -> None:
             "${google_pubsub_topic.dead_letter[each.value.trigger.topic].id}"
         )
         assert expr(dead, "max_delivery_attempts") == "${local.retry.max_delivery_attempts}"
+        # Publishers key messages by account and symbol; delivery must keep that order.
+        assert sub["enable_message_ordering"] is True, "ordering keys need ordered delivery"
         retry = block(sub, "retry_policy")
         assert "local.retry.minimum_backoff_seconds" in expr(retry, "minimum_backoff")
         assert "local.retry.maximum_backoff_seconds" in expr(retry, "maximum_backoff")
