@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from stratus.cli import accounts, db, demo, keys, ops, up
+from stratus.cli import accounts, db, demo, keys, kill_switch, ops, up
 
 
 def parser() -> argparse.ArgumentParser:
@@ -22,6 +22,7 @@ def parser() -> argparse.ArgumentParser:
     db.register(commands)
     keys.register(commands)
     accounts.register(commands)
+    kill_switch.register(commands)
     return top
 
 
