@@ -21,7 +21,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from tests.conftest import unavailable
 
 from stratus import migrations
 from stratus.adapters.clock import ManualClock
@@ -36,6 +35,7 @@ from stratus.manager.settings import ManagerSettings
 from stratus.manager.store import Store
 from stratus.service.bootstrap import build
 from stratus.service.services import Services
+from tests.conftest import unavailable
 
 POSTGRES_URL = os.environ.get(
     "STRATUS_TEST_POSTGRES_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/test"

@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+
 from tests.integration.manager.conftest import Api, fill
 
 BODY = {"account": "acct-1", "exchange_id": "bybit", "api_key": "AK-123", "secret": "SK-456"}

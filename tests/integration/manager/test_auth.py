@@ -9,6 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import crypt, jwt
+
 from tests.integration.manager.conftest import AUDIENCE, Api, fill
 
 SERVICE = "functions@p.iam.gserviceaccount.com"

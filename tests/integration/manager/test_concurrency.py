@@ -6,12 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from tests.integration.manager.conftest import Api, fill
-
 from stratus.adapters.sql.accounts import SqlAccounts
 from stratus.domain.orders import Fill, OrderRequest
 from stratus.domain.positions import replay
 from stratus.service.services import Services
+from tests.integration.manager.conftest import Api, fill
 
 THREADS = 12
 

@@ -1,0 +1,63 @@
+"""`stratus db`, `stratus keys` and `stratus accounts` against a database by URL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stratus.cli import main
+from stratus.crypto import Keyring, dev_master_key
+
+
+@pytest.fixture
+def local_db(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("STRATUS_DATABASE_URL", url)
+    monkeypatch.setenv("STRATUS_SECRET_MASTER_KEY", dev_master_key("cli"))
+    return url
+
+
+def test_db_upgrade_and_current(local_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "current"]) == 1  # empty: not at head
+    assert main(["db", "upgrade"]) == 0
+    assert "empty -> 0002" in capsys.readouterr().out
+    assert main(["db", "current"]) == 0
+
+
+def test_db_upgrade_on_postgres(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRATUS_DATABASE_URL", postgres_url)
+    assert main(["db", "upgrade"]) == 0  # already at head: nothing to do, still fine
+    assert main(["db", "current"]) == 0
+
+
+def test_add_account_then_rotate_the_master_key(
+    local_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STRATUS_ACCOUNT_API_KEY", "cli-key")
+    monkeypatch.setenv("STRATUS_ACCOUNT_SECRET", "cli-secret")
+    assert main(["accounts", "add", "acct-cli", "--exchange", "bybit", "--sandbox"]) == 0
+    assert main(["keys", "new-version"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    assert Keyring.parse(printed).current == "v2"
+    monkeypatch.setenv("STRATUS_SECRET_MASTER_KEY", printed)
+    assert main(["keys", "rotate"]) == 0
+    out = capsys.readouterr().out
+    assert "re-wrapped 1 data key(s) under v2; 0 left" in out
+    # Drop v1: the account still decrypts under v2 alone.
+    only_v2 = json.loads(printed)
+    only_v2["keys"].pop("v1")
+    monkeypatch.setenv("STRATUS_SECRET_MASTER_KEY", json.dumps(only_v2))
+    from stratus.service.bootstrap import build
+
+    assert build().accounts.exchange_account("acct-cli").secret == "cli-secret"
+    assert main(["accounts", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "acct-cli" in listing
+    assert "cli-secret" not in listing
+
+
+def test_issue_a_token(local_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "token", "--name", "ci", "--role", "trader"]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    assert token.startswith("stx_")
