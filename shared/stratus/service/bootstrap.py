@@ -60,6 +60,10 @@ def build(
         database = Database.from_url(settings.database_url)
     if record is None and None in (ledger, quotas, accounts):
         record = system_of_record.local(_required(database), secrets, clock)
+        if "allocations" not in extra:  # the manager client does not serve them (yet)
+            from stratus.adapters.sql.funds import SqlFunds
+
+            extra["allocations"] = SqlFunds(_required(database), clock)
     services = Services(
         settings=settings,
         clock=clock,

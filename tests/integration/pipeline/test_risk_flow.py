@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from decimal import Decimal as D
 
+import pytest
+
 from stratus.adapters.local_bus import LocalBus
 from stratus.domain.risk import RiskLimits, TradingState
-from stratus.domain.sizing import SizingPolicy
+from stratus.domain.sizing import SizingMode, SizingPolicy, SizingRule
 from stratus.service.services import Services
 
 
@@ -81,3 +83,27 @@ def test_unrealized_loss_past_the_threshold_raises_warnings(
     before = len(warnings)
     signal(bus, services, "u-3")
     assert len(bus.messages("risk-warnings")) == before
+
+
+def test_unsized_signals_are_sized_from_the_strategys_allocation(
+    services: Services, bus: LocalBus
+) -> None:
+    services.accounts.create(  # type: ignore[attr-defined]
+        "acct", "key", "secret", exchange_id="paper", label="test", currency="USDT",
+        sandbox=False, demo=False,
+    )  # fmt: skip
+    funds = services.allocations
+    assert funds is not None
+    funds.put_balance("acct", "USDT", D(100_000), D(0))  # type: ignore[attr-defined]
+    funds.put_allocation("acct", "st", D(30_000))  # type: ignore[attr-defined]
+    rule = SizingRule(mode=SizingMode.ALLOCATION_PERCENT, value=D("0.2"))
+    services.settings = services.settings.model_copy(
+        update={"sizing": SizingPolicy(strategies={"st": rule, "lone": rule})}
+    )
+    signal(bus, services, "a-1", quantity="")
+    signal(bus, services, "a-2", quantity="", strategy="lone")  # no allocation
+    [order] = services.state.orders()
+    price = services.exchanges.for_account("acct").quote("BTC/USDT:USDT").mid
+    assert order.request.quantity * price == pytest.approx(D(6000), rel=D("0.001"))
+    [dead] = bus.messages("signals-dead-letter")
+    assert dead.attributes["reason"] == "no_allocation"
