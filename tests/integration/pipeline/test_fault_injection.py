@@ -9,11 +9,11 @@ from decimal import Decimal as D
 
 import pytest
 
-from conftest import Crash, Stack
 from stratus.domain.orders import OrderRequest, OrderStatus, request_id_for
 from stratus.domain.positions import replay
 from stratus.domain.sizing import SizingPolicy
 from stratus.service.handlers.execution import execute_order
+from tests.integration.pipeline.chaos import Crash, Stack
 
 SIGNALS: list[tuple[str, dict[str, object]]] = [
     ("f-01", {"quantity": "0.9"}),  # 3 legs at max_leg_notional 20,000
