@@ -13,20 +13,26 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
+from functools import partial
 from pathlib import Path
 
 import pytest
 from tests.conftest import unavailable
+from tests.integration.pipeline.chaos import ChaosBus, FaultyVenues, Stack
 
 from stratus.adapters.clock import ManualClock
 from stratus.adapters.firestore_state import FirestoreStateStore
+from stratus.adapters.paper.feed import PriceFeed
 from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.state import SqlStateStore
+from stratus.config import Settings
 from stratus.domain.common import Side
 from stratus.domain.errors import ConcurrentUpdate
 from stratus.domain.orders import OrderRecord, OrderRequest, OrderStatus, OrderType
 from stratus.domain.risk import TradingState
 from stratus.ports import StateStore
+from stratus.service.bootstrap import build
+from stratus.service.dispatch import deliver
 
 PROJECT = "stratus-emulator-test"
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -179,3 +185,40 @@ def test_kill_switch_scopes(store: StateStore) -> None:
         "global": TradingState.ACTIVE,
         "account:a": TradingState.REDUCING,
     }
+
+
+def test_the_pipeline_is_exactly_once_on_firestore_under_concurrent_redelivery(
+    firestore_emulator: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
+    url = (
+        f"http://{firestore_emulator}/emulator/v1/projects/{PROJECT}/databases/(default)/documents"
+    )
+    urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
+    feed = PriceFeed.default()
+    clock = ManualClock(feed.start)
+    bus, venues = ChaosBus(clock, seed=11, concurrent_rate=0.7), FaultyVenues(clock, feed)
+    services = build(
+        Settings(database_url=f"sqlite:///{tmp_path}/ledger.db"),
+        clock=clock, bus=bus, exchanges=venues, state=FirestoreStateStore(PROJECT, clock),
+        sleep=lambda _s: None,
+    )  # fmt: skip
+    bus.attach(partial(deliver, services))
+    stack = Stack(services, bus, venues, clock)
+    venue = stack.venue()
+    first_leg = OrderRequest.model_validate(
+        {"request_id": "fs-2-0", "signal_id": "fs-2", "leg": 0, "account": "acct",
+         "strategy": "st", "symbol": "BTC/USDT:USDT", "side": "buy", "order_type": "market",
+         "quantity": "1", "created_at": T0}
+    ).client_order_id  # fmt: skip
+    venue.crash_after_booking.add(first_leg)
+    for number, action in enumerate(["buy", "buy", "sell", "close"]):
+        clock.advance(timedelta(minutes=1))
+        stack.signal(f"fs-{number}", action=action, quantity="" if action == "close" else "0.2")
+    orders = services.state.orders()
+    assert len(orders) == 4
+    assert sorted(venue.sent) == sorted(r.client_order_id for r in orders)
+    fills = services.ledger.fills()
+    assert len({f.fill_id for f in fills}) == len(fills) == sum(len(r.fills) for r in orders)
+    assert services.ledger.position("acct", "st", "BTC/USDT:USDT").quantity == 0
+    assert bus.deliveries > sum(len(v) for v in bus.history.values())
