@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit up up-emulators bench bench-cold-start paper-bybit infra-check clean
+.PHONY: demo test lint typecheck unit up up-emulators bench bench-cold-start bench-pipeline paper-bybit infra-check clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Stratus needs Python 3.11+")'
@@ -44,6 +44,9 @@ bench: $(STAMP)
 
 bench-cold-start: $(STAMP)  ## execute_order's exchange cold start vs naive ccxt
 	$(BIN)/python -m bench.cold_start
+
+bench-pipeline: $(STAMP)  ## signals/s and accepted->acknowledged p50/p99, embedded default
+	$(BIN)/python -m bench.pipeline
 
 paper-bybit: $(STAMP)  ## the paper Bybit v5 API on http://127.0.0.1:8901 (emulator stack)
 	$(BIN)/python -m stratus.adapters.paper.bybit_http --port 8901
