@@ -36,8 +36,12 @@ def headers_for(name: str, at: datetime) -> dict[str, str]:
     }
 
 
-class EmbeddedScheduler:
-    """Runs each schedule's job in a background thread at its cron times."""
+class Scheduler:
+    """Runs each schedule's job in a background thread at its cron times.
+
+    Jobs are keyed by function name: in-process handlers for `stratus up`, HTTP calls to
+    the function servers for the emulator stack.
+    """
 
     def __init__(
         self,
@@ -51,7 +55,7 @@ class EmbeddedScheduler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
 
-    def start(self) -> EmbeddedScheduler:
+    def start(self) -> Scheduler:
         self._thread.start()
         return self
 
@@ -59,26 +63,28 @@ class EmbeddedScheduler:
         self._stop.set()
         self._thread.join(timeout=5)
 
-    def fire_due(self, since: datetime, until: datetime) -> list[tuple[str, datetime]]:
-        """Run every job whose cron fires in (since, until]; returns (job, time) run."""
+    def fire_due(self, since: datetime, until: datetime) -> list[tuple[str, datetime, int]]:
+        """Run every job whose cron fires in (since, until]; returns (job, time, status)
+        for each run, status 0 when the job raised."""
         fired = []
         for name, schedule in sorted(self._schedules.items()):
             at = next_fire(schedule.cron, since)
             while at <= until:
-                self._fire(name, schedule, at)
-                fired.append((name, at))
+                fired.append((name, at, self._fire(name, schedule, at)))
                 at = next_fire(schedule.cron, at)
         return fired
 
-    def _fire(self, name: str, schedule: Schedule, at: datetime) -> None:
+    def _fire(self, name: str, schedule: Schedule, at: datetime) -> int:
         job = self._jobs.get(schedule.function)
         if job is None:
-            return
+            return 0
         try:
             result = job(headers_for(name, at), b"")
-            log.info("scheduled job %s answered %d", name, result.status)
         except Exception:  # one failing run must not end the schedule
             log.exception("scheduled job %s failed", name)
+            return 0
+        log.info("scheduled job %s answered %d", name, result.status)
+        return result.status
 
     def _run(self) -> None:
         if not self._schedules:

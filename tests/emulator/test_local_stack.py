@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from tests.conftest import unavailable
 
 from stratus.local.emulators import INSTALL_HINT
 from stratus.local.processes import StackError, ensure_free
-from stratus.local.scheduler import LocalScheduler, cron_matches
+from stratus.local.scheduler import http_scheduler
 from stratus.local.stack import Stack
 from stratus.topology import topology
 
@@ -30,25 +30,13 @@ def test_a_taken_port_is_refused_with_what_to_do() -> None:
             ensure_free(port, "the Pub/Sub emulator")
 
 
-@pytest.mark.parametrize(
-    ("cron", "minute", "due"),
-    [
-        ("*/15 * * * *", "2026-01-05T10:30:00", True),
-        ("*/15 * * * *", "2026-01-05T10:31:00", False),
-        ("*/5 * * * *", "2026-01-05T00:00:00", True),
-        ("0 9-17/4 * * 1-5", "2026-01-05T13:00:00", True),  # a Monday
-        ("0 9-17/4 * * 1-5", "2026-01-04T13:00:00", False),  # a Sunday
-    ],
-)
-def test_cron_expressions(cron: str, minute: str, due: bool) -> None:
-    assert cron_matches(cron, datetime.fromisoformat(minute)) is due
-
-
-def test_the_scheduler_calls_snapshot_like_cloud_scheduler(stack: Stack) -> None:
-    scheduler = LocalScheduler(topology().schedules, stack.endpoints.functions)
+def test_the_scheduler_calls_the_functions_like_cloud_scheduler(stack: Stack) -> None:
+    scheduler = http_scheduler(topology().schedules, stack.endpoints.functions)
     at = datetime(2026, 1, 5, 10, 30, tzinfo=UTC)
-    assert scheduler.fire("snapshot-every-15-min", at) == 201
-    assert scheduler.fire("snapshot-every-15-min", at) == 200  # one snapshot per schedule time
+    fired = scheduler.fire_due(at - timedelta(minutes=1), at)
+    assert fired == [("reconcile-every-5-min", at, 200), ("snapshot-every-15-min", at, 201)]
+    again = scheduler.fire_due(at - timedelta(minutes=1), at)
+    assert again[1] == ("snapshot-every-15-min", at, 200)  # one snapshot per schedule time
 
 
 def _free_range(size: int) -> int:

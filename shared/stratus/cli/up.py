@@ -19,7 +19,7 @@ from stratus.config import Settings
 from stratus.local import up as emulator_stack
 from stratus.manager.app import create_app
 from stratus.observability import configure_logging, trace_from_header, traced
-from stratus.scheduling import EmbeddedScheduler
+from stratus.scheduling import Scheduler
 from stratus.service.bootstrap import build
 from stratus.service.handlers import ingest, operations
 from stratus.service.services import Services
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     # Cloud Scheduler's jobs, from the same topology data, called in process.
     jobs = {"snapshot": partial(operations.snapshot, services)}
     jobs["reconcile"] = partial(operations.reconcile, services)
-    scheduler = EmbeddedScheduler(topology().schedules, jobs).start()
+    scheduler = Scheduler(topology().schedules, jobs).start()
     try:
         uvicorn.run(local_app(services), host=args.host, port=args.port, log_level="info")
     finally:

@@ -20,7 +20,7 @@ from stratus.local import emulators
 from stratus.local.processes import Process, StackError, free_port, wait_for_http, wait_for_port
 from stratus.local.provision import provision, subscription_name
 from stratus.local.relay import PushRelay, Route
-from stratus.local.scheduler import LocalScheduler
+from stratus.local.scheduler import http_scheduler
 from stratus.topology import RetryPolicy, Topology, topology
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class Stack:
         if config.manager:
             wait_for_http(f"{self.endpoints.manager}/live", self.processes["manager"])
         if config.scheduler:
-            scheduler = LocalScheduler(self.topology.schedules, self.endpoints.functions)
+            scheduler = http_scheduler(self.topology.schedules, self.endpoints.functions)
             self._exit.callback(scheduler.start().stop)
 
     def _point_clients_here(self) -> None:

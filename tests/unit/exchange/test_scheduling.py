@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from stratus.scheduling import EmbeddedScheduler, next_fire
+from stratus.scheduling import Scheduler, next_fire
 from stratus.service.http import HttpResult
 from stratus.topology import topology
 
@@ -30,7 +30,7 @@ def test_due_jobs_get_cloud_schedulers_headers() -> None:
         return run
 
     jobs = {name: job(name) for name in ("snapshot", "reconcile")}
-    scheduler = EmbeddedScheduler(topology().schedules, jobs)  # type: ignore[arg-type]
+    scheduler = Scheduler(topology().schedules, jobs)  # type: ignore[arg-type]
     scheduler.fire_due(T0, datetime(2026, 1, 1, 0, 16, tzinfo=UTC))
     assert sorted(calls) == [
         ("reconcile", "2026-01-01T00:05:00+00:00"),
