@@ -11,3 +11,13 @@ resource "google_firestore_database" "main" {
 
   depends_on = [google_project_service.api]
 }
+
+# Webhook replay claims (stratus.adapters.firestore_state.CLAIMS) only matter for the
+# signature's tolerance window: Firestore deletes them after `expires_at`.
+resource "google_firestore_field" "claims_ttl" {
+  database   = google_firestore_database.main.name
+  collection = "claims"
+  field      = "expires_at"
+
+  ttl_config {}
+}
