@@ -6,6 +6,7 @@ missing or placeholder secret or with an embedded backend.
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from typing import Self
 
@@ -97,6 +98,15 @@ class Settings(BaseSettings):
             raise ValueError("production cannot use embedded backends: " + ", ".join(wrong))
         if self.gcp_project == "stratus-local":
             raise ValueError("production needs STRATUS_GCP_PROJECT")
-        if self.database_url.startswith("sqlite"):
-            raise ValueError("production needs a PostgreSQL STRATUS_DATABASE_URL or Cloud SQL")
+        # Functions reach the system of record through the manager (STRATUS_MANAGER_URL);
+        # the manager itself needs PostgreSQL or Cloud SQL.
+        reaches_manager = bool(os.environ.get("STRATUS_MANAGER_URL"))
+        has_sql = not self.database_url.startswith("sqlite") or bool(
+            os.environ.get("STRATUS_CLOUDSQL_INSTANCE")
+        )
+        if not (reaches_manager or has_sql):
+            raise ValueError(
+                "production needs STRATUS_MANAGER_URL (functions) or a PostgreSQL "
+                "STRATUS_DATABASE_URL / STRATUS_CLOUDSQL_INSTANCE (manager)"
+            )
         return self

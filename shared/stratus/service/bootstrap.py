@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from stratus.adapters import system_of_record
 from stratus.adapters.clock import SystemClock
 from stratus.adapters.local_bus import LocalBus
-from stratus.adapters.sql.db import Database
 from stratus.config import Environment, Settings
 from stratus.crypto import SECRET_NAME as MASTER_KEY
 from stratus.crypto import dev_master_key
@@ -33,6 +32,9 @@ from stratus.ports import (
 from stratus.service.dispatch import deliver
 from stratus.service.services import Services
 from stratus.topology import topology
+
+if TYPE_CHECKING:
+    from stratus.adapters.sql.db import Database
 
 T = TypeVar("T")
 
@@ -56,7 +58,11 @@ def build(
     database = None
     secrets = secrets or _secrets(settings)
     record = system_of_record.remote() if None in (ledger, quotas, accounts) else None
-    if state is None or (record is None and None in (ledger, quotas, accounts)):
+    sql_state = state is None and settings.state == "sql"
+    sql_record = record is None and None in (ledger, quotas, accounts)
+    if sql_state or sql_record:  # functions on Firestore + the manager API never open SQL
+        from stratus.adapters.sql.db import Database
+
         database = Database.from_url(settings.database_url)
     if record is None and None in (ledger, quotas, accounts):
         record = system_of_record.local(_required(database), secrets, clock)
@@ -148,6 +154,7 @@ def _market_cache(settings: Settings, clock: Clock, database: Database | None) -
         from stratus.adapters.firestore_market_cache import FirestoreMarketCache
 
         return FirestoreMarketCache(settings.gcp_project, clock)
+    from stratus.adapters.sql.db import Database
     from stratus.adapters.sql.market_cache import SqlMarketCache
 
     return SqlMarketCache(database or Database.from_url(settings.database_url), clock)
