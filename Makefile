@@ -39,8 +39,7 @@ up: $(STAMP)  ## manager API + webhook on http://127.0.0.1:8080 (embedded defaul
 up-emulators: $(STAMP)  ## every function on the Pub/Sub + Firestore emulators (needs gcloud)
 	$(BIN)/stratus up --emulators $(if $(DATABASE_URL),--database-url $(DATABASE_URL))
 
-bench: $(STAMP)
-	$(BIN)/python -m bench
+bench: bench-pipeline bench-cold-start  ## every benchmark (the manager's needs PostgreSQL: make bench-manager)
 
 bench-cold-start: $(STAMP)  ## execute_order's exchange cold start vs naive ccxt
 	$(BIN)/python -m bench.cold_start

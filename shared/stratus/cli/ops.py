@@ -22,7 +22,11 @@ from stratus.service.handlers import operations
 def register(commands: Any) -> None:
     for name, handler, summary in (
         ("snapshot", operations.snapshot, "snapshot positions and balances of every account"),
-        ("reconcile", operations.reconcile, "compare every account with its exchange, fix"),
+        (
+            "reconcile",
+            operations.reconcile,
+            "compare every account with its exchange; adopt missed fills, fix drift",
+        ),
     ):
         command = commands.add_parser(name, help=summary, description=__doc__)
         command.add_argument(
