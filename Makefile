@@ -52,3 +52,9 @@ paper-bybit: $(STAMP)  ## the paper Bybit v5 API on http://127.0.0.1:8901 (emula
 
 clean:
 	rm -rf $(VENV) .venv-checkov .stratus .pytest_cache .mypy_cache .ruff_cache
+
+db-upgrade: $(STAMP)  ## migrate the system of record (STRATUS_DATABASE_URL / Cloud SQL)
+	$(BIN)/stratus db upgrade
+
+bench-manager: $(STAMP)  ## manager API latencies and fill throughput (SQLite and PostgreSQL)
+	$(BIN)/python -m bench.manager_api

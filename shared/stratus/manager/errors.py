@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -63,6 +64,14 @@ def install(app: FastAPI) -> None:
     async def crypto(request: Request, error: CryptoError) -> JSONResponse:
         log.error("key material unavailable", extra=log_fields(detail=str(error)))
         return body(request, 503, "keys_unavailable", "encryption keys are unavailable")
+
+    @app.exception_handler(DataError)
+    async def out_of_range(request: Request, error: DataError) -> JSONResponse:
+        # A value the schema let through but the database cannot hold (a safety net:
+        # the models bound what they can).
+        log.warning("database refused a value", extra=log_fields(detail=str(error.orig)))
+        reason = [{"loc": ["body"], "msg": "a value is out of range", "type": "value_error"}]
+        return body(request, 422, "invalid_request", reason)
 
     @app.exception_handler(Exception)
     async def crash(request: Request, error: Exception) -> JSONResponse:

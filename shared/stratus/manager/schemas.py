@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from stratus.adapters.sql.audit import Page
 from stratus.domain.common import Identifier, Symbol
-from stratus.domain.orders import Fill
+from stratus.domain.orders import Fill, OrderRecord
 
 T = TypeVar("T")
 
@@ -59,20 +59,41 @@ class FillIn(Fill):
 
     @model_validator(mode="after")
     def _bounded(self) -> Self:
-        for name, value, limit in (
-            ("quantity", self.quantity, Decimal("1e12")),
-            ("price", self.price, Decimal("1e9")),
-            ("fee", self.fee, Decimal("1e12")),
-        ):
-            if value >= limit:
-                raise ValueError(f"{name} must be below {limit:.0E}")
-            exponent = value.as_tuple().exponent
-            if isinstance(exponent, int) and exponent < -18:
-                raise ValueError(f"{name} has more than 18 decimal places")
+        _check("quantity", self.quantity, Decimal("1e12"))
+        _check("price", self.price, Decimal("1e9"))
+        _check("fee", self.fee, Decimal("1e12"))
         return self
 
     def fill(self) -> Fill:
         return Fill.model_validate(self.model_dump())
+
+
+class OrderIn(OrderRecord):
+    """An order document as the API accepts it: within storage bounds."""
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        values = {
+            "request.quantity": self.request.quantity,
+            "request.limit_price": self.request.limit_price or Decimal(0),
+            "filled": self.filled,
+            "cost": self.cost,
+            "fee": self.fee,
+        }
+        for name, value in values.items():
+            _check(name, value, Decimal("1e15"))
+        return self
+
+    def record(self) -> OrderRecord:
+        return OrderRecord.model_validate(self.model_dump())
+
+
+def _check(name: str, value: Decimal, limit: Decimal) -> None:
+    if not value.is_finite() or abs(value) >= limit:
+        raise ValueError(f"{name} must be finite and below {limit:.0E}")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -18:
+        raise ValueError(f"{name} has more than 18 decimal places")
 
 
 class Created(BaseModel):

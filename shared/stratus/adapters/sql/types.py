@@ -34,8 +34,9 @@ class Money(TypeDecorator[Decimal]):
 def plain(value: Decimal) -> Decimal:
     """1.500000 -> 1.5 and 6E+4 -> 60000: normalized, never in exponent form."""
     normalized = value.normalize()
-    if normalized == normalized.to_integral_value():
-        return normalized.quantize(Decimal(1))
+    exponent = normalized.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > 0:
+        return Decimal(f"{normalized:f}")
     return normalized
 
 

@@ -4,10 +4,10 @@ their balances."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Self
 
 from fastapi import APIRouter, HTTPException, Path, Response
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
 
 from stratus.adapters.sql.tokens import Role
 from stratus.domain.accounts import Account, Balance
@@ -47,6 +47,13 @@ class AccountPatch(BaseModel):
     api_key: Credential | None = None
     secret: Credential | None = None
     version: int | None = Field(default=None, ge=1, le=2**31 - 1, description="expected version")
+
+    @model_validator(mode="after")
+    def _omitted_not_null(self) -> Self:
+        nulls = [name for name in self.model_fields_set if getattr(self, name) is None]
+        if nulls and nulls != ["version"]:
+            raise ValueError(f"fields may be omitted but not null: {', '.join(sorted(nulls))}")
+        return self
 
 
 class Credentials(BaseModel):
@@ -98,8 +105,6 @@ def update_account(
     for name in ("api_key", "secret"):
         if isinstance(changes.get(name), SecretStr):
             changes[name] = changes[name].get_secret_value()
-    if any(value is None for value in changes.values()):
-        raise HTTPException(422, "fields may be omitted but not null")
     return store.accounts.update(account, changes, body.version, actor=principal.name)
 
 

@@ -9,11 +9,11 @@ from pydantic import AwareDatetime, BaseModel, StringConstraints
 
 from stratus.adapters.sql.portfolio import LedgerFilter
 from stratus.domain.common import Identifier, Symbol
-from stratus.domain.orders import Fill, OrderRecord, OrderStatus
+from stratus.domain.orders import Fill, OrderStatus
 from stratus.domain.records import OrderEntry
 from stratus.manager.auth import Reader, Trader
 from stratus.manager.routes.deps import StoreDep
-from stratus.manager.schemas import Paged, Paging, paged
+from stratus.manager.schemas import OrderIn, Paged, Paging, paged
 
 router = APIRouter(tags=["ledger"])
 
@@ -51,9 +51,9 @@ def get_order(
 
 
 @router.post("/orders", response_model=Recorded)
-def record_order(body: OrderRecord, store: StoreDep, principal: Trader) -> Recorded:
+def record_order(body: OrderIn, store: StoreDep, principal: Trader) -> Recorded:
     """Record the executor's order document; idempotent, never moves an order back."""
-    changed = store.ledger.record_order(body, actor=principal.name)
+    changed = store.ledger.record_order(body.record(), actor=principal.name)
     return Recorded(client_order_id=body.client_order_id, changed=changed)
 
 
