@@ -15,11 +15,12 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from stratus.adapters.sql.tokens import PREFIX, Role
+from stratus.adapters.sql.tokens import PREFIX, Role, digest
 from stratus.manager.settings import ManagerSettings
 from stratus.manager.store import Store
 
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
+TOKEN_CACHE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,13 @@ def _verify(token: str, audience: str) -> dict[str, Any] | None:
 
 
 class Authenticator:
+    """Resolves a bearer to a principal. API tokens are remembered for TOKEN_CACHE_SECONDS
+    (a database round trip saved per request), so a revocation takes that long at most."""
+
     def __init__(self, store: Store, settings: ManagerSettings) -> None:
         self._store = store
+        self._known: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
         self._google = (
             GoogleIdTokens(settings.audience, settings.service_accounts)
             if settings.audience
@@ -91,11 +97,32 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token:
             return None
         if token.startswith(PREFIX):
-            found = self._store.tokens.authenticate(token)
-            return None if found is None else Principal(f"token:{found.name}", found.role)
+            return self._api_token(token)
         if self._google is not None and token.count(".") == 2:
             return self._google.verify(token)
         return None
+
+    def forget(self) -> None:
+        """Drop remembered tokens (a revocation here takes effect at once)."""
+        with self._lock:
+            self._known.clear()
+
+    def _api_token(self, token: str) -> Principal | None:
+        key = digest(token)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._known.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        found = self._store.tokens.authenticate(token)
+        if found is None:
+            return None
+        principal = Principal(f"token:{found.name}", found.role)
+        with self._lock:
+            if len(self._known) > 1000:
+                self._known.clear()
+            self._known[key] = (now + TOKEN_CACHE_SECONDS, principal)
+        return principal
 
 
 _bearer = HTTPBearer(auto_error=False, description="API token (stx_...) or Google ID token")

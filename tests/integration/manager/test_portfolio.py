@@ -64,3 +64,26 @@ def test_ledger_port_reads_what_the_api_wrote(api: Api) -> None:
     assert ledger.position("acct-1", "trend", "BTC/USDT").quantity == D(1)
     assert ledger.position("acct-1", "trend", "XRP/USDT").quantity == D(0)
     assert len(ledger.positions("acct-1")) == 3
+
+
+def test_database_summary_agrees_with_the_domain(api: Api) -> None:
+    import random
+
+    from stratus.adapters.sql.portfolio import PositionFilter
+    from stratus.domain.performance import summarize
+
+    rng = random.Random(7)
+    symbols = ["BTC/USDT", "ETH/USDT", "SOL/USDT:USDT", "XRP/USDT"]
+    fills = [
+        fill(
+            n, rng.choice(["buy", "sell"]), str(rng.randint(1, 5)), str(rng.randint(80, 120)),
+            strategy=rng.choice(["a", "b"]), symbol=rng.choice(symbols), fee="0.25",
+        )
+        for n in range(120)
+    ]  # fmt: skip
+    api.post("/api/v1/positions/update", json={"fills": fills})
+    api.put("/api/v1/marks", json={"marks": {"BTC/USDT": "97.5", "SOL/USDT:USDT": "111"}})
+    for where in (PositionFilter(), PositionFilter(strategy="a"), PositionFilter(mode="swap")):
+        tracked, marks = api.store.portfolio.tracked(where)
+        expected = summarize(tracked, marks, D("0.05"))
+        assert api.store.portfolio.summary(where, D("0.05")) == expected

@@ -17,6 +17,7 @@ from stratus.adapters.sql.audit import Page, paged
 from stratus.adapters.sql.convert import fill_of, order_row, tracked_of
 from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.marks import load_marks, store_marks
+from stratus.adapters.sql.summary import aggregate_summary
 from stratus.adapters.sql.tables import (
     FillRow,
     OrderRow,
@@ -25,7 +26,7 @@ from stratus.adapters.sql.tables import (
 )
 from stratus.domain.common import ZERO
 from stratus.domain.orders import Fill
-from stratus.domain.performance import TrackedPosition
+from stratus.domain.performance import Summary, TrackedPosition, summarize
 from stratus.domain.positions import Position
 from stratus.domain.records import NotFound, OrderEntry
 from stratus.ports import Clock
@@ -98,11 +99,24 @@ class SqlPortfolio:
             return [tracked_of(row) for row in rows], total
 
     def tracked(self, where: PositionFilter) -> tuple[list[TrackedPosition], dict[str, Decimal]]:
-        """Every matching position and the marks of their symbols, in one transaction."""
+        """Every matching position and the marks of their symbols, in one transaction.
+
+        The hot path of the portfolio endpoints: plain columns, no ORM identity map and
+        no re-validation of values that were validated on the way in."""
+        columns: Select[Any] = select(*_SUMMARY_COLUMNS)  # type: ignore[assignment]
+        query = where.apply(columns)
         with self._db.transaction() as session:
-            rows = session.scalars(where.apply(select(PositionRow))).all()
-            marks = load_marks(session, {row.symbol for row in rows})
-            return [tracked_of(row) for row in rows], marks
+            rows = session.execute(query).tuples().all()
+            marks = load_marks(session, {row[2] for row in rows})
+        return [_tracked(row) for row in rows], marks
+
+    def summary(self, where: PositionFilter, threshold: Decimal) -> Summary:
+        """The portfolio summary at the stored marks (entry price where none)."""
+        if not self._db.embedded:
+            with self._db.transaction() as session:
+                return aggregate_summary(session, where, threshold)
+        tracked, marks = self.tracked(where)
+        return summarize(tracked, marks, threshold)
 
     def marks(self) -> dict[str, Decimal]:
         with self._db.transaction() as session:
@@ -227,6 +241,37 @@ def _replay(fills: list[Fill], account: str, strategy: str, symbol: str) -> Posi
 
 def _state(position: Position) -> tuple[Decimal, Decimal, Decimal, Decimal]:
     return (position.quantity, position.average_entry, position.realized_pnl, position.fees)
+
+
+_SUMMARY_COLUMNS = (
+    PositionRow.account,
+    PositionRow.strategy,
+    PositionRow.symbol,
+    PositionRow.quantity,
+    PositionRow.average_entry,
+    PositionRow.realized_pnl,
+    PositionRow.fees,
+    PositionRow.closing_fills,
+    PositionRow.winning_fills,
+    PositionRow.gross_profit,
+    PositionRow.gross_loss,
+    PositionRow.version,
+)
+
+
+def _tracked(row: Any) -> TrackedPosition:
+    account, strategy, symbol, quantity, entry, realized, fees = row[:7]
+    position = Position.model_construct(
+        account=account,
+        strategy=strategy,
+        symbol=symbol,
+        quantity=quantity,
+        average_entry=entry,
+        realized_pnl=realized,
+        fees=fees,
+        updated_at=None,  # not needed by the portfolio figures
+    )
+    return TrackedPosition(position, *row[7:])
 
 
 def _close(a: Decimal, b: Decimal) -> bool:

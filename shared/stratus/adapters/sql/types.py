@@ -28,7 +28,10 @@ class Money(TypeDecorator[Decimal]):
         return str(plain(Decimal(value))) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        return None if value is None else plain(Decimal(value))
+        if value is None:
+            return None
+        # SQLite holds the text bound above, already plain; PostgreSQL pads to 18 places.
+        return Decimal(value) if dialect.name == "sqlite" else plain(value)
 
 
 def plain(value: Decimal) -> Decimal:

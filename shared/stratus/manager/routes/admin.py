@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
 from stratus.adapters.sql.audit import AuditEntry
@@ -67,8 +67,12 @@ TokenId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,32}$")]
 
 
 @router.delete("/tokens/{token_id}", status_code=204, tags=["tokens"])
-def revoke_token(token_id: TokenId, store: StoreDep, principal: Admin) -> Response:
+def revoke_token(
+    token_id: TokenId, store: StoreDep, principal: Admin, request: Request
+) -> Response:
+    """Revoked here at once; other instances stop accepting it within 10 seconds."""
     store.tokens.revoke(token_id, actor=principal.name)
+    request.app.state.authenticator.forget()
     return Response(status_code=204)
 
 

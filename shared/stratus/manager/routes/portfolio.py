@@ -9,13 +9,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from stratus.adapters.sql.portfolio import LedgerFilter, PositionFilter
 from stratus.domain.common import Identifier, Symbol
-from stratus.domain.performance import exposure_by_asset, summarize
+from stratus.domain.performance import exposure_by_asset
 from stratus.domain.portfolio import PortfolioMetrics
 from stratus.manager.auth import Reader, Trader
 from stratus.manager.routes.deps import ServicesDep, StoreDep
 from stratus.manager.schemas import Asset, Mode, Price
 
 router = APIRouter(tags=["portfolio"])
+ONE = Decimal(1)  # "at risk" threshold when only the metrics are wanted
 
 
 class MetricsOut(BaseModel):
@@ -72,8 +73,7 @@ def metrics(
     account: Identifier | None = None,
     strategy: Identifier | None = None,
 ) -> MetricsOut:
-    tracked, marks = store.portfolio.tracked(PositionFilter(account, strategy))
-    return MetricsOut.of(summarize(tracked, marks, Decimal(1)).metrics)
+    return MetricsOut.of(store.portfolio.summary(PositionFilter(account, strategy), ONE).metrics)
 
 
 @router.get("/portfolio/summary", response_model=SummaryOut)
@@ -87,8 +87,8 @@ def summary(
     mode: Mode | None = None,
 ) -> SummaryOut:
     threshold = Decimal(str(services.settings.unrealized_loss_warning))
-    tracked, marks = store.portfolio.tracked(PositionFilter(account, strategy, None, asset, mode))
-    result = summarize(tracked, marks, threshold)
+    where = PositionFilter(account, strategy, None, asset, mode)
+    result = store.portfolio.summary(where, threshold)
     return SummaryOut(
         **MetricsOut.of(result.metrics).model_dump(),
         closing_fills=result.closing_fills,
@@ -124,8 +124,8 @@ def pnl(
     """Realized PnL from the fills ledger (optionally in [since, until)); unrealized PnL
     of the open positions now."""
     realized = store.portfolio.pnl(LedgerFilter(account, strategy, since=since, until=until))
-    tracked, marks = store.portfolio.tracked(PositionFilter(account, strategy, status="open"))
-    unrealized = summarize(tracked, marks, Decimal(1)).metrics.unrealized_pnl
+    where = PositionFilter(account, strategy, status="open")
+    unrealized = store.portfolio.summary(where, ONE).metrics.unrealized_pnl
     return PnlOut(
         realized=realized.realized,
         fees=realized.fees,

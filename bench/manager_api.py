@@ -1,0 +1,264 @@
+"""Manager API latencies and fill throughput, over real HTTP (uvicorn on 127.0.0.1).
+
+    .venv/bin/python -m bench.manager_api [--requests 200] [--backend postgres|sqlite|both]
+
+For each backend: GET /live as the baseline measured in the same run, then GET positions
+(a page of 100) and the portfolio summary over 100 and 10,000 positions, and fill
+application (POST /positions/update, one fill per request) sequentially and from 8
+threads. Reported as p50/p95 and requests/s, and as ratios to the baseline; the issue's
+targets (p95 < 20 ms at 100 positions, summary over 10,000 < 100 ms) are shown, never
+asserted. PostgreSQL: STRATUS_TEST_POSTGRES_URL (default postgres@127.0.0.1:5432/test);
+a scratch database is created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import httpx
+import uvicorn
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+
+from stratus import migrations
+from stratus.adapters.clock import ManualClock
+from stratus.adapters.paper.venues import PaperVenues
+from stratus.adapters.sql.db import make_engine
+from stratus.adapters.sql.tables import MarkRow, PositionRow
+from stratus.config import Settings
+from stratus.crypto import dev_master_key
+from stratus.manager.app import create_app
+from stratus.manager.settings import ManagerSettings
+from stratus.service.bootstrap import build
+
+POSTGRES = os.environ.get(
+    "STRATUS_TEST_POSTGRES_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/test"
+)
+TOKEN = "stx_bench-admin-token"
+START = datetime(2026, 3, 2, tzinfo=UTC)
+SYMBOLS = [f"C{n:03d}/USDT" for n in range(100)]
+
+
+class Key:
+    def get(self, name: str) -> str:
+        return dev_master_key("bench")
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    p50: float
+    p95: float
+    rate: float
+
+
+def timed(
+    call: Callable[[], httpx.Response], count: int, threads: int = 1
+) -> tuple[list[float], float]:
+    def one(_: int) -> float:
+        began = time.perf_counter()
+        response = call()
+        elapsed = time.perf_counter() - began
+        if response.status_code >= 400:
+            raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
+        return elapsed
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        samples = list(pool.map(one, range(count)))
+    return samples, count / (time.perf_counter() - began)
+
+
+def summarize(name: str, samples: list[float], rate: float) -> Result:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return Result(name, statistics.median(ordered) * 1000, p95 * 1000, rate)
+
+
+@contextmanager
+def serve(url: str) -> Iterator[httpx.Client]:
+    clock = ManualClock(START)
+    services = build(
+        Settings(database_url=url), clock=clock, exchanges=PaperVenues(clock), secrets=Key()
+    )
+    app = create_app(services, ManagerSettings(dev_token=TOKEN))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers=headers, limits=limits
+    ) as client:
+        yield client
+    server.should_exit = True
+    thread.join()
+    services.ledger.database.engine.dispose()  # type: ignore[attr-defined]
+
+
+def seed(url: str, count: int) -> None:
+    """`count` open positions (100 symbols, accounts of 100 positions) and their marks."""
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM positions"))
+        rows = [_position(n) for n in range(count)]
+        for chunk in range(0, len(rows), 2000):
+            connection.execute(insert(PositionRow), rows[chunk : chunk + 2000])
+        connection.execute(text("DELETE FROM marks"))
+        marks = [
+            {"symbol": s, "price": Decimal(100 + i), "updated_at": START}
+            for i, s in enumerate(SYMBOLS)
+        ]
+        connection.execute(insert(MarkRow), marks)
+    engine.dispose()
+
+
+def _position(n: int) -> dict[str, object]:
+    quantity = Decimal(n % 7 + 1) * (1 if n % 3 else -1)
+    zero = Decimal(0)
+    return {
+        "account": f"acct-{n // 100}", "strategy": "trend", "symbol": SYMBOLS[n % 100],
+        "asset": SYMBOLS[n % 100].split("/")[0], "mode": "spot", "is_open": True,
+        "quantity": quantity, "average_entry": Decimal(95 + n % 10), "realized_pnl": Decimal(n % 5),
+        "fees": Decimal("0.1"), "closing_fills": n % 4, "winning_fills": n % 2,
+        "gross_profit": Decimal(n % 5), "gross_loss": zero, "updated_at": START, "version": 1,
+    }  # fmt: skip
+
+
+def fill_body(n: int) -> dict[str, object]:
+    return {
+        "fills": [
+            {
+                "fill_id": f"bench-{n}", "client_order_id": f"stx-{n}", "exchange_order_id": f"e{n}",
+                "request_id": f"r{n}", "account": f"fills-{n % 50}", "strategy": "trend",
+                "symbol": SYMBOLS[n % 20], "side": "buy" if n % 3 else "sell", "quantity": "1",
+                "price": str(100 + n % 9), "fee": "0.01", "fee_currency": "USDT",
+                "liquidity": "taker", "executed_at": (START + timedelta(seconds=n)).isoformat(),
+            }
+        ]
+    }  # fmt: skip
+
+
+def run_backend(url: str, requests: int) -> list[Result]:
+    results: list[Result] = []
+    with serve(url) as client:
+        for _ in range(50):  # warm up connections, caches, the statement cache
+            client.get("/live")
+            client.get("/api/v1/positions")
+        results.append(
+            summarize("GET /live (baseline)", *timed(lambda: client.get("/live"), requests))
+        )
+        for count in (100, 10_000):
+            seed(url, count)
+            page = lambda: client.get("/api/v1/positions", params={"limit": 100})  # noqa: E731
+            summary = lambda: client.get("/api/v1/portfolio/summary")  # noqa: E731
+            runs = requests if count == 100 else max(20, requests // 5)
+            results.append(
+                summarize(f"GET /positions (page of 100), {count:,} positions", *timed(page, runs))
+            )
+            results.append(
+                summarize(f"GET /portfolio/summary, {count:,} positions", *timed(summary, runs))
+            )
+        counter = iter(range(10**9))
+        post = lambda: client.post("/api/v1/positions/update", json=fill_body(next(counter)))  # noqa: E731
+        results.append(summarize("POST /positions/update, 1 thread", *timed(post, requests)))
+        results.append(
+            summarize("POST /positions/update, 8 threads", *timed(post, requests * 2, threads=8))
+        )
+    return results
+
+
+@contextmanager
+def scratch_postgres() -> Iterator[str | None]:
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    name = f"stratus_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # unreachable: report and bench SQLite only
+        print(f"PostgreSQL unavailable ({error.__class__.__name__}): skipping it")
+        yield None
+        return
+    url = make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    migrations.upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def table(backend: str, results: list[Result]) -> str:
+    base = results[0]
+    lines = [
+        f"### {backend}",
+        "",
+        "| scenario | p50 ms | p95 ms | req/s | p50 / baseline | req/s / baseline |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.name} | {r.p50:.2f} | {r.p95:.2f} | {r.rate:,.0f} | "
+            f"{r.p50 / base.p50:.1f}x | {r.rate / base.rate:.2f}x |"
+        )
+    checks = [
+        (
+            "p95 < 20 ms, positions page at 100",
+            _find(results, "/positions", "100 positions").p95 < 20,
+        ),
+        ("p95 < 20 ms, summary at 100", _find(results, "summary", "100 positions").p95 < 20),
+        ("summary over 10,000 < 100 ms (p95)", _find(results, "summary", "10,000").p95 < 100),
+    ]
+    lines += [
+        "",
+        "Targets: " + "; ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in checks),
+    ]
+    return "\n".join(lines)
+
+
+def _find(results: list[Result], *parts: str) -> Result:
+    return next(r for r in results if all(part in r.name for part in parts))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--backend", choices=["postgres", "sqlite", "both"], default="both")
+    args = parser.parse_args()
+    reports = []
+    if args.backend in ("postgres", "both"):
+        with scratch_postgres() as url:
+            if url is not None:
+                reports.append(table("PostgreSQL (pg8000)", run_backend(url, args.requests)))
+    if args.backend in ("sqlite", "both"):
+        with tempfile.TemporaryDirectory() as directory:
+            url = f"sqlite:///{directory}/bench.db"
+            reports.append(table("SQLite (embedded)", run_backend(url, args.requests)))
+    print("\n\n".join(reports))
+
+
+if __name__ == "__main__":
+    main()
