@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -15,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 LOCATION = Path(__file__).parent
+logging.getLogger("alembic").setLevel(logging.WARNING)  # callers report what changed
 
 
 def config(engine: Engine | None = None) -> Config:
@@ -49,17 +51,25 @@ _HEAD: list[str] = []
 
 
 def upgrade_embedded(engine: Engine) -> None:
-    """Bring an embedded (SQLite) database to head: zero setup for `stratus up`."""
+    """Bring an embedded (SQLite) database to head: zero setup for `stratus up`.
+
+    Check and upgrade run in one write transaction (SQLite's BEGIN IMMEDIATE), so the
+    processes of a local stack starting together migrate once, one after the other."""
     from sqlalchemy import inspect
 
     if not _HEAD:
         _HEAD.append(head())
-    at = current(engine)
-    if at == _HEAD[0]:
+    if current(engine) == _HEAD[0]:
         return
-    if at is None and inspect(engine).has_table("positions"):
-        raise RuntimeError(
-            f"{engine.url.database} holds tables from before migrations existed; "
-            "delete it (embedded development data) and start again"
-        )
-    upgrade(engine)
+    with engine.begin() as connection:
+        at = MigrationContext.configure(connection).get_current_revision()
+        if at == _HEAD[0]:
+            return  # another process got there first
+        if at is None and inspect(connection).has_table("positions"):
+            raise RuntimeError(
+                f"{engine.url.database} holds tables from before migrations existed; "
+                "delete it (embedded development data) and start again"
+            )
+        alembic = config()
+        alembic.attributes["connection"] = connection
+        command.upgrade(alembic, "head")

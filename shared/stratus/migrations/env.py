@@ -23,6 +23,17 @@ def _engine() -> Engine:
 
 
 def run() -> None:
+    given = context.config.attributes.get("connection")
+    if given is not None:  # the caller holds the transaction (and its lock)
+        context.configure(
+            connection=given,
+            target_metadata=Base.metadata,
+            render_as_batch=given.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        return
     engine = _engine()
     with engine.connect() as connection:
         context.configure(

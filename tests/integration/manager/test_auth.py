@@ -47,10 +47,15 @@ def id_token(google_key: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> An
     def make(**claims: Any) -> str:
         now = int(time.time())
         payload = {
-            "iss": "https://accounts.google.com", "aud": AUDIENCE, "email": SERVICE,
-            "email_verified": True, "iat": now, "exp": now + 3600, "sub": "1234",
+            "iss": "https://accounts.google.com",
+            "aud": AUDIENCE,
+            "email": SERVICE,
+            "email_verified": True,
+            "iat": now,
+            "exp": now + 3600,
+            "sub": "1234",
             **claims,
-        }  # fmt: skip
+        }
         return jwt.encode(signer, payload).decode()
 
     make.fetched = fetched  # type: ignore[attr-defined]
@@ -150,7 +155,13 @@ def test_forged_signature_is_rejected(api: Api, id_token: Any) -> None:
     ).decode()
     forged = jwt.encode(
         crypt.RSASigner.from_string(pem, key_id="test-key"),
-        {"iss": "https://accounts.google.com", "aud": AUDIENCE, "email": SERVICE,
-         "email_verified": True, "iat": int(time.time()), "exp": int(time.time()) + 600},
-    ).decode()  # fmt: skip
+        {
+            "iss": "https://accounts.google.com",
+            "aud": AUDIENCE,
+            "email": SERVICE,
+            "email_verified": True,
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 600,
+        },
+    ).decode()
     assert api.get("/api/v1/positions", role="", headers=bearer(forged)).status_code == 401

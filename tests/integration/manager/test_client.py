@@ -26,11 +26,18 @@ def client(api: Api) -> ManagerClient:
 def request(n: int) -> OrderRequest:
     return OrderRequest.model_validate(
         {
-            "request_id": f"sig-{n}-0", "signal_id": f"sig-{n}", "leg": 0, "account": "acct-1",
-            "strategy": "trend", "symbol": "BTC/USDT", "side": "buy", "order_type": "market",
-            "quantity": "1", "created_at": START,
+            "request_id": f"sig-{n}-0",
+            "signal_id": f"sig-{n}",
+            "leg": 0,
+            "account": "acct-1",
+            "strategy": "trend",
+            "symbol": "BTC/USDT",
+            "side": "buy",
+            "order_type": "market",
+            "quantity": "1",
+            "created_at": START,
         }
-    )  # fmt: skip
+    )
 
 
 def test_ledger_over_http(client: ManagerClient, api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,8 +52,11 @@ def test_ledger_over_http(client: ManagerClient, api: Api, monkeypatch: pytest.M
     assert client.position("acct-1", "trend", "BTC/USDT").realized_pnl == Decimal(10)
     assert client.position("acct-1", "trend", "DOGE/USDT").quantity == Decimal(0)
     assert [p.symbol for p in client.positions("acct-1")] == [
-        "BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT",
-    ]  # fmt: skip
+        "BTC/USDT",
+        "ETH/USDT",
+        "SOL/USDT",
+        "XRP/USDT",
+    ]
     assert len(client.fills()) == 5
     assert client.realized_pnl_since("acct-1", START) == Decimal(10)
     assert client.realized_pnl_since("acct-1", START + timedelta(seconds=1)) == Decimal(0)

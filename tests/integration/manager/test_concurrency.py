@@ -18,11 +18,18 @@ THREADS = 12
 def request(n: int) -> OrderRequest:
     return OrderRequest.model_validate(
         {
-            "request_id": f"sig-{n}-0", "signal_id": f"sig-{n}", "leg": 0, "account": "acct-1",
-            "strategy": "trend", "symbol": "BTC/USDT", "side": "buy", "order_type": "market",
-            "quantity": "1", "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+            "request_id": f"sig-{n}-0",
+            "signal_id": f"sig-{n}",
+            "leg": 0,
+            "account": "acct-1",
+            "strategy": "trend",
+            "symbol": "BTC/USDT",
+            "side": "buy",
+            "order_type": "market",
+            "quantity": "1",
+            "created_at": datetime(2026, 1, 1, tzinfo=UTC),
         }
-    )  # fmt: skip
+    )
 
 
 def run_all(calls: list[object]) -> list[object]:

@@ -101,11 +101,18 @@ def test_quota_port_through_services(api: Api) -> None:
     api.put("/api/v1/quotas/acct-1/trend", json={"max_open_orders": 1})
     request = OrderRequest.model_validate(
         {
-            "request_id": "sig-0", "signal_id": "sig", "leg": 0, "account": "acct-1",
-            "strategy": "trend", "symbol": "BTC/USDT", "side": "buy", "order_type": "market",
-            "quantity": "1", "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+            "request_id": "sig-0",
+            "signal_id": "sig",
+            "leg": 0,
+            "account": "acct-1",
+            "strategy": "trend",
+            "symbol": "BTC/USDT",
+            "side": "buy",
+            "order_type": "market",
+            "quantity": "1",
+            "created_at": datetime(2026, 1, 1, tzinfo=UTC),
         }
-    )  # fmt: skip
+    )
     quotas = api.client.app.state.services.quotas  # type: ignore[attr-defined]
     assert quotas.reserve(request, Decimal(100)) is None
     second = request.model_copy(update={"request_id": "sig-1"})

@@ -53,3 +53,21 @@ def test_readiness_needs_the_schema_at_head(api: Api) -> None:
     finally:
         migrations.upgrade(engine)
     assert api.get("/health", role="").status_code == 200
+
+
+def _migrate(url: str) -> None:
+    migrations.upgrade_embedded(make_engine(url))
+
+
+def test_processes_starting_together_migrate_once(tmp_path: object) -> None:
+    import multiprocessing
+
+    url = f"sqlite:///{tmp_path}/race.db"
+    spawn = multiprocessing.get_context("spawn")
+    processes = [spawn.Process(target=_migrate, args=(url,)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    assert [process.exitcode for process in processes] == [0] * 4
+    assert migrations.current(make_engine(url)) == migrations.head()

@@ -76,11 +76,16 @@ def test_database_summary_agrees_with_the_domain(api: Api) -> None:
     symbols = ["BTC/USDT", "ETH/USDT", "SOL/USDT:USDT", "XRP/USDT"]
     fills = [
         fill(
-            n, rng.choice(["buy", "sell"]), str(rng.randint(1, 5)), str(rng.randint(80, 120)),
-            strategy=rng.choice(["a", "b"]), symbol=rng.choice(symbols), fee="0.25",
+            n,
+            rng.choice(["buy", "sell"]),
+            str(rng.randint(1, 5)),
+            str(rng.randint(80, 120)),
+            strategy=rng.choice(["a", "b"]),
+            symbol=rng.choice(symbols),
+            fee="0.25",
         )
         for n in range(120)
-    ]  # fmt: skip
+    ]
     api.post("/api/v1/positions/update", json={"fills": fills})
     api.put("/api/v1/marks", json={"marks": {"BTC/USDT": "97.5", "SOL/USDT:USDT": "111"}})
     for where in (PositionFilter(), PositionFilter(strategy="a"), PositionFilter(mode="swap")):

@@ -84,14 +84,26 @@ def test_readers_cannot_apply_fills(api: Api) -> None:
 def test_orders_ledger_records_forward_only(api: Api) -> None:
     order = {
         "request": {
-            "request_id": "sig-1-0", "signal_id": "sig-1", "leg": 0, "account": "acct-1",
-            "strategy": "trend", "symbol": "BTC/USDT", "side": "buy", "order_type": "limit",
-            "quantity": "2", "limit_price": "100", "created_at": START.isoformat(),
+            "request_id": "sig-1-0",
+            "signal_id": "sig-1",
+            "leg": 0,
+            "account": "acct-1",
+            "strategy": "trend",
+            "symbol": "BTC/USDT",
+            "side": "buy",
+            "order_type": "limit",
+            "quantity": "2",
+            "limit_price": "100",
+            "created_at": START.isoformat(),
         },
-        "status": "partially_filled", "filled": "1", "cost": "100", "fee": "0.1",
-        "exchange_order_id": "ex-1", "created_at": START.isoformat(),
+        "status": "partially_filled",
+        "filled": "1",
+        "cost": "100",
+        "fee": "0.1",
+        "exchange_order_id": "ex-1",
+        "created_at": START.isoformat(),
         "updated_at": START.isoformat(),
-    }  # fmt: skip
+    }
     first = api.post("/api/v1/orders", role="trader", json=order).json()
     assert first["changed"] is True
     done = {**order, "status": "filled", "filled": "2", "cost": "200"}
