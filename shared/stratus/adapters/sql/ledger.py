@@ -13,7 +13,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from stratus import migrations
 from stratus.adapters.clock import SystemClock
 from stratus.adapters.sql import audit
 from stratus.adapters.sql.convert import (
@@ -47,6 +46,8 @@ class SqlLedger:
         self._db = database
         self._clock = clock or SystemClock()
         if migrate and database.embedded:
+            from stratus import migrations  # Alembic only where it is used: cold starts
+
             migrations.upgrade_embedded(database.engine)
 
     @property
