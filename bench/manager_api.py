@@ -135,26 +135,46 @@ def _position(n: int) -> dict[str, object]:
     quantity = Decimal(n % 7 + 1) * (1 if n % 3 else -1)
     zero = Decimal(0)
     return {
-        "account": f"acct-{n // 100}", "strategy": "trend", "symbol": SYMBOLS[n % 100],
-        "asset": SYMBOLS[n % 100].split("/")[0], "mode": "spot", "is_open": True,
-        "quantity": quantity, "average_entry": Decimal(95 + n % 10), "realized_pnl": Decimal(n % 5),
-        "fees": Decimal("0.1"), "closing_fills": n % 4, "winning_fills": n % 2,
-        "gross_profit": Decimal(n % 5), "gross_loss": zero, "updated_at": START, "version": 1,
-    }  # fmt: skip
+        "account": f"acct-{n // 100}",
+        "strategy": "trend",
+        "symbol": SYMBOLS[n % 100],
+        "asset": SYMBOLS[n % 100].split("/")[0],
+        "mode": "spot",
+        "is_open": True,
+        "quantity": quantity,
+        "average_entry": Decimal(95 + n % 10),
+        "realized_pnl": Decimal(n % 5),
+        "fees": Decimal("0.1"),
+        "closing_fills": n % 4,
+        "winning_fills": n % 2,
+        "gross_profit": Decimal(n % 5),
+        "gross_loss": zero,
+        "updated_at": START,
+        "version": 1,
+    }
 
 
 def fill_body(n: int) -> dict[str, object]:
     return {
         "fills": [
             {
-                "fill_id": f"bench-{n}", "client_order_id": f"stx-{n}", "exchange_order_id": f"e{n}",
-                "request_id": f"r{n}", "account": f"fills-{n % 50}", "strategy": "trend",
-                "symbol": SYMBOLS[n % 20], "side": "buy" if n % 3 else "sell", "quantity": "1",
-                "price": str(100 + n % 9), "fee": "0.01", "fee_currency": "USDT",
-                "liquidity": "taker", "executed_at": (START + timedelta(seconds=n)).isoformat(),
+                "fill_id": f"bench-{n}",
+                "client_order_id": f"stx-{n}",
+                "exchange_order_id": f"e{n}",
+                "request_id": f"r{n}",
+                "account": f"fills-{n % 50}",
+                "strategy": "trend",
+                "symbol": SYMBOLS[n % 20],
+                "side": "buy" if n % 3 else "sell",
+                "quantity": "1",
+                "price": str(100 + n % 9),
+                "fee": "0.01",
+                "fee_currency": "USDT",
+                "liquidity": "taker",
+                "executed_at": (START + timedelta(seconds=n)).isoformat(),
             }
         ]
-    }  # fmt: skip
+    }
 
 
 def run_backend(url: str, requests: int) -> list[Result]:

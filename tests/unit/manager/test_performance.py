@@ -27,10 +27,21 @@ D = Decimal
 
 def fill(n: int, side: str, quantity: str, price: str, symbol: str = "BTC/USDT") -> Fill:
     return Fill(
-        fill_id=f"f{n}", client_order_id=f"c{n}", exchange_order_id=f"e{n}", request_id=f"r{n}",
-        account="a", strategy="s", symbol=symbol, side=Side(side), quantity=D(quantity),
-        price=D(price), fee=D(0), fee_currency="USDT", liquidity=Liquidity.TAKER, executed_at=AT,
-    )  # fmt: skip
+        fill_id=f"f{n}",
+        client_order_id=f"c{n}",
+        exchange_order_id=f"e{n}",
+        request_id=f"r{n}",
+        account="a",
+        strategy="s",
+        symbol=symbol,
+        side=Side(side),
+        quantity=D(quantity),
+        price=D(price),
+        fee=D(0),
+        fee_currency="USDT",
+        liquidity=Liquidity.TAKER,
+        executed_at=AT,
+    )
 
 
 def flat(symbol: str = "BTC/USDT") -> TrackedPosition:

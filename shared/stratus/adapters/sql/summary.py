@@ -52,13 +52,31 @@ def aggregate_summary(session: Session, where: Any, threshold: Decimal) -> Summa
         )
     )
     row = session.execute(query).one()
-    (opened_n, closed_n, gross, net, realized, unreal, fees, closing, wins, profit, loss,
-     largest, at_risk) = (ZERO if value is None else value for value in row)  # fmt: skip
+    (
+        opened_n,
+        closed_n,
+        gross,
+        net,
+        realized,
+        unreal,
+        fees,
+        closing,
+        wins,
+        profit,
+        loss,
+        largest,
+        at_risk,
+    ) = (ZERO if value is None else value for value in row)
     gross, largest = _money(gross), _money(largest)
     metrics = PortfolioMetrics(
-        int(opened_n), int(closed_n), gross, _money(net), _money(realized), _money(unreal),
+        int(opened_n),
+        int(closed_n),
+        gross,
+        _money(net),
+        _money(realized),
+        _money(unreal),
         _money(fees),
-    )  # fmt: skip
+    )
     closing, wins = int(closing), int(wins)
     return Summary(
         metrics=metrics,
