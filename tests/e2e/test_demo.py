@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 from stratus.cli.demo import embedded, load, replay
@@ -49,3 +50,23 @@ def test_positions_follow_from_fills_even_with_every_message_delivered_twice() -
             position.realized_pnl,
             position.fees,
         )
+
+
+def test_the_manager_serves_the_orders_ledger_the_pipeline_wrote() -> None:
+    from fastapi.testclient import TestClient
+
+    from stratus.manager.app import create_app
+
+    services, bus = embedded("sqlite://")
+    replay(services, bus, load(EXAMPLES))
+    client = TestClient(create_app(services))
+    answer = client.get(
+        "/api/v1/orders", headers={"Authorization": "Bearer stx_stratus-dev-only-not-secret"}
+    )
+    assert answer.status_code == 200
+    ledger = {item["request_id"]: item for item in answer.json()["items"]}
+    documents = {record.request.request_id: record for record in services.state.orders()}
+    assert set(ledger) == set(documents)
+    for request_id, record in documents.items():
+        assert ledger[request_id]["status"] == record.status.value
+        assert Decimal(ledger[request_id]["filled"]) == record.filled

@@ -22,7 +22,7 @@ from stratus.domain.orders import Fill, Liquidity, OrderRecord, OrderStatus
 from stratus.domain.reconciliation import RECONCILIATION_STRATEGY, Drift, ReconciliationReport
 from stratus.observability import log_fields
 from stratus.ports import Venue
-from stratus.service.handlers.execution import observe, publish_fills
+from stratus.service.handlers.execution import observe, publish_fills, settle
 from stratus.service.services import Services
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,7 @@ def _follow(
         if record.status is OrderStatus.PENDING and now - record.created_at < _lost_after(services):
             return  # its order message may still be delivered and placed
         lost = record.transition(OrderStatus.LOST, now, "the exchange has no such order")
-        services.state.save_order(lost)
-        services.quotas.release(record.request.request_id)  # idempotent
+        settle(services, services.state.save_order(lost))
         run.lost.append(record.client_order_id)
         return
     updated = observe(services, record, seen)

@@ -169,12 +169,14 @@ def _lookup_quietly(venue: Venue, coid: str, symbol: str) -> ExchangeOrder | Non
 def observe(services: Services, record: OrderRecord, seen: ExchangeOrder) -> OrderRecord:
     """Fold the exchange's view into the document (compare-and-set) before publishing."""
     saved = services.state.save_order(record.observe(seen, services.clock.now()))
-    finish(services, saved)
+    settle(services, saved)
     return saved
 
 
-def finish(services: Services, record: OrderRecord) -> None:
-    """A final order gives its quota reservation back (idempotent)."""
+def settle(services: Services, record: OrderRecord) -> None:
+    """After every state change: the orders ledger (system of record) learns where the
+    order stands, and a final order gives its quota reservation back. Both idempotent."""
+    services.ledger.record_order(record)
     if record.status.is_terminal:
         services.quotas.release(record.request.request_id)
 
@@ -209,7 +211,7 @@ def _finalize(
     services: Services, record: OrderRecord, status: OrderStatus, detail: str
 ) -> OrderRecord:
     saved = services.state.save_order(record.transition(status, services.clock.now(), detail))
-    finish(services, saved)
+    settle(services, saved)
     log.info("order closed unsent", extra=log_fields(request=record.request.request_id, why=detail))
     return saved
 

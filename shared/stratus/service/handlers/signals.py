@@ -14,7 +14,7 @@ from stratus.domain.signals import Signal
 from stratus.domain.sizing import plan_orders
 from stratus.observability import log_fields
 from stratus.ports import Venue
-from stratus.service.handlers.execution import finish, observe, publish_fills
+from stratus.service.handlers.execution import observe, publish_fills, settle
 from stratus.service.services import Services
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def cancel_opposite(services: Services, venue: Venue, signal: Signal, side: Side
         if record.status is OrderStatus.PENDING:
             detail = f"superseded by {signal.signal_id}"
             canceled_doc = record.transition(OrderStatus.CANCELED, now, detail)
-            finish(services, services.state.save_order(canceled_doc))
+            settle(services, services.state.save_order(canceled_doc))
         elif record.exchange_order_id is not None:
             # Filled or canceled meanwhile is fine: the lookup below says which.
             with suppress(OrderNotFound):
