@@ -61,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         stack.start()
         print(describe(stack), flush=True)
-        stop.wait()  # Ctrl-C raises KeyboardInterrupt out of here; SIGTERM sets stop
+        # Ctrl-C raises KeyboardInterrupt out of here; SIGTERM sets stop. Wake up now and
+        # then: a signal that lands on another thread only runs its Python handler once the
+        # main thread is back in the interpreter, never while it blocks without a timeout.
+        while not stop.wait(0.2):
+            pass
     except StackError as error:
         print(f"stratus up --emulators: {error}")
         return 2
