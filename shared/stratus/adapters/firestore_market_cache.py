@@ -7,10 +7,10 @@ FIRESTORE_EMULATOR_HOST by itself.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any
 
+from stratus.adapters.firestore_client import document_id, firestore_client
 from stratus.adapters.market_blob import pack, unpack
 from stratus.ports import Clock
 
@@ -23,20 +23,13 @@ class FirestoreMarketCache:
         self._project = project
         self._database = database
         self._clock = clock
-        self._client: Any = None
-        self._lock = threading.Lock()
 
     @property
     def client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                from google.cloud import firestore
-
-                self._client = firestore.Client(project=self._project, database=self._database)
-            return self._client
+        return firestore_client(self._project, self._database)
 
     def _doc(self, key: str) -> Any:
-        return self.client.collection(COLLECTION).document(key.replace("/", "|"))
+        return self.client.collection(COLLECTION).document(document_id(key))
 
     def get(self, key: str, max_age_seconds: int) -> dict[str, dict[str, Any]] | None:
         snapshot = self._doc(key).get()

@@ -12,11 +12,11 @@ fails instead of overwriting (optimistic, no server-side transaction locks).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from stratus.adapters.firestore_client import document_id, firestore_client
 from stratus.domain.errors import ConcurrentUpdate
 from stratus.domain.orders import OrderRecord, OrderStatus
 from stratus.domain.risk import TradingState
@@ -29,27 +29,15 @@ KILL_SWITCH = "kill_switch"
 _LIVE = [OrderStatus.PENDING.value, OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value]
 
 
-def document_id(key: str) -> str:
-    """Firestore ids may not contain '/' nor look like __name__."""
-    return key.replace("/", "|").replace("__", "_~")
-
-
 class FirestoreStateStore:
     def __init__(self, project: str, clock: Clock, database: str = "(default)") -> None:
         self._project = project
         self._database = database
         self._clock = clock
-        self._client: Any = None
-        self._lock = threading.Lock()
 
     @property
     def client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                from google.cloud import firestore
-
-                self._client = firestore.Client(project=self._project, database=self._database)
-            return self._client
+        return firestore_client(self._project, self._database)
 
     def _doc(self, collection: str, key: str) -> Any:
         return self.client.collection(collection).document(document_id(key))
