@@ -34,4 +34,4 @@ def load_marks(session: Session, symbols: Iterable[str] | None = None) -> dict[s
     query = select(MarkRow.symbol, MarkRow.price)
     if symbols is not None:
         query = query.where(MarkRow.symbol.in_(list(symbols)))
-    return dict(session.execute(query).tuples().all())
+    return dict(session.execute(query).all())

@@ -106,7 +106,7 @@ class SqlPortfolio:
         columns: Select[Any] = select(*_SUMMARY_COLUMNS)  # type: ignore[assignment]
         query = where.apply(columns)
         with self._db.transaction() as session:
-            rows = session.execute(query).tuples().all()
+            rows = session.execute(query).all()
             marks = load_marks(session, {row[2] for row in rows})
         return [_tracked(row) for row in rows], marks
 
@@ -164,19 +164,17 @@ class SqlPortfolio:
             return paged(session, query, page)
 
     def orders(self, where: LedgerFilter, page: Page) -> tuple[list[OrderEntry], int]:
-        query = select(OrderRow).order_by(OrderRow.created_at.desc(), OrderRow.client_order_id)
-        for column, value in (
-            (OrderRow.account, where.account),
-            (OrderRow.strategy, where.strategy),
-            (OrderRow.symbol, where.symbol),
-            (OrderRow.status, where.status),
-        ):
-            if value is not None:
-                query = query.where(column == value)
-        if where.since is not None:
-            query = query.where(OrderRow.created_at >= where.since)
-        if where.until is not None:
-            query = query.where(OrderRow.created_at < where.until)
+        query = _ledger_query(
+            select(OrderRow),
+            where,
+            {
+                "account": OrderRow.account,
+                "strategy": OrderRow.strategy,
+                "symbol": OrderRow.symbol,
+                "status": OrderRow.status,
+            },
+            stamp=OrderRow.created_at,
+        ).order_by(OrderRow.created_at.desc(), OrderRow.client_order_id)
         with self._db.transaction() as session:
             rows, total = paged(session, query, page)
             return [order_row(row) for row in rows], total
@@ -199,25 +197,33 @@ class SqlPortfolio:
         realized = fees = ZERO
         count = 0
         with self._db.transaction() as session:
-            for pnl, fee in session.execute(query).tuples():
+            for pnl, fee in session.execute(query):
                 realized, fees, count = realized + pnl, fees + fee, count + 1
         return Pnl(realized, fees, count)
 
 
 def _fill_query(where: LedgerFilter) -> Select[Any]:
-    query = select(FillRow)
-    for column, value in (
-        (FillRow.account, where.account),
-        (FillRow.strategy, where.strategy),
-        (FillRow.symbol, where.symbol),
-        (FillRow.client_order_id, where.client_order_id),
-    ):
+    columns = {
+        "account": FillRow.account,
+        "strategy": FillRow.strategy,
+        "symbol": FillRow.symbol,
+        "client_order_id": FillRow.client_order_id,
+    }
+    return _ledger_query(select(FillRow), where, columns, stamp=FillRow.executed_at)
+
+
+def _ledger_query(
+    query: Select[Any], where: LedgerFilter, columns: dict[str, Any], stamp: Any
+) -> Select[Any]:
+    """`query` narrowed by the filter's given fields (by name) and its [since, until)."""
+    for name, column in columns.items():
+        value = getattr(where, name)
         if value is not None:
             query = query.where(column == value)
     if where.since is not None:
-        query = query.where(FillRow.executed_at >= where.since)
+        query = query.where(stamp >= where.since)
     if where.until is not None:
-        query = query.where(FillRow.executed_at < where.until)
+        query = query.where(stamp < where.until)
     return query
 
 
