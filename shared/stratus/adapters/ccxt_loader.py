@@ -80,9 +80,3 @@ def _completing(package: ModuleType) -> Any:
             raise AttributeError(f"module 'ccxt' has no attribute {name!r}") from None
 
     return __getattr__
-
-
-def ccxt_fully_imported() -> bool:
-    """Whether the whole library (every exchange) has been imported in this process."""
-    package = sys.modules.get("ccxt")
-    return package is not None and getattr(package, "__stratus_complete__", True)
