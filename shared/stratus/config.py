@@ -6,11 +6,10 @@ missing or placeholder secret or with an embedded backend.
 
 from __future__ import annotations
 
-import os
 from enum import StrEnum
 from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stratus.adapters.tradingview import AlertMapping
@@ -45,6 +44,27 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the system of record (and of the embedded state)",
     )
     secrets_dir: str = Field(default="", description="directory of secret files (env backend)")
+
+    # Where the system of record is: functions in production reach it through the manager's
+    # API; the manager (and the embedded stack) open SQL: database_url, or Cloud SQL.
+    manager_url: str = Field(
+        default="", description="the manager's base URL; empty: open the SQL database directly"
+    )
+    manager_token: SecretStr = Field(
+        default=SecretStr(""), description="static bearer token; empty: a Google ID token"
+    )
+    manager_audience: str = Field(default="", description="ID token audience; empty: manager_url")
+    manager_timeout_seconds: float = Field(default=10.0, gt=0)
+    cloudsql_instance: str = Field(
+        default="",
+        description="Cloud SQL connection name project:region:name; selects it over database_url",
+    )
+    cloudsql_user: str = Field(
+        default="", description="IAM user: the service account without .gserviceaccount.com"
+    )
+    cloudsql_database: str = "stratus"
+    cloudsql_ip_type: str = Field(default="private", pattern="^(public|private|psc)$")
+    cloudsql_pool_size: int = Field(default=5, gt=0)
     webhook_dev_secret: SecretStr = SecretStr(DEV_PLACEHOLDER)
 
     dry_run: bool = False
@@ -80,6 +100,11 @@ class Settings(BaseSettings):
     sizing: SizingPolicy = SizingPolicy()
     risk: RiskLimits = RiskLimits()
 
+    @field_validator("cloudsql_ip_type", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value  # the connector's IPTypes
+
     @model_validator(mode="after")
     def _production_is_real(self) -> Self:
         if self.environment is not Environment.PRODUCTION:
@@ -98,13 +123,10 @@ class Settings(BaseSettings):
             raise ValueError("production cannot use embedded backends: " + ", ".join(wrong))
         if self.gcp_project == "stratus-local":
             raise ValueError("production needs STRATUS_GCP_PROJECT")
-        # Functions reach the system of record through the manager (STRATUS_MANAGER_URL);
-        # the manager itself needs PostgreSQL or Cloud SQL.
-        reaches_manager = bool(os.environ.get("STRATUS_MANAGER_URL"))
-        has_sql = not self.database_url.startswith("sqlite") or bool(
-            os.environ.get("STRATUS_CLOUDSQL_INSTANCE")
-        )
-        if not (reaches_manager or has_sql):
+        # Functions reach the system of record through the manager; the manager itself
+        # needs PostgreSQL or Cloud SQL.
+        has_sql = self.cloudsql_instance or not self.database_url.startswith("sqlite")
+        if not (self.manager_url or has_sql):
             raise ValueError(
                 "production needs STRATUS_MANAGER_URL (functions) or a PostgreSQL "
                 "STRATUS_DATABASE_URL / STRATUS_CLOUDSQL_INSTANCE (manager)"

@@ -16,9 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stratus.config import Settings
 from stratus.domain.errors import PermanentError
 from stratus.domain.orders import Fill, OrderRecord, OrderRequest
 from stratus.domain.positions import Position
@@ -26,15 +25,6 @@ from stratus.ports import ExchangeAccount
 
 PREFIX = "/api/v1"
 PAGE = 1000
-
-
-class ClientSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="STRATUS_MANAGER_", extra="ignore")
-
-    url: str = ""  # e.g. https://manager-xyz-ew.a.run.app; empty: use SQL directly
-    token: SecretStr = SecretStr("")  # static bearer token; empty: Google ID token
-    audience: str = ""  # ID token audience; defaults to url
-    timeout_seconds: float = 10.0
 
 
 class ManagerError(Exception):
@@ -71,10 +61,11 @@ class ManagerClient:
         self._bearer = bearer
 
     @classmethod
-    def from_settings(cls, settings: ClientSettings) -> ManagerClient:
-        http = httpx.Client(base_url=settings.url, timeout=settings.timeout_seconds)
-        static = settings.token.get_secret_value()
-        bearer = (lambda: static) if static else IdTokens(settings.audience or settings.url)
+    def from_settings(cls, settings: Settings) -> ManagerClient:
+        url = settings.manager_url
+        http = httpx.Client(base_url=url, timeout=settings.manager_timeout_seconds)
+        static = settings.manager_token.get_secret_value()
+        bearer = (lambda: static) if static else IdTokens(settings.manager_audience or url)
         return cls(http, bearer)
 
     # Ledger

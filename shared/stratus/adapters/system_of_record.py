@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from stratus.config import Settings
 from stratus.ports import AccountDirectory, Clock, Ledger, Quotas, Secrets
 
 if TYPE_CHECKING:
@@ -19,13 +20,12 @@ class SystemOfRecord:
     accounts: AccountDirectory
 
 
-def remote() -> SystemOfRecord | None:
-    """The manager client when STRATUS_MANAGER_URL is set, else None."""
-    from stratus.adapters.manager_client import ClientSettings, ManagerClient
-
-    settings = ClientSettings()
-    if not settings.url:
+def remote(settings: Settings) -> SystemOfRecord | None:
+    """The manager client when manager_url is set, else None."""
+    if not settings.manager_url:
         return None
+    from stratus.adapters.manager_client import ManagerClient
+
     client = ManagerClient.from_settings(settings)
     return SystemOfRecord(client, client, client)
 

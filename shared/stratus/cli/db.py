@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from stratus import migrations
-from stratus.adapters.sql.db import make_engine
+from stratus.adapters.sql.db import configured_engine
 from stratus.config import Settings
 
 
@@ -34,7 +34,7 @@ def register(commands: Any) -> None:
 
 
 def run_upgrade(args: argparse.Namespace) -> int:
-    engine = make_engine(Settings().database_url)
+    engine = configured_engine(Settings())
     before = migrations.current(engine)
     migrations.upgrade(engine, args.revision)
     print(f"schema: {before or 'empty'} -> {migrations.current(engine)}")
@@ -43,7 +43,7 @@ def run_upgrade(args: argparse.Namespace) -> int:
 
 
 def run_downgrade(args: argparse.Namespace) -> int:
-    engine = make_engine(Settings().database_url)
+    engine = configured_engine(Settings())
     migrations.downgrade(engine, args.revision)
     print(f"schema: {migrations.current(engine) or 'empty'}")
     engine.dispose()
@@ -51,7 +51,7 @@ def run_downgrade(args: argparse.Namespace) -> int:
 
 
 def run_current(args: argparse.Namespace) -> int:
-    engine = make_engine(Settings().database_url)
+    engine = configured_engine(Settings())
     at = migrations.current(engine)
     head = migrations.head()
     print(f"schema: {at or 'empty'} (head {head})")

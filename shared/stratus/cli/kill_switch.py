@@ -38,7 +38,7 @@ def state_store(settings: Settings) -> StateStore:
         return FirestoreStateStore(settings.gcp_project, SystemClock())
     from stratus.adapters.sql.state import SqlStateStore
 
-    return SqlStateStore(Database.from_url(settings.database_url), SystemClock())
+    return SqlStateStore(Database.configured(settings), SystemClock())
 
 
 def run(args: argparse.Namespace, store: StateStore | None = None) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
-from stratus.adapters.sql.db import make_engine
+from stratus.adapters.sql.db import configured_engine, make_engine
 from stratus.adapters.sql.tables import Base
 from stratus.config import Settings
 
@@ -18,8 +18,8 @@ def _engine() -> Engine:
     given = context.config.attributes.get("engine")
     if isinstance(given, Engine):
         return given
-    url = context.config.get_main_option("sqlalchemy.url") or Settings().database_url
-    return make_engine(url)
+    url = context.config.get_main_option("sqlalchemy.url")
+    return make_engine(url) if url else configured_engine(Settings())
 
 
 def run() -> None:

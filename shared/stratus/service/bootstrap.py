@@ -57,13 +57,13 @@ def build(
     clock = clock or SystemClock()
     database = None
     secrets = secrets or _secrets(settings)
-    record = system_of_record.remote() if None in (ledger, quotas, accounts) else None
+    record = system_of_record.remote(settings) if None in (ledger, quotas, accounts) else None
     sql_state = state is None and settings.state == "sql"
     sql_record = record is None and None in (ledger, quotas, accounts)
     if sql_state or sql_record:  # functions on Firestore + the manager API never open SQL
         from stratus.adapters.sql.db import Database
 
-        database = Database.from_url(settings.database_url)
+        database = Database.configured(settings)
     if record is None and None in (ledger, quotas, accounts):
         record = system_of_record.local(_required(database), secrets, clock)
         if "allocations" not in extra:  # the manager client does not serve them (yet)
@@ -157,7 +157,7 @@ def _market_cache(settings: Settings, clock: Clock, database: Database | None) -
     from stratus.adapters.sql.db import Database
     from stratus.adapters.sql.market_cache import SqlMarketCache
 
-    return SqlMarketCache(database or Database.from_url(settings.database_url), clock)
+    return SqlMarketCache(database or Database.configured(settings), clock)
 
 
 _services: Services | None = None

@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from stratus.adapters import manager_client
-from stratus.adapters.manager_client import ClientSettings, IdTokens, ManagerClient, ManagerError
+from stratus.adapters.manager_client import IdTokens, ManagerClient, ManagerError
+from stratus.config import Settings
 from stratus.domain.errors import PermanentError
 from stratus.domain.orders import Fill, OrderRecord, OrderRequest
 from tests.integration.manager.conftest import START, Api, fill
@@ -136,16 +137,16 @@ def test_id_tokens_are_fetched_for_the_audience_and_reused(monkeypatch: pytest.M
 
 
 def test_settings_choose_static_token_or_id_tokens() -> None:
-    static = ManagerClient.from_settings(ClientSettings(url="https://m.test", token="stx_x"))
+    settings = Settings(manager_url="https://m.test", manager_token="stx_x")
+    static = ManagerClient.from_settings(settings)
     assert static._bearer() == "stx_x"
-    google = ManagerClient.from_settings(ClientSettings(url="https://m.test"))
+    google = ManagerClient.from_settings(Settings(manager_url="https://m.test"))
     assert isinstance(google._bearer, IdTokens)
 
 
 def test_bootstrap_uses_the_client_when_a_manager_url_is_set(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from stratus.config import Settings
     from stratus.service.bootstrap import build
 
     monkeypatch.setenv("STRATUS_MANAGER_URL", "https://manager.test")

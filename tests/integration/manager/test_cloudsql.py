@@ -11,7 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from stratus.adapters.sql import cloudsql
-from stratus.adapters.sql.db import make_engine
+from stratus.adapters.sql.db import configured_engine
+from stratus.config import Settings
 
 
 class FakeConnector:
@@ -34,7 +35,8 @@ def test_instance_selects_the_connector(postgres_url: str, monkeypatch: pytest.M
     monkeypatch.setattr(cloudsql, "connector_factory", lambda: fake)
     monkeypatch.setenv("STRATUS_CLOUDSQL_INSTANCE", "proj:europe-west1:stratus")
     monkeypatch.setenv("STRATUS_CLOUDSQL_USER", "manager@proj.iam")
-    engine = make_engine("postgresql://ignored")
+    monkeypatch.setenv("STRATUS_CLOUDSQL_IP_TYPE", "PRIVATE")  # as terraform spells it
+    engine = configured_engine(Settings(database_url="postgresql://ignored"))
     with engine.connect() as connection:
         assert connection.execute(text("SELECT 1")).scalar() == 1
     engine.dispose()
@@ -51,7 +53,7 @@ def test_instance_selects_the_connector(postgres_url: str, monkeypatch: pytest.M
 def test_instance_without_user_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STRATUS_CLOUDSQL_INSTANCE", "proj:europe-west1:stratus")
     with pytest.raises(ValueError, match="STRATUS_CLOUDSQL_USER"):
-        make_engine("postgresql://ignored")
+        configured_engine(Settings(database_url="postgresql://ignored"))
 
 
 def test_the_connector_refreshes_lazily(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,15 +13,19 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from stratus.adapters.sql.cloudsql import CloudSqlSettings, cloudsql_engine
+from stratus.adapters.sql.cloudsql import cloudsql_engine
+from stratus.config import Settings
+
+
+def configured_engine(settings: Settings) -> Engine:
+    """The configured database: Cloud SQL when cloudsql_instance is set, else database_url."""
+    if settings.cloudsql_instance:
+        return cloudsql_engine(settings)
+    return make_engine(settings.database_url)
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for a SQLAlchemy URL, or for Cloud SQL when STRATUS_CLOUDSQL_INSTANCE is
-    set; SQLite gets WAL, foreign keys and a busy timeout."""
-    cloudsql = CloudSqlSettings()
-    if cloudsql.instance:
-        return cloudsql_engine(cloudsql)
+    """An engine for a SQLAlchemy URL; SQLite gets WAL, foreign keys and a busy timeout."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         if parsed.drivername == "postgresql":
@@ -68,6 +72,10 @@ class Database:
     @classmethod
     def from_url(cls, url: str) -> Database:
         return cls(make_engine(url))
+
+    @classmethod
+    def configured(cls, settings: Settings) -> Database:
+        return cls(configured_engine(settings))
 
     @property
     def embedded(self) -> bool:
