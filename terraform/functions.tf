@@ -43,7 +43,7 @@ resource "google_cloudfunctions2_function" "function" {
     all_traffic_on_latest_revision = true
 
     environment_variables = merge(local.common_env, {
-      STRATUS_MANAGER_URL = google_cloud_run_v2_service.manager.uri
+      STRATUS_MANAGER_URL = local.manager_url
       LOG_EXECUTION_ID    = "true"
     })
   }

@@ -15,6 +15,11 @@ locals {
 
   project_number = data.google_project.this.number
 
+  # The manager's deterministic run.app URL. Functions call it and the manager checks it as
+  # the audience of their ID tokens: one value for both ends (a service cannot read its
+  # own uri).
+  manager_url = "https://stratus-manager-${local.project_number}.${var.region}.run.app"
+
   # Settings shared by every deployable (pydantic-settings, prefix STRATUS_). Production mode
   # refuses embedded backends and placeholder secrets.
   common_env = {

@@ -7,12 +7,17 @@ locals {
   manager_db_user = trimsuffix(google_service_account.manager.email, ".gserviceaccount.com")
 
   manager_env = merge(local.common_env, {
-    # Driver, user and database for SQLAlchemy; the host is empty because the connector
-    # opens the connection to STRATUS_CLOUDSQL_INSTANCE (IAM auth, no password).
-    STRATUS_DATABASE_URL       = "postgresql+pg8000://${urlencode(local.manager_db_user)}@/${google_sql_database.stratus.name}"
-    STRATUS_CLOUDSQL_INSTANCE  = google_sql_database_instance.main.connection_name
-    STRATUS_CLOUDSQL_IP_TYPE   = "PRIVATE"
-    STRATUS_CLOUDSQL_IAM_AUTHN = "true"
+    # The connector opens every connection (IAM database auth, no password).
+    STRATUS_CLOUDSQL_INSTANCE = google_sql_database_instance.main.connection_name
+    STRATUS_CLOUDSQL_USER     = local.manager_db_user
+    STRATUS_CLOUDSQL_DATABASE = google_sql_database.stratus.name
+    STRATUS_CLOUDSQL_IP_TYPE  = "private"
+    # Functions authenticate with Google ID tokens for this audience; their service
+    # accounts trade (fills, orders, quotas) and may read the keys of their accounts.
+    STRATUS_MANAGER_AUDIENCE = local.manager_url
+    STRATUS_MANAGER_SERVICE_ACCOUNTS = jsonencode({
+      for name in keys(local.manager_callers) : google_service_account.function[name].email => "trader"
+    })
   })
 }
 

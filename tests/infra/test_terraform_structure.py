@@ -618,6 +618,59 @@ def test_cloud_sql_is_private_protected_and_iam_authenticated() -> None:
     assert expr(resource("google_sql_user", "manager"), "type") == "CLOUD_IAM_SERVICE_ACCOUNT"
 
 
+# --- environment of the deployables -> settings -------------------------------------------
+
+
+def _env_names(expression: str) -> set[str]:
+    return set(re.findall(r"\b(STRATUS_[A-Z0-9_]+)\s*=", expression))
+
+
+def _env_literals(expression: str) -> dict[str, str]:
+    return dict(re.findall(r"\b(STRATUS_[A-Z0-9_]+)\s*=\s*\"([^\"$]*)\"", expression))
+
+
+def _function_env() -> str:
+    function = resource("google_cloudfunctions2_function", "function")
+    return str(block(function, "service_config")["environment_variables"])
+
+
+def test_every_deployed_variable_is_a_setting_with_a_valid_literal() -> None:
+    """A misspelt or retired STRATUS_* variable is silently ignored by pydantic-settings."""
+    from stratus.config import Settings
+    from stratus.manager.settings import ManagerSettings
+
+    loc = locals_()
+    common = loc["common_env"]
+    deployed = str(common) + str(loc["manager_env"]) + _function_env()
+    known = {f"STRATUS_{name.upper()}" for name in Settings.model_fields}
+    known |= {f"STRATUS_MANAGER_{name.upper()}" for name in ManagerSettings.model_fields}
+    assert _env_names(deployed) - known == set()
+    literals = {**_env_literals(str(loc["manager_env"])), **_env_literals(_function_env())}
+    literals.update({k: v for k, v in common.items() if "${" not in v})
+    fields = {
+        name.removeprefix("STRATUS_").lower(): value
+        for name, value in literals.items()
+        if name.removeprefix("STRATUS_").lower() in Settings.model_fields
+    }
+    fields["gcp_project"] = "p"  # interpolated from a variable
+    Settings(**{**fields, "manager_url": "https://m"})  # raises on a bad value
+
+
+def test_functions_and_manager_agree_on_the_manager_url() -> None:
+    manager = str(locals_()["manager_env"])
+    url = re.search(r"STRATUS_MANAGER_URL\s*=\s*([\w.]+)", _function_env())
+    audience = re.search(r"STRATUS_MANAGER_AUDIENCE\s*=\s*([\w.]+)", manager)
+    assert url is not None
+    assert audience is not None
+    assert url.group(1) == audience.group(1) == "local.manager_url"
+    assert re.search(r"STRATUS_MANAGER_SERVICE_ACCOUNTS\s*=.*local\.manager_callers", manager)
+
+
+def test_manager_opens_cloud_sql_with_an_iam_user() -> None:
+    names = _env_names(str(locals_()["manager_env"]))
+    assert {"STRATUS_CLOUDSQL_INSTANCE", "STRATUS_CLOUDSQL_USER"} <= names
+
+
 def test_package_copies_of_topology_and_schemas_match() -> None:
     """shared/stratus reads its own copies; they must not drift from what terraform deploys."""
     copies = ROOT / "shared" / "stratus"
