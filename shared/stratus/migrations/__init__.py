@@ -15,6 +15,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from stratus.adapters.sql.schema_head import HEAD
+
 LOCATION = Path(__file__).parent
 logging.getLogger("alembic").setLevel(logging.WARNING)  # callers report what changed
 
@@ -47,9 +49,6 @@ def downgrade(engine: Engine, revision: str) -> None:
     command.downgrade(config(engine), revision)
 
 
-_HEAD: list[str] = []
-
-
 def upgrade_embedded(engine: Engine) -> None:
     """Bring an embedded (SQLite) database to head: zero setup for `stratus up`.
 
@@ -57,13 +56,9 @@ def upgrade_embedded(engine: Engine) -> None:
     processes of a local stack starting together migrate once, one after the other."""
     from sqlalchemy import inspect
 
-    if not _HEAD:
-        _HEAD.append(head())
-    if current(engine) == _HEAD[0]:
-        return
     with engine.begin() as connection:
         at = MigrationContext.configure(connection).get_current_revision()
-        if at == _HEAD[0]:
+        if at == HEAD:
             return  # another process got there first
         if at is None and inspect(connection).has_table("positions"):
             raise RuntimeError(

@@ -7,7 +7,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from stratus import migrations
-from stratus.adapters.sql.db import make_engine
+from stratus.adapters.sql.db import Database, make_engine
+from stratus.adapters.sql.ledger import SqlLedger
+from stratus.adapters.sql.schema_head import HEAD, at_head
 from stratus.adapters.sql.tables import Base
 from tests.integration.manager.conftest import Api
 
@@ -71,3 +73,15 @@ def test_processes_starting_together_migrate_once(tmp_path: object) -> None:
         process.join(60)
     assert [process.exitcode for process in processes] == [0] * 4
     assert migrations.current(make_engine(url)) == migrations.head()
+
+
+def test_the_cheap_head_check_names_alembics_head(tmp_path: object) -> None:
+    """SqlLedger skips Alembic when at_head says so: a stale HEAD would skip a migration."""
+    assert migrations.head() == HEAD
+    engine = make_engine(f"sqlite:///{tmp_path}/h.db")
+    assert not at_head(engine)
+    migrations.upgrade(engine, "0001")
+    assert not at_head(engine)
+    SqlLedger(Database(engine))  # an embedded ledger brings the schema to head
+    assert at_head(engine)
+    engine.dispose()

@@ -26,6 +26,7 @@ from stratus.adapters.sql.convert import (
 )
 from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.marks import store_marks
+from stratus.adapters.sql.schema_head import at_head
 from stratus.adapters.sql.tables import FillRow, OrderRow, PositionRow, SnapshotRow, SnapshotRunRow
 from stratus.domain.common import ZERO
 from stratus.domain.errors import ConcurrentUpdate
@@ -45,8 +46,8 @@ class SqlLedger:
         by `stratus db upgrade`, a deploy step, never by a serving instance."""
         self._db = database
         self._clock = clock or SystemClock()
-        if migrate and database.embedded:
-            from stratus import migrations  # Alembic only where it is used: cold starts
+        if migrate and database.embedded and not at_head(database.engine):
+            from stratus import migrations  # Alembic only when there is work for it
 
             migrations.upgrade_embedded(database.engine)
 
