@@ -1,5 +1,5 @@
-"""The manager's HTTP API as the Ledger, Quotas and AccountDirectory ports: how functions
-in production reach the system of record (the manager is its only writer).
+"""The manager's HTTP API as the Ledger, Quotas, AccountDirectory and Allocations ports:
+how functions in production reach the system of record (the manager is its only writer).
 
 Authentication is a static bearer token (STRATUS_MANAGER_TOKEN) or, on Google Cloud, a
 Google-signed ID token for the manager's audience, fetched from the metadata server and
@@ -18,9 +18,11 @@ from typing import Any
 import httpx
 
 from stratus.config import Settings
+from stratus.domain.accounts import Allocation
 from stratus.domain.errors import PermanentError
 from stratus.domain.orders import Fill, OrderRecord, OrderRequest
 from stratus.domain.positions import Position
+from stratus.domain.records import NotFound
 from stratus.ports import ExchangeAccount
 
 PREFIX = "/api/v1"
@@ -129,6 +131,17 @@ class ManagerClient:
 
     def accounts(self) -> list[str]:
         return [item["account"] for item in self._pages("/accounts", {})]
+
+    # Allocations
+
+    def allocation(self, account: str, strategy: str) -> Allocation:
+        try:
+            data = self._call("GET", f"/allocations/{account}/{strategy}")
+        except PermanentError as error:
+            if error.reason == "http_404":
+                raise NotFound("allocation", f"{account}/{strategy}") from None
+            raise
+        return Allocation.model_validate(data)
 
     def _pages(self, path: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
         offset = 0

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from stratus.config import Settings
-from stratus.ports import AccountDirectory, Clock, Ledger, Quotas, Secrets
+from stratus.ports import AccountDirectory, Allocations, Clock, Ledger, Quotas, Secrets
 
 if TYPE_CHECKING:
     from stratus.adapters.sql.db import Database
@@ -18,6 +18,7 @@ class SystemOfRecord:
     ledger: Ledger
     quotas: Quotas
     accounts: AccountDirectory
+    allocations: Allocations
 
 
 def remote(settings: Settings) -> SystemOfRecord | None:
@@ -27,12 +28,13 @@ def remote(settings: Settings) -> SystemOfRecord | None:
     from stratus.adapters.manager_client import ManagerClient
 
     client = ManagerClient.from_settings(settings)
-    return SystemOfRecord(client, client, client)
+    return SystemOfRecord(client, client, client, client)
 
 
 def local(database: Database, secrets: Secrets, clock: Clock) -> SystemOfRecord:
     """Straight to SQL; the embedded database is migrated to head on first use."""
     from stratus.adapters.sql.accounts import SqlAccounts
+    from stratus.adapters.sql.funds import SqlFunds
     from stratus.adapters.sql.ledger import SqlLedger
     from stratus.adapters.sql.quotas import SqlQuotas
     from stratus.crypto import Vault
@@ -41,4 +43,5 @@ def local(database: Database, secrets: Secrets, clock: Clock) -> SystemOfRecord:
         SqlLedger(database, clock=clock),
         SqlQuotas(database, clock),
         SqlAccounts(database, Vault(secrets), clock),
+        SqlFunds(database, clock),
     )

@@ -66,10 +66,8 @@ def build(
         database = Database.configured(settings)
     if record is None and None in (ledger, quotas, accounts):
         record = system_of_record.local(_required(database), secrets, clock)
-        if "allocations" not in extra:  # the manager client does not serve them (yet)
-            from stratus.adapters.sql.funds import SqlFunds
-
-            extra["allocations"] = SqlFunds(_required(database), clock)
+    if record is not None and "allocations" not in extra:
+        extra["allocations"] = record.allocations
     services = Services(
         settings=settings,
         clock=clock,

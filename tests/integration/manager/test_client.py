@@ -16,6 +16,7 @@ from stratus.adapters.manager_client import IdTokens, ManagerClient, ManagerErro
 from stratus.config import Settings
 from stratus.domain.errors import PermanentError
 from stratus.domain.orders import Fill, OrderRecord, OrderRequest
+from stratus.domain.records import NotFound
 from tests.integration.manager.conftest import START, Api, fill
 
 
@@ -94,6 +95,15 @@ def test_account_directory_over_http(client: ManagerClient, api: Api) -> None:
         trader.exchange_account("acct-1")
 
 
+def test_allocations_over_http(client: ManagerClient, api: Api) -> None:
+    api.account("acct-1", equity="1000")
+    assert api.put("/api/v1/allocations/acct-1/trend", json={"amount": "300"}).status_code == 201
+    found = client.allocation("acct-1", "trend")
+    assert (found.account, found.strategy, found.amount) == ("acct-1", "trend", Decimal(300))
+    with pytest.raises(NotFound):
+        client.allocation("acct-1", "nobody")
+
+
 def test_outages_are_retryable_and_bad_requests_are_not() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/positions"):
@@ -153,4 +163,4 @@ def test_bootstrap_uses_the_client_when_a_manager_url_is_set(
     monkeypatch.setenv("STRATUS_MANAGER_TOKEN", "stx_x")
     services = build(Settings(database_url="sqlite://"))
     assert isinstance(services.ledger, ManagerClient)
-    assert services.quotas is services.ledger is services.accounts
+    assert services.quotas is services.ledger is services.accounts is services.allocations
