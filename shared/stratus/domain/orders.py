@@ -43,6 +43,9 @@ class OrderRequest(Message):
     order_type: OrderType
     quantity: PositiveDecimal
     limit_price: PositiveDecimal | None = None
+    # Market orders: the touch price risk approved them at. The executor checks exchange
+    # minimums against it instead of asking for a quote before sending.
+    reference_price: PositiveDecimal | None = None
     reduce_only: bool = False
     created_at: AwareDatetime
 

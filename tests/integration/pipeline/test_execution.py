@@ -10,6 +10,7 @@ from decimal import Decimal as D
 import pytest
 
 from stratus.adapters.local_bus import LocalBus
+from stratus.contracts import codec
 from stratus.domain.errors import ExchangeUnavailable, OrderRejected, PermanentError
 from stratus.domain.orders import ExchangeOrder, OrderRequest, OrderStatus
 from stratus.domain.risk import TradingState
@@ -58,6 +59,24 @@ def test_amounts_are_rounded_and_checked_against_the_market_before_sending(
     assert (second.status, second.attempts) == (OrderStatus.REJECTED, 0)
     [rejection] = [json.loads(e.data) for e in bus.messages("order-rejections")]
     assert rejection["reason"] == "below_min_amount"
+
+
+def test_risk_hands_its_price_to_the_executor_which_sends_without_a_fresh_quote(
+    services: Services, bus: LocalBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order = request(services)
+    check_risk(services, order)
+    [approved] = [codec.decode("orders", e.data) for e in bus.messages("orders")]
+    assert isinstance(approved, OrderRequest)
+    venue = services.exchanges.for_account("acct")
+    touch = venue.quote(order.symbol).touch(order.side)
+    assert approved.reference_price == touch
+    quotes: list[str] = []
+    monkeypatch.setattr(type(venue), "quote", lambda self, symbol: quotes.append(symbol))
+    execute_order(services, approved)
+    [record] = services.state.orders()
+    assert (record.status, quotes) == (OrderStatus.FILLED, [])
+    assert record.request.reference_price == touch
 
 
 def test_a_kill_switch_thrown_after_approval_stops_the_send(

@@ -116,7 +116,8 @@ def prepare(venue: Venue, request: OrderRequest) -> OrderRequest:
     price = request.limit_price
     if price is not None:
         price = market.round_price(price, request.side)
-    market.check(quantity, price or venue.quote(request.symbol).touch(request.side))
+    touch = price or request.reference_price or venue.quote(request.symbol).touch(request.side)
+    market.check(quantity, touch)
     if (quantity, price) == (request.quantity, request.limit_price):
         return request
     return request.model_copy(update={"quantity": quantity, "limit_price": price})

@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 
 def check_risk(services: Services, request: OrderRequest) -> None:
     # An approval is the order document itself; only rejections need a done key.
-    if services.state.get_order(request.client_order_id) is not None:
-        _approve(services, request)  # a copy, or a crash after approving: it stands
+    approved = services.state.get_order(request.client_order_id)
+    if approved is not None:
+        _approve(services, approved.request)  # a copy, or a crash after approving: it stands
         return
     key = f"check_risk:{request.request_id}"
     if services.state.is_done(key):
@@ -49,6 +50,8 @@ def check_risk(services: Services, request: OrderRequest) -> None:
             decision = RiskDecision(False, refused, f"strategy {request.strategy} quota")
     _warn_unrealized_loss(services, request, context, quote)
     if decision.approved:
+        if request.limit_price is None:
+            request = request.model_copy(update={"reference_price": context.price})
         services.state.create_order(OrderRecord.intent(request, services.clock.now()))
         _approve(services, request)
     elif services.state.get_order(request.client_order_id) is None:  # no copy approved it
