@@ -32,11 +32,25 @@ EXCHANGE_OPTIONS: dict[str, dict[str, Any]] = {
         "enableUnifiedAccount": True,
         "enableUnifiedMargin": False,
     },
-    "binance": {"defaultType": "future"},
+    "binance": {
+        "defaultType": "future",
+        # USDⓈ-M only: 1 request (/fapi/v1/exchangeInfo) instead of 5 (spot, its margin
+        # pair lists, fapi, dapi).
+        "fetchMarkets": {"types": ["linear"]},
+        # Calls without a symbol (reconciliation's open orders) would go to spot: ccxt
+        # resolves fetch_open_orders() as spot whatever defaultType says, unless a
+        # subType is set. And it refuses that call unless the higher weight is intended.
+        "defaultSubType": "linear",
+        "fetchOpenOrders": {"warnWithoutSymbol": False},
+    },
 }
-# Capabilities switched off: Bybit's currency list (a private call inside load_markets)
-# describes deposit networks, which order placement never reads.
-EXCHANGE_HAS_NOT: dict[str, tuple[str, ...]] = {"bybit": ("fetchCurrencies",)}
+# Capabilities switched off: the currency lists (private calls inside load_markets:
+# Bybit's coin query, Binance's sapi capital config) describe deposit networks, which
+# order placement never reads.
+EXCHANGE_HAS_NOT: dict[str, tuple[str, ...]] = {
+    "bybit": ("fetchCurrencies",),
+    "binance": ("fetchCurrencies",),
+}
 
 
 def environment(account: ExchangeAccount) -> str:
