@@ -7,6 +7,7 @@ Errors are matched by ccxt class name so this module never imports ccxt (a 0.45 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -30,10 +31,29 @@ def _ccxt_names(error: BaseException) -> list[str]:
     return [cls.__name__ for cls in type(error).__mro__]
 
 
+# ccxt.binance chooses its USDⓈ-M error table by URL prefix (https://fapi.binance.com/):
+# pointed elsewhere (STRATUS_EXCHANGE_API_URL: a proxy, the paper server) these codes
+# come back as a bare ExchangeError. Read as ccxt reads them from Binance's own host.
+_BINANCE_FUTURES_CODES = {
+    "-2019": "InsufficientFunds",  # Margin is insufficient.
+    "-2022": "InvalidOrder",  # ReduceOnly Order is rejected.
+    "-4116": "InvalidOrder",  # ClientOrderId is duplicated.
+    "-4164": "InvalidOrder",  # Order's notional must be no smaller than ...
+}
+_BINANCE_CODE = re.compile(r'^binance \{\s*"code"\s*:\s*(-\d+)')
+
+
+def _classified(names: list[str], message: str) -> list[str]:
+    """ccxt class names, plus the class Binance's own host would have raised."""
+    found = _BINANCE_CODE.match(message) if names[0] == "ExchangeError" else None
+    extra = _BINANCE_FUTURES_CODES.get(found.group(1)) if found else None
+    return [extra, *names] if extra else names
+
+
 def map_error(error: Exception, symbol: str = "") -> Exception | None:
     """The domain error for a ccxt exception, or None if it is not one of ccxt's."""
-    names = _ccxt_names(error)
     message = str(error)
+    names = _classified(_ccxt_names(error), message)
     if "BaseError" not in names:
         return None
     if "RateLimitExceeded" in names or "DDoSProtection" in names:
