@@ -1,15 +1,18 @@
-"""Real ccxt.bybit against the paper Bybit v5 server on 127.0.0.1."""
+"""Real ccxt.bybit and ccxt.binance against the paper Bybit v5 and Binance USDⓈ-M
+futures servers on 127.0.0.1."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 import pytest
 
 from stratus.adapters.ccxt_exchange import CcxtExchanges
 from stratus.adapters.clock import ManualClock
+from stratus.adapters.paper.binance_http import ServedBinance, paper_binance
 from stratus.adapters.paper.bybit_http import ServedBybit, paper_bybit
 from stratus.adapters.paper.feed import PriceFeed
 from stratus.adapters.sql.db import Database
@@ -24,6 +27,7 @@ from stratus.service.services import Services
 API_KEY = "test-key"
 SECRET = "test-secret"
 ACCOUNT = "bybit-main"
+BINANCE_ACCOUNT = "binance-main"
 
 
 class Directory:
@@ -103,12 +107,13 @@ def order_request(
     limit: str | None = None,
     symbol: str = "BTC/USDT:USDT",
     at: datetime | None = None,
+    account: str = ACCOUNT,
 ) -> OrderRequest:
     return OrderRequest(
         request_id=request_id,
         signal_id=request_id,
         leg=0,
-        account=ACCOUNT,
+        account=account,
         strategy="trend",
         symbol=symbol,
         side=side,
@@ -117,3 +122,51 @@ def order_request(
         limit_price=Decimal(limit) if limit else None,
         created_at=at or datetime(2026, 1, 1, tzinfo=UTC),
     )
+
+
+# --- Binance USDⓈ-M futures ---------------------------------------------------------
+
+
+@pytest.fixture
+def binance_served(clock: ManualClock, feed: PriceFeed) -> Iterator[ServedBinance]:
+    with ServedBinance(paper_binance({API_KEY: SECRET}, clock, feed)) as server:
+        yield server
+
+
+@pytest.fixture
+def binance_settings(binance_served: ServedBinance) -> Settings:
+    return Settings(
+        database_url="sqlite://",
+        exchange="ccxt",
+        exchange_api_url=binance_served.url,
+        exchange_rate_limit=False,  # ccxt would sleep between calls
+        exchange_timeout_ms=1000,
+    )
+
+
+@pytest.fixture
+def binance_directory() -> Directory:
+    return Directory(ExchangeAccount(BINANCE_ACCOUNT, "binance", API_KEY, SECRET))
+
+
+@pytest.fixture
+def binance_exchanges(
+    binance_settings: Settings, binance_directory: Directory, market_cache: SqlMarketCache
+) -> CcxtExchanges:
+    return CcxtExchanges(binance_settings, binance_directory, market_cache)
+
+
+@pytest.fixture
+def binance_live(
+    binance_settings: Settings,
+    clock: ManualClock,
+    binance_exchanges: CcxtExchanges,
+    sleeps: list[float],
+) -> Services:
+    """The embedded stack trading through real ccxt.binance against the served fake."""
+    return build(binance_settings, clock=clock, exchanges=binance_exchanges, sleep=sleeps.append)
+
+
+@pytest.fixture
+def make_binance_request() -> Callable[..., OrderRequest]:
+    return partial(order_request, account=BINANCE_ACCOUNT)
