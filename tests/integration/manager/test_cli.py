@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from stratus.adapters.sql.schema_head import HEAD
 from stratus.cli import main
 from stratus.crypto import Keyring, dev_master_key
 
@@ -21,7 +22,7 @@ def local_db(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> str:
 def test_db_upgrade_and_current(local_db: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "current"]) == 1  # empty: not at head
     assert main(["db", "upgrade"]) == 0
-    assert "empty -> 0002" in capsys.readouterr().out
+    assert f"empty -> {HEAD}" in capsys.readouterr().out
     assert main(["db", "current"]) == 0
 
 

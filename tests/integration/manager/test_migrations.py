@@ -44,6 +44,17 @@ def test_downgrade_to_nothing_and_back(tmp_path: object) -> None:
     engine.dispose()
 
 
+def test_balance_snapshots_come_and_go_with_their_revision(tmp_path: object) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/b.db")
+    migrations.upgrade(engine)
+    assert "balance_snapshots" in inspect(engine).get_table_names()
+    migrations.downgrade(engine, "0002")
+    tables = inspect(engine).get_table_names()
+    assert "balance_snapshots" not in tables
+    assert "position_snapshots" in tables
+    engine.dispose()
+
+
 def test_readiness_needs_the_schema_at_head(api: Api) -> None:
     assert api.get("/ready", role="").json()["status"] == "ready"
     engine = api.store.database.engine

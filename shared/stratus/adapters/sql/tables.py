@@ -1,4 +1,5 @@
-"""Tables of the trading ledger: fills, orders, positions, marks and snapshots.
+"""Tables of the trading ledger: fills, orders, positions, marks and snapshots (positions
+and exchange balances).
 
 The schema is owned by the Alembic migrations (stratus/migrations); these models must
 match them, which tests/integration/manager/test_migrations.py checks.
@@ -150,3 +151,16 @@ class SnapshotRow(Base):
     realized_pnl: Mapped[Decimal] = mapped_column(Money())
     unrealized_pnl: Mapped[Decimal] = mapped_column(Money())
     fees: Mapped[Decimal] = mapped_column(Money())
+
+
+class BalanceSnapshotRow(Base):
+    """An account's exchange wallet, per currency, at a snapshot's schedule time."""
+
+    __tablename__ = "balance_snapshots"
+
+    taken_at: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)
+    account: Mapped[str] = mapped_column(String(128), primary_key=True)
+    asset: Mapped[str] = mapped_column(String(32), primary_key=True)  # currency code
+    total: Mapped[Decimal] = mapped_column(Money())
+
+    __table_args__ = (Index(None, "account", "taken_at"),)  # one account's history
