@@ -76,7 +76,7 @@ resource "google_pubsub_subscription" "function" {
   topic                      = google_pubsub_topic.topic[each.value.trigger.topic].id
   ack_deadline_seconds       = local.retry.ack_deadline_seconds
   message_retention_duration = local.retry.message_retention
-  # Publishers set an ordering key per account and symbol; keep that order on delivery.
+  # Publishers set each topic's ordering key (topology.yaml ordered_by); keep that order.
   enable_message_ordering = true
 
   retry_policy {

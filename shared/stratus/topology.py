@@ -21,8 +21,13 @@ class RetryPolicy(_Data):
     message_retention: str
 
 
+# Message fields of a topic's ordering key, unless topology.yaml says otherwise.
+DEFAULT_ORDERING = ("account", "symbol")
+
+
 class Topic(_Data):
     schema_name: str = Field(alias="schema")
+    ordered_by: tuple[str, ...] = DEFAULT_ORDERING
 
 
 class Trigger(_Data):

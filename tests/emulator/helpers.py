@@ -68,7 +68,7 @@ def publish_burst(stack: Stack, messages: list[Signal]) -> None:
     for message in messages:
         data = codec.encode("signals", message)
         attributes = {"trace_id": unique("t")}
-        key = ordering_key(data, attributes)
+        key = ordering_key("signals", data)
         futures.append(publisher.publish(topic, data, ordering_key=key, **attributes))
     for future in futures:
         future.result(timeout=30)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from stratus.topology import Topology, topology
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_each_pubsub_function_has_one_topic_and_handler() -> None:
@@ -30,3 +35,18 @@ def test_references_are_checked() -> None:
     data["schedules"]["snapshot-every-15-min"]["function"] = "ghost"
     with pytest.raises(ValidationError, match="unknown function ghost"):
         Topology.model_validate(data)
+
+
+def test_risk_decisions_are_ordered_per_account_and_the_rest_per_symbol() -> None:
+    from stratus.adapters.pubsub_bus import ordering_key
+
+    message = b'{"account": "acct", "symbol": "BTC/USDT:USDT", "side": "buy"}'
+    assert ordering_key("order-requests", message) == "acct"
+    assert ordering_key("orders", message) == "acct|BTC/USDT:USDT"
+    assert ordering_key("executions", b'{"account": "acct"}') == ""  # no symbol: unordered
+    assert ordering_key("orders", b"not json") == ""
+    assert ordering_key("orders-dead-letter", message) == "acct|BTC/USDT:USDT"
+    for name, topic in topology().topics.items():
+        schema = json.loads((ROOT / "schemas" / f"{topic.schema_name}.avsc").read_text())
+        fields = {field["name"] for field in schema["fields"]}
+        assert set(topic.ordered_by) <= fields, f"{name} is ordered by a field it lacks"

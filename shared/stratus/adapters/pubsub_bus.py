@@ -6,25 +6,24 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-# A publisher may set this attribute to choose the ordering key; without it, messages
-# naming an account and a symbol are ordered per account and symbol.
-ORDERING_KEY_ATTRIBUTE = "ordering_key"
+from stratus.topology import DEFAULT_ORDERING, topology
 
 
-def ordering_key(data: bytes, attributes: Mapping[str, str]) -> str:
-    """The Pub/Sub ordering key: messages of one key are delivered in publish order."""
-    explicit = attributes.get(ORDERING_KEY_ATTRIBUTE)
-    if explicit is not None:
-        return explicit
+def ordering_key(topic: str, data: bytes) -> str:
+    """The Pub/Sub ordering key: the topic's `ordered_by` fields of the message, joined;
+    messages of one key are delivered one at a time, in publish order. Dead-letter topics
+    are not in the topology: they keep the default."""
+    declared = topology().topics.get(topic)
+    fields = declared.ordered_by if declared is not None else DEFAULT_ORDERING
     try:
         record = json.loads(data)  # messages travel as Avro's JSON encoding
     except ValueError:
         return ""
     if not isinstance(record, dict):
         return ""
-    account, symbol = record.get("account"), record.get("symbol")
-    if isinstance(account, str) and isinstance(symbol, str) and account and symbol:
-        return f"{account}|{symbol}"
+    values = [record.get(field) for field in fields]
+    if all(isinstance(value, str) and value for value in values):
+        return "|".join(str(value) for value in values)
     return ""
 
 
@@ -32,7 +31,8 @@ class PubSubBus:
     """Publishes and waits for the server's acknowledgement (so "returned" means "stored").
 
     The client is created on first use and reused across invocations of a warm instance.
-    Ordering is per account and symbol (see `ordering_key`); subscriptions enable it.
+    Messages carry the ordering key of their topic (see `ordering_key`); subscriptions
+    enable ordering.
     """
 
     def __init__(self, project: str, timeout_seconds: float = 30.0) -> None:
@@ -52,11 +52,9 @@ class PubSubBus:
     def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> None:
         publisher = self._publisher()
         path = publisher.topic_path(self._project, topic)
-        key = ordering_key(data, attributes)
+        key = ordering_key(topic, data)
         try:
-            # The key travels as the message's ordering key, not as an attribute.
-            plain = {k: v for k, v in attributes.items() if k != ORDERING_KEY_ATTRIBUTE}
-            future = publisher.publish(path, data, ordering_key=key, **plain)
+            future = publisher.publish(path, data, ordering_key=key, **attributes)
             future.result(timeout=self._timeout)
         except Exception:
             if key:
