@@ -18,6 +18,9 @@ from stratus.domain.orders import ExchangeOrder, Fill, OrderRecord, OrderRequest
 from stratus.domain.positions import Position
 from stratus.domain.risk import TradingState
 
+# Exchange wallet totals: account -> currency -> amount (negative where a currency is owed).
+BalanceTotals = Mapping[str, Mapping[str, Decimal]]
+
 
 class Clock(Protocol):
     def now(self) -> datetime:
@@ -94,8 +97,11 @@ class Ledger(Protocol):
 
     def fills(self, account: str | None = None) -> list[Fill]: ...
 
-    def record_snapshot(self, taken_at: datetime, marks: Mapping[str, Decimal]) -> bool:
-        """Snapshot all positions; False if one exists for taken_at (idempotent)."""
+    def record_snapshot(
+        self, taken_at: datetime, marks: Mapping[str, Decimal], balances: BalanceTotals
+    ) -> bool:
+        """Snapshot all positions (at `marks`) and the exchange balances together, once per
+        taken_at: False, and nothing written, if a snapshot exists for it."""
         ...
 
     def record_order(self, record: OrderRecord) -> bool:

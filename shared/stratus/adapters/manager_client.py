@@ -23,7 +23,7 @@ from stratus.domain.errors import PermanentError
 from stratus.domain.orders import Fill, OrderRecord, OrderRequest
 from stratus.domain.positions import Position
 from stratus.domain.records import NotFound
-from stratus.ports import ExchangeAccount
+from stratus.ports import BalanceTotals, ExchangeAccount
 
 PREFIX = "/api/v1"
 PAGE = 1000
@@ -96,8 +96,14 @@ class ManagerClient:
         params = {} if account is None else {"account": account}
         return [Fill.model_validate(item) for item in self._pages("/fills", params)]
 
-    def record_snapshot(self, taken_at: datetime, marks: Mapping[str, Decimal]) -> bool:
-        body = {"taken_at": taken_at.isoformat(), "marks": {s: str(p) for s, p in marks.items()}}
+    def record_snapshot(
+        self, taken_at: datetime, marks: Mapping[str, Decimal], balances: BalanceTotals
+    ) -> bool:
+        body = {
+            "taken_at": taken_at.isoformat(),
+            "marks": {s: str(p) for s, p in marks.items()},
+            "balances": {a: {c: str(t) for c, t in w.items()} for a, w in balances.items()},
+        }
         return bool(self._call("POST", "/positions/snapshots", json=body)["created"])
 
     def record_order(self, record: OrderRecord) -> bool:

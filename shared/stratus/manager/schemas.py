@@ -18,7 +18,16 @@ T = TypeVar("T")
 # NUMERIC(38, 18) holds 20 integer digits: bounded inputs keep every sum inside it.
 Amount = Annotated[Decimal, Field(ge=0, lt=Decimal("1e15"), decimal_places=18, allow_inf_nan=False)]
 Price = Annotated[Decimal, Field(gt=0, lt=Decimal("1e9"), decimal_places=18, allow_inf_nan=False)]
+# An exchange balance: signed, since a unified account can owe a currency.
+WalletAmount = Annotated[
+    Decimal,
+    Field(gt=Decimal("-1e15"), lt=Decimal("1e15"), decimal_places=18, allow_inf_nan=False),
+]
 Asset = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,32}$")]
+# A currency code as the exchange (through ccxt) names it: wider than Asset, which people
+# type, so that an unusual code never blocks a scheduled snapshot.
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._\-]{1,32}$")]
+Wallet = Annotated[dict[Currency, WalletAmount], Field(max_length=1_000)]  # currency -> total
 Text = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^[\x21-\x7e]+$")]
 Mode = Annotated[str, StringConstraints(pattern=r"^(spot|swap)$")]

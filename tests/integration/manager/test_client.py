@@ -18,6 +18,7 @@ from stratus.domain.errors import PermanentError
 from stratus.domain.orders import Fill, OrderRecord, OrderRequest
 from stratus.domain.records import NotFound
 from tests.integration.manager.conftest import START, Api, fill
+from tests.integration.manager.test_balance_snapshots import stored
 
 
 @pytest.fixture
@@ -62,8 +63,13 @@ def test_ledger_over_http(client: ManagerClient, api: Api, monkeypatch: pytest.M
     assert len(client.fills()) == 5
     assert client.realized_pnl_since("acct-1", START) == Decimal(10)
     assert client.realized_pnl_since("acct-1", START + timedelta(seconds=1)) == Decimal(0)
-    assert client.record_snapshot(START, {"BTC/USDT": Decimal(120)}) is True
-    assert client.record_snapshot(START, {"BTC/USDT": Decimal(120)}) is False
+    wallets = {"acct-1": {"USDT": Decimal("10000.5"), "BTC": Decimal("-0.1")}}
+    assert client.record_snapshot(START, {"BTC/USDT": Decimal(120)}, wallets) is True
+    assert client.record_snapshot(START, {"BTC/USDT": Decimal(120)}, {}) is False
+    assert stored(api.store.database) == {
+        ("acct-1", "USDT"): Decimal("10000.5"),
+        ("acct-1", "BTC"): Decimal("-0.1"),
+    }
     record = OrderRecord.intent(request(1), START)
     assert client.record_order(record) is True
     assert client.record_order(record) is False

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
+import pytest
+from sqlalchemy import select
+
+from stratus.adapters.sql.ledger import SqlLedger
+from stratus.adapters.sql.tables import BalanceSnapshotRow
 from stratus.domain.common import Side
 from stratus.domain.orders import OrderRequest, OrderType
 from stratus.service.handlers import operations
 from stratus.service.services import Services
 
 AT = {"X-CloudScheduler-ScheduleTime": "2026-01-01T00:15:00+00:00"}
+SCHEDULED = datetime.fromisoformat(AT["X-CloudScheduler-ScheduleTime"])
+
+
+def stored_balances(services: Services) -> dict[tuple[datetime, str, str], Decimal]:
+    assert isinstance(services.ledger, SqlLedger)
+    with services.ledger.database.transaction() as session:
+        rows = session.scalars(select(BalanceSnapshotRow)).all()
+        return {(row.taken_at, row.account, row.asset): row.total for row in rows}
 
 
 def test_a_schedule_time_is_snapshotted_once(services: Services) -> None:
@@ -33,6 +47,26 @@ def test_a_schedule_time_is_snapshotted_once(services: Services) -> None:
     assert Decimal(first.body["accounts"]["acct"]["balances"]["USDT"]) > 0
     assert again.status == 200
     assert again.body["created"] is False
+
+
+def test_the_exchange_balances_are_stored_with_the_snapshot(services: Services) -> None:
+    wallet = services.exchanges.for_account("acct").balances()
+    reported = operations.snapshot(services, AT, b"").body["accounts"]["acct"]["balances"]
+    assert reported == {"USDT": str(wallet["USDT"])}
+    assert stored_balances(services) == {(SCHEDULED, "acct", "USDT"): wallet["USDT"]}
+
+
+def test_dust_beyond_what_the_ledger_keeps_is_rounded(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venue = services.exchanges.for_account("acct")
+    dust = {"USDT": Decimal("100.5"), "BNB": Decimal("1.2345678901234567E-5")}
+    monkeypatch.setattr(venue, "balances", lambda: dust)
+    assert operations.snapshot(services, AT, b"").status == 201
+    assert stored_balances(services) == {
+        (SCHEDULED, "acct", "USDT"): Decimal("100.5"),
+        (SCHEDULED, "acct", "BNB"): Decimal("0.000012345678901235"),
+    }
 
 
 def test_a_schedule_time_without_a_timezone_is_refused(services: Services) -> None:

@@ -27,13 +27,20 @@ from stratus.adapters.sql.convert import (
 from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.marks import store_marks
 from stratus.adapters.sql.schema_head import at_head
-from stratus.adapters.sql.tables import FillRow, OrderRow, PositionRow, SnapshotRow, SnapshotRunRow
+from stratus.adapters.sql.tables import (
+    BalanceSnapshotRow,
+    FillRow,
+    OrderRow,
+    PositionRow,
+    SnapshotRow,
+    SnapshotRunRow,
+)
 from stratus.domain.common import ZERO
 from stratus.domain.errors import ConcurrentUpdate
 from stratus.domain.orders import Fill, OrderRecord
 from stratus.domain.performance import TrackedPosition
 from stratus.domain.positions import Position
-from stratus.ports import Clock
+from stratus.ports import BalanceTotals, Clock
 
 ATTEMPTS = 5
 
@@ -134,10 +141,15 @@ class SqlLedger:
             return sum((pnl - fee for pnl, fee in session.execute(query)), ZERO)
 
     def record_snapshot(
-        self, taken_at: datetime, marks: Mapping[str, Decimal], actor: str = audit.SYSTEM
+        self,
+        taken_at: datetime,
+        marks: Mapping[str, Decimal],
+        balances: BalanceTotals,
+        actor: str = audit.SYSTEM,
     ) -> bool:
-        """Snapshot every position at `marks` (entry price where a mark is missing); False
-        when this schedule time was snapshotted already."""
+        """Snapshot every position at `marks` (entry price where a mark is missing) and the
+        accounts' exchange balances in one transaction; False, writing nothing, when this
+        schedule time was snapshotted already."""
         try:
             with self._db.transaction() as session:
                 rows = session.scalars(select(PositionRow)).all()
@@ -147,6 +159,8 @@ class SqlLedger:
                     position = position_of(row)
                     mark = marks.get(position.symbol, position.average_entry)
                     session.add(_snapshot_row(taken_at, position, mark))
+                held = _balance_rows(taken_at, balances)
+                session.add_all(held)
                 store_marks(session, marks, taken_at, only_newer=True)
                 audit.record(
                     session,
@@ -155,7 +169,7 @@ class SqlLedger:
                     entity="snapshot",
                     entity_id=taken_at.isoformat(),
                     before=None,
-                    after={"positions": len(rows)},
+                    after={"positions": len(rows), "balances": len(held)},
                     at=self._clock.now(),
                 )
         except IntegrityError:
@@ -230,3 +244,11 @@ def _snapshot_row(taken_at: datetime, position: Position, mark: Decimal) -> Snap
         unrealized_pnl=position.unrealized_pnl(mark),
         fees=position.fees,
     )
+
+
+def _balance_rows(taken_at: datetime, balances: BalanceTotals) -> list[BalanceSnapshotRow]:
+    return [
+        BalanceSnapshotRow(taken_at=taken_at, account=account, asset=currency, total=total)
+        for account, wallet in balances.items()
+        for currency, total in wallet.items()
+    ]

@@ -16,7 +16,7 @@ from stratus.domain.common import Identifier, Symbol
 from stratus.domain.performance import TrackedPosition
 from stratus.manager.auth import Reader, Trader
 from stratus.manager.routes.deps import StoreDep
-from stratus.manager.schemas import Asset, FillIn, Mode, Paged, Paging, Price, Status, paged
+from stratus.manager.schemas import Asset, FillIn, Mode, Paged, Paging, Price, Status, Wallet, paged
 
 router = APIRouter(tags=["positions"])
 _ONE = Page(limit=1)
@@ -98,6 +98,11 @@ class SnapshotIn(BaseModel):
 
     taken_at: AwareDatetime | None = None
     marks: dict[Symbol, Price] = Field(default_factory=dict, max_length=10_000)
+    balances: dict[Identifier, Wallet] = Field(
+        default_factory=dict,
+        max_length=1_000,
+        description="exchange wallet totals: account -> currency -> amount",
+    )
 
 
 class SnapshotResult(BaseModel):
@@ -189,10 +194,11 @@ def create_snapshot(
     body: SnapshotIn, store: StoreDep, principal: Trader, response: Response
 ) -> SnapshotResult:
     """Snapshot every position at the given marks (stored marks, then entry, for the
-    rest); idempotent per taken_at: a repeat answers 200 with created=false."""
+    rest) and the given exchange balances (GET /balances/snapshots reads them back);
+    idempotent per taken_at: a repeat answers 200 with created=false and stores nothing."""
     taken_at = body.taken_at or store.ledger.clock.now()
     marks: Mapping[str, Decimal] = {**store.portfolio.marks(), **body.marks}
-    created = store.ledger.record_snapshot(taken_at, marks, actor=principal.name)
+    created = store.ledger.record_snapshot(taken_at, marks, body.balances, actor=principal.name)
     if not created:
         response.status_code = 200
     return SnapshotResult(taken_at=taken_at, created=created)

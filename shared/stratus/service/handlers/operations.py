@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Context, Decimal
 from typing import Any
 
 from stratus.domain.errors import ExchangeError, PermanentError
@@ -20,6 +21,8 @@ from stratus.service.services import Services
 log = logging.getLogger(__name__)
 
 SCHEDULE_TIME_HEADER = "X-CloudScheduler-ScheduleTime"
+# The system of record keeps 18 decimal places (NUMERIC(38, 18)); a float's dust can have more.
+STORED_PLACES = Decimal("1e-18")
 
 
 def all_accounts(services: Services) -> list[str]:
@@ -51,8 +54,8 @@ def reconcile(services: Services, headers: Mapping[str, str], body: bytes) -> Ht
 
 
 def snapshot(services: Services, headers: Mapping[str, str], body: bytes) -> HttpResult:
-    """Positions (ledger, marked at exchange prices) and exchange positions and balances
-    of every account, once per schedule time."""
+    """Positions (ledger, marked at exchange prices) and exchange balances of every
+    account, stored together once per schedule time; exchange positions are reported."""
     lowered = {key.lower(): value for key, value in headers.items()}
     stamp = lowered.get(SCHEDULE_TIME_HEADER.lower())
     try:
@@ -66,6 +69,7 @@ def snapshot(services: Services, headers: Mapping[str, str], body: bytes) -> Htt
         return HttpResult(200, {"taken_at": taken_at.isoformat(), "created": False})
     positions = [p for p in services.ledger.positions() if p.is_open]
     marks = {}
+    balances: dict[str, dict[str, Decimal]] = {}
     accounts: dict[str, Any] = {}
     failed: dict[str, str] = {}
     for account in all_accounts(services):
@@ -73,15 +77,16 @@ def snapshot(services: Services, headers: Mapping[str, str], body: bytes) -> Htt
             venue = services.exchanges.for_account(account)
             for position in (p for p in positions if p.account == account):
                 marks[position.symbol] = venue.quote(position.symbol).mid
+            balances[account] = {c: _stored(t) for c, t in venue.balances().items()}
             accounts[account] = {
                 "positions": {p.symbol: str(p.quantity) for p in venue.positions()},
-                "balances": {c: str(total) for c, total in venue.balances().items()},
+                "balances": {c: str(total) for c, total in balances[account].items()},
             }
         except (ExchangeError, PermanentError) as trouble:
             failed[account] = str(trouble)
     if failed:  # a partial snapshot would be final: let the scheduler retry instead
         return HttpResult(503, {"taken_at": taken_at.isoformat(), "failed": failed})
-    created = services.ledger.record_snapshot(taken_at, marks)
+    created = services.ledger.record_snapshot(taken_at, marks, balances)
     services.state.mark_done(done_key)
     log.info("snapshot", extra=log_fields(taken_at=taken_at.isoformat(), accounts=accounts))
     return HttpResult(
@@ -93,3 +98,10 @@ def snapshot(services: Services, headers: Mapping[str, str], body: bytes) -> Htt
             "accounts": accounts,
         },
     )
+
+
+def _stored(amount: Decimal) -> Decimal:
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -18:
+        return amount.quantize(STORED_PLACES, context=Context(prec=60))
+    return amount
