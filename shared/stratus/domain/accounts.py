@@ -41,6 +41,17 @@ class Balance(BaseModel):
     version: int
 
 
+class BalanceSnapshot(BaseModel):
+    """An account's exchange wallet total in one currency at a snapshot's schedule time."""
+
+    model_config = ConfigDict(frozen=True)
+
+    taken_at: datetime
+    account: str
+    asset: str
+    total: Decimal
+
+
 class Allocation(BaseModel):
     model_config = ConfigDict(frozen=True)
 

@@ -1,5 +1,6 @@
 """Balance snapshots: stored with the position snapshot, in one transaction, once per
-schedule time; accepted (validated) by POST /positions/snapshots."""
+schedule time; accepted (validated) by POST /positions/snapshots, read back from
+GET /balances/snapshots."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from stratus.service.services import Services
 from tests.integration.manager.conftest import START, Api, D, fill
 
 SNAPSHOTS = "/api/v1/positions/snapshots"
+HISTORY = "/api/v1/balances/snapshots"
 WALLETS = {"acct-1": {"USDT": D("10000.5"), "BTC": D("0.25")}, "acct-2": {"USDT": D("-3")}}
 
 
@@ -112,3 +114,38 @@ def test_a_bad_balance_is_refused_and_nothing_is_written(api: Api, balances: obj
     assert counts(api.store.database) == [0, 0, 0]
     good = {"taken_at": START.isoformat(), "balances": {"acct-1": {"USDT": "1"}}}
     assert api.post(SNAPSHOTS, role="trader", json=good).status_code == 201
+
+
+def minutes_after_start(stamp: str) -> int:
+    return (datetime.fromisoformat(stamp) - START) // timedelta(minutes=1)
+
+
+def test_history_is_filtered_and_paged_for_readers(api: Api) -> None:
+    for minutes, usdt in ((0, "100"), (15, "101"), (30, "102")):
+        wallets = {"acct-1": {"USDT": usdt, "BTC": "0.5"}, "acct-2": {"USDT": "7"}}
+        body = {"taken_at": (START + timedelta(minutes=minutes)).isoformat(), "balances": wallets}
+        assert api.post(SNAPSHOTS, role="trader", json=body).status_code == 201
+
+    def history(**params: str) -> list[tuple[int, str, str, str]]:
+        answer = api.get(HISTORY, role="reader", params=params)
+        assert answer.status_code == 200, answer.text
+        return [
+            (minutes_after_start(i["taken_at"]), i["account"], i["asset"], i["total"])
+            for i in answer.json()["items"]
+        ]
+
+    assert history(account="acct-1", asset="USDT") == [
+        (30, "acct-1", "USDT", "102"),
+        (15, "acct-1", "USDT", "101"),
+        (0, "acct-1", "USDT", "100"),
+    ]
+    since, until = START + timedelta(minutes=15), START + timedelta(minutes=30)
+    assert history(since=since.isoformat(), until=until.isoformat()) == [
+        (15, "acct-1", "BTC", "0.5"),
+        (15, "acct-1", "USDT", "101"),
+        (15, "acct-2", "USDT", "7"),
+    ]
+    page = api.get(HISTORY, params={"limit": 2, "offset": 8}).json()
+    assert (page["total"], len(page["items"]), page["items"][0]["account"]) == (9, 1, "acct-2")
+    assert api.get(HISTORY, role="").status_code == 401
+    assert api.get(HISTORY, params={"since": "2026-03-02T12:00:00"}).status_code == 422

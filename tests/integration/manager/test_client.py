@@ -18,7 +18,6 @@ from stratus.domain.errors import PermanentError
 from stratus.domain.orders import Fill, OrderRecord, OrderRequest
 from stratus.domain.records import NotFound
 from tests.integration.manager.conftest import START, Api, fill
-from tests.integration.manager.test_balance_snapshots import stored
 
 
 @pytest.fixture
@@ -66,10 +65,11 @@ def test_ledger_over_http(client: ManagerClient, api: Api, monkeypatch: pytest.M
     wallets = {"acct-1": {"USDT": Decimal("10000.5"), "BTC": Decimal("-0.1")}}
     assert client.record_snapshot(START, {"BTC/USDT": Decimal(120)}, wallets) is True
     assert client.record_snapshot(START, {"BTC/USDT": Decimal(120)}, {}) is False
-    assert stored(api.store.database) == {
-        ("acct-1", "USDT"): Decimal("10000.5"),
-        ("acct-1", "BTC"): Decimal("-0.1"),
-    }
+    history = api.get("/api/v1/balances/snapshots", params={"account": "acct-1"}).json()
+    assert [(i["asset"], i["total"]) for i in history["items"]] == [
+        ("BTC", "-0.1"),
+        ("USDT", "10000.5"),
+    ]
     record = OrderRecord.intent(request(1), START)
     assert client.record_order(record) is True
     assert client.record_order(record) is False

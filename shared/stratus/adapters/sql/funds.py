@@ -1,7 +1,9 @@
-"""Balances per account and asset, and allocations of an account's equity to strategies."""
+"""Balances per account and asset (current, and as snapshots recorded them), and
+allocations of an account's equity to strategies."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -11,8 +13,9 @@ from stratus.adapters.sql import audit
 from stratus.adapters.sql.admin_tables import AccountRow, AllocationRow, BalanceRow
 from stratus.adapters.sql.audit import Page, paged
 from stratus.adapters.sql.db import Database
+from stratus.adapters.sql.tables import BalanceSnapshotRow
 from stratus.adapters.sql.types import plain
-from stratus.domain.accounts import Allocation, Balance, check_allocations
+from stratus.domain.accounts import Allocation, Balance, BalanceSnapshot, check_allocations
 from stratus.domain.common import ZERO
 from stratus.domain.records import Conflict, NotFound
 from stratus.ports import Clock
@@ -61,6 +64,28 @@ class SqlFunds:
         with self._db.transaction() as session:
             rows, total = paged(session, query, page)
             return [_balance(row) for row in rows], total
+
+    def balance_snapshots(
+        self,
+        page: Page,
+        account: str | None = None,
+        asset: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> tuple[list[BalanceSnapshot], int]:
+        """Snapshotted exchange balances taken in [since, until), newest first."""
+        row = BalanceSnapshotRow
+        query = select(row).order_by(row.taken_at.desc(), row.account, row.asset)
+        for column, value in ((row.account, account), (row.asset, asset)):
+            if value is not None:
+                query = query.where(column == value)
+        if since is not None:
+            query = query.where(row.taken_at >= since)
+        if until is not None:
+            query = query.where(row.taken_at < until)
+        with self._db.transaction() as session:
+            rows, total = paged(session, query, page)
+            return [_balance_snapshot(found) for found in rows], total
 
     def equity(self, account: str) -> tuple[Decimal, str]:
         with self._db.transaction() as session:
@@ -168,6 +193,12 @@ def _balance(row: BalanceRow) -> Balance:
         total=row.total,
         updated_at=row.updated_at,
         version=row.version,
+    )
+
+
+def _balance_snapshot(row: BalanceSnapshotRow) -> BalanceSnapshot:
+    return BalanceSnapshot(
+        taken_at=row.taken_at, account=row.account, asset=row.asset, total=row.total
     )
 
 

@@ -7,14 +7,22 @@ from decimal import Decimal
 from typing import Annotated, Self
 
 from fastapi import APIRouter, HTTPException, Path, Response
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    model_validator,
+)
 
 from stratus.adapters.sql.tokens import Role
-from stratus.domain.accounts import Account, Balance
+from stratus.domain.accounts import Account, Balance, BalanceSnapshot
 from stratus.domain.common import Identifier
 from stratus.manager.auth import Admin, Reader, Trader
 from stratus.manager.routes.deps import StoreDep
-from stratus.manager.schemas import Amount, Asset, Paged, Paging, Text, paged
+from stratus.manager.schemas import Amount, Asset, Currency, Paged, Paging, Text, paged
 
 router = APIRouter(tags=["accounts"])
 
@@ -143,6 +151,22 @@ def list_balances(
     asset: Asset | None = None,
 ) -> Paged[Balance]:
     return paged(*store.funds.balances(page, account, asset), page)
+
+
+@router.get("/balances/snapshots", response_model=Paged[BalanceSnapshot], tags=["balances"])
+def list_balance_snapshots(
+    store: StoreDep,
+    _: Reader,
+    page: Paging,
+    account: Identifier | None = None,
+    asset: Currency | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+) -> Paged[BalanceSnapshot]:
+    """Exchange balances as the scheduled snapshots recorded them (POST
+    /positions/snapshots), taken in [since, until), newest first."""
+    found = store.funds.balance_snapshots(page, account, asset, since, until)
+    return paged(*found, page)
 
 
 @router.get("/accounts/{account}/balances", response_model=Paged[Balance], tags=["balances"])
