@@ -123,6 +123,8 @@ class Exchange(Protocol):
 
     def fetch_ticker(self, symbol: str) -> dict[str, Any]: ...
 
+    def fetch_bids_asks(self, symbols: list[str]) -> dict[str, dict[str, Any]]: ...
+
     def create_order(
         self,
         symbol: str,

@@ -175,6 +175,13 @@ class ExchangeGateway:
         self.market(symbol)
         with _mapped(symbol):
             ticker = self.client.fetch_ticker(symbol)
+            if ticker.get("bid") is None or ticker.get("ask") is None:
+                # Some tickers carry no touch (Binance futures' 24hr statistics): the
+                # book ticker has it.
+                book = self.client.fetch_bids_asks([symbol]).get(symbol, {})
+                ticker = {**ticker, "bid": book.get("bid"), "ask": book.get("ask")}
+        if ticker.get("bid") is None or ticker.get("ask") is None:
+            raise errors.ExchangeUnavailable(f"{self.client.id} gave no bid and ask for {symbol}")
         stamp = ticker.get("timestamp")
         return Quote(
             symbol=symbol,

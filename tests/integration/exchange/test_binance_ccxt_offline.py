@@ -281,17 +281,11 @@ def test_cached_markets_spare_the_cold_start_its_market_requests(
     assert binance_served.app.requests == [("POST", ORDER)]  # RESULT: final, no lookup
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ExchangeGateway.quote reads bid/ask from fetch_ticker, which on Binance "
-    "futures is /fapi/v1/ticker/24hr: no bid or ask there (bookTicker has them). Until "
-    "quote() asks fetch_bids_asks on Binance, bid and ask read 0: sizing, risk and "
-    "marks see no price, and execute_order refuses a market order without a reference "
-    "price as below_min_cost.",
-)
 def test_a_quote_has_the_touch(
     binance_exchanges: CcxtExchanges, binance_served: ServedBinance
 ) -> None:
+    """The 24hr ticker has no bid or ask on Binance futures: the book ticker fills them in."""
     touch = paper(binance_served).fetch_ticker(BTC)
     quote = gateway(binance_exchanges).quote(BTC)
     assert (quote.bid, quote.ask) == (Decimal(str(touch["bid"])), Decimal(str(touch["ask"])))
+    assert quote.last > 0

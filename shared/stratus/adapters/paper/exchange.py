@@ -98,6 +98,13 @@ class PaperExchange:
         return structures.ticker(self._quote(symbol))
 
     @_serialized
+    def fetch_bids_asks(self, symbols: list[str]) -> dict[str, dict[str, Any]]:
+        self.advance()
+        for symbol in symbols:
+            self._spec(symbol)
+        return {symbol: structures.ticker(self._quote(symbol)) for symbol in symbols}
+
+    @_serialized
     def create_order(
         self,
         symbol: str,
