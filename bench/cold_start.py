@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from stratus.adapters.market_blob import pack
-from stratus.adapters.paper.bybit_http import FeedClock, ServedBybit, paper_bybit
+from stratus.adapters.paper.bybit_http import ServedBybit, paper_bybit
 from stratus.adapters.paper.feed import PriceFeed
+from stratus.adapters.paper.served import FeedClock
 from stratus.config import Settings
 from stratus.service.bootstrap import build
 

@@ -8,125 +8,28 @@ and an `exchange-accounts` secret naming bybit with that key and secret.
 
 from __future__ import annotations
 
-import argparse
-import json
-import threading
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
-from stratus.adapters.paper.bybit_server import Account, BybitV5
-from stratus.adapters.paper.exchange import PaperExchange
+from stratus.adapters.paper.bybit_server import BybitV5
 from stratus.adapters.paper.feed import PriceFeed
+from stratus.adapters.paper.served import Served, paper_accounts, serve
 from stratus.ports import Clock
 
+__all__ = ["ServedBybit", "main", "paper_bybit"]
 
-class ServedBybit:
-    """A BybitV5 app on a background HTTP server; `url` is what ccxt should call."""
-
-    def __init__(self, app: BybitV5, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.app = app
-        self._server = ThreadingHTTPServer((host, port), _handler(app))
-        self._server.daemon_threads = True
-        bound_host, bound_port = self._server.server_address[:2]
-        self.url = f"http://{bound_host!s}:{bound_port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="paper-bybit", daemon=True
-        )
-        self._thread.start()
-
-    def close(self) -> None:
-        self.app.faults.released.set()  # wake any stalled response
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-    def __enter__(self) -> ServedBybit:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-def _handler(app: BybitV5) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as requests' session expects
-
-        def do_GET(self) -> None:
-            self._reply()
-
-        def do_POST(self) -> None:
-            self._reply()
-
-        def _reply(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = {key.lower(): value for key, value in self.headers.items()}
-            status, payload = app.handle(self.command, self.path, body, headers)
-            data = json.dumps(payload).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout test): nothing to answer
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # requests are recorded in app.requests instead
-
-    return Handler
-
-
-class FeedClock:
-    """Wall time mapped onto the feed: starts at the feed's first tick, runs at `speed`,
-    so a served venue keeps moving prices and fills resting orders."""
-
-    def __init__(self, feed: PriceFeed, speed: float = 1.0) -> None:
-        self._start = feed.start
-        self._began = datetime.now(UTC)
-        self._speed = speed
-
-    def now(self) -> datetime:
-        return self._start + (datetime.now(UTC) - self._began) * self._speed
+ServedBybit = Served[BybitV5]
 
 
 def paper_bybit(
     credentials: Mapping[str, str], clock: Clock, feed: PriceFeed | None = None, **options: Any
 ) -> BybitV5:
     """A BybitV5 app with one fresh paper venue per API key (key -> secret)."""
-    feed = feed or PriceFeed.default()
-    accounts = {
-        key: Account(secret, PaperExchange(feed, clock)) for key, secret in credentials.items()
-    }
-    return BybitV5(accounts, **options)
+    return BybitV5(paper_accounts(credentials, clock, feed), **options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8901)
-    parser.add_argument("--api-key", default="paper-key")
-    parser.add_argument("--secret", default="paper-secret")
-    parser.add_argument("--speed", type=float, default=1.0, help="feed seconds per second")
-    args = parser.parse_args(argv)
-    feed = PriceFeed.default()
-    app = paper_bybit({args.api_key: args.secret}, FeedClock(feed, args.speed), feed)
-    served = ServedBybit(app, args.host, args.port)
-    print(f"paper Bybit v5 at {served.url} (api key {args.api_key})", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        served.close()
-    return 0
+    return serve(argv, "paper Bybit v5", 8901, paper_bybit)
 
 
 if __name__ == "__main__":
