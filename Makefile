@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit up up-emulators bench bench-cold-start bench-pipeline paper-bybit infra-check clean
+.PHONY: demo test lint typecheck unit up up-emulators bench bench-cold-start bench-pipeline paper-bybit paper-binance infra-check clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Stratus needs Python 3.11+")'
@@ -49,6 +49,9 @@ bench-pipeline: $(STAMP)  ## signals/s and accepted->acknowledged p50/p99, embed
 
 paper-bybit: $(STAMP)  ## the paper Bybit v5 API on http://127.0.0.1:8901 (emulator stack)
 	$(BIN)/python -m stratus.adapters.paper.bybit_http --port 8901
+
+paper-binance: $(STAMP)  ## the paper Binance USDⓈ-M futures API on http://127.0.0.1:8902
+	$(BIN)/python -m stratus.adapters.paper.binance_http --port 8902
 
 clean:
 	rm -rf $(VENV) .venv-checkov .stratus .pytest_cache .mypy_cache .ruff_cache
