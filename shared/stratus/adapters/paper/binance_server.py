@@ -23,16 +23,15 @@ import hmac
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 from stratus.adapters.paper import binance_wire as wire
-from stratus.adapters.paper.bybit_server import Account, Faults
 from stratus.adapters.paper.exchange import PaperExchange
 from stratus.adapters.paper.markets import SPECS, MarketSpec
+from stratus.adapters.paper.venue_api import Account, Faults, RequestWindow
 
 Reply = tuple[int, Any]
 BY_ID: Mapping[str, MarketSpec] = {spec.id: spec for spec in SPECS.values()}
@@ -136,7 +135,7 @@ class BinanceFutures:
         self.faults = Faults()
         self.requests: list[tuple[str, str]] = []  # (method, path), for tests and logs
         self._traders = {key: Trader(account.venue) for key, account in accounts.items()}
-        self._recent: dict[str, deque[float]] = {}
+        self._window = RequestWindow()
         self._lock = threading.Lock()
 
     def handle(self, method: str, target: str, body: bytes, headers: Mapping[str, str]) -> Reply:
@@ -224,14 +223,8 @@ class BinanceFutures:
         raise BinanceError(400, -1021, f"Timestamp for this request {problem}")
 
     def _throttle(self, key: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            recent = self._recent.setdefault(key, deque())
-            while recent and now - recent[0] > 1.0:
-                recent.popleft()
-            if len(recent) >= self.requests_per_second:
-                raise BinanceError(*TOO_MANY_REQUESTS)
-            recent.append(now)
+        if not self._window.admit(key, self.requests_per_second):
+            raise BinanceError(*TOO_MANY_REQUESTS)
 
     # --- endpoints ---------------------------------------------------------------------
 

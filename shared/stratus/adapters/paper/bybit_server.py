@@ -21,15 +21,14 @@ import hmac
 import json
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 from stratus.adapters.paper import bybit_wire as wire
 from stratus.adapters.paper.exchange import PaperExchange
 from stratus.adapters.paper.markets import SETTLE, SPECS, MarketSpec
+from stratus.adapters.paper.venue_api import Account, Faults, RequestWindow
 
 Reply = tuple[int, dict[str, Any]]
 BY_ID: Mapping[str, MarketSpec] = {spec.id: spec for spec in SPECS.values()}
@@ -59,28 +58,6 @@ def _code_for(error: Exception) -> int:
     return next((code for name, code in _CODES if name in names), 10016)
 
 
-@dataclass
-class Account:
-    secret: str
-    venue: PaperExchange
-
-
-@dataclass
-class Faults:
-    """Failures injected by tests, consumed one request at a time per path."""
-
-    rate_limited: dict[str, int] = field(default_factory=dict)  # path -> next n get 10006
-    slow_after_booking: dict[str, int] = field(default_factory=dict)  # path -> next n stall
-    stall_seconds: float = 2.0
-    released: threading.Event = field(default_factory=threading.Event)
-
-    def take(self, table: dict[str, int], path: str) -> bool:
-        left = table.get(path, 0)
-        if left > 0:
-            table[path] = left - 1
-        return left > 0
-
-
 class BybitV5:
     """The request handler, independent of HTTP (tests may call `handle` directly)."""
 
@@ -95,7 +72,7 @@ class BybitV5:
         self.requests_per_second = requests_per_second
         self.faults = Faults()
         self.requests: list[tuple[str, str]] = []  # (method, path), for tests and logs
-        self._recent: dict[str, deque[float]] = {}
+        self._window = RequestWindow()
         self._lock = threading.Lock()
 
     def handle(self, method: str, target: str, body: bytes, headers: Mapping[str, str]) -> Reply:
@@ -155,16 +132,9 @@ class BybitV5:
         return account.venue
 
     def _throttle(self, key: str, path: str) -> None:
-        if self.faults.take(self.faults.rate_limited, path):
+        limited = self.faults.take(self.faults.rate_limited, path)
+        if limited or not self._window.admit(f"{key} {path}", self.requests_per_second):
             raise BybitError(10006, "Too many visits. Exceeded the API Rate Limit.")
-        now = time.monotonic()
-        with self._lock:
-            recent = self._recent.setdefault(f"{key} {path}", deque())
-            while recent and now - recent[0] > 1.0:
-                recent.popleft()
-            if len(recent) >= self.requests_per_second:
-                raise BybitError(10006, "Too many visits. Exceeded the API Rate Limit.")
-            recent.append(now)
 
     # --- endpoints ---------------------------------------------------------------------
 

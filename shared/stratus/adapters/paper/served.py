@@ -12,9 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
 
-from stratus.adapters.paper.bybit_server import Account, Faults
 from stratus.adapters.paper.exchange import PaperExchange
 from stratus.adapters.paper.feed import PriceFeed
+from stratus.adapters.paper.venue_api import Account, Faults
 from stratus.ports import Clock
 
 
