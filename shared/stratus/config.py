@@ -84,7 +84,8 @@ class Settings(BaseSettings):
     )
     exchange_timeout_ms: int = Field(default=10_000, gt=0)
     exchange_rate_limit: bool = Field(
-        default=True, description="ccxt's in-process rate limiter (off only in tests)"
+        default=True,
+        description="pace exchange requests within ccxt's per-second budget (off only in tests)",
     )
     market_cache_ttl_seconds: int = Field(default=86_400, gt=0)
     stale_order_seconds: int = Field(

@@ -17,6 +17,7 @@ from stratus.domain.orders import OrderRequest, OrderStatus
 from stratus.ports import ExchangeAccount
 from stratus.service.handlers.execution import execute_order
 from stratus.service.services import Services
+from tests.integration.exchange.conftest import Directory
 
 BTC = "BTC/USDT:USDT"
 CREATE = "/v5/order/create"
@@ -148,3 +149,24 @@ def test_cached_markets_spare_the_cold_start_its_market_requests(
     assert placed.status is OrderStatus.FILLED
     paths = [path for _, path in served.app.requests]
     assert paths == [CREATE, "/v5/order/history"]  # a market order: history first
+
+
+@pytest.mark.parametrize("paced", [True, False])
+def test_pacing_keeps_a_burst_inside_bybits_per_second_window(
+    settings: Settings, served: ServedBybit, directory: Directory, paced: bool
+) -> None:
+    """Bybit allows order/realtime 10 times a second (ccxt: cost 5 of 50 a second). The
+    rolling budget lets the first 10 go at once and holds the 11th until the window has
+    room; unpaced, the 11th is refused with 10006: the server really counts."""
+    account = directory.exchange_account("bybit-main")
+    markets = make_client(account, settings).load_markets()
+    served.app.requests_per_second = 10
+    client = make_client(account, settings.model_copy(update={"exchange_rate_limit": paced}))
+    client.set_markets(markets)
+    listings = [client.fetch_open_orders(BTC) for _ in range(10)]
+    assert listings == [[]] * 10
+    if paced:
+        assert client.fetch_open_orders(BTC) == []
+    else:
+        with pytest.raises(Exception, match="10006"):
+            client.fetch_open_orders(BTC)

@@ -10,6 +10,7 @@ from stratus.adapters.ccxt_exchange import (
     market_cache_key,
     point_at,
 )
+from stratus.adapters.rate_limit import RollingWindow
 from stratus.config import Settings
 from stratus.domain.errors import ExchangeMisconfigured, PermanentError
 from stratus.ports import ExchangeAccount
@@ -87,3 +88,14 @@ class _Empty:
 def test_an_unknown_account_is_a_permanent_error() -> None:
     with pytest.raises(PermanentError, match="unknown_account"):
         CcxtExchanges(Settings(), _Empty()).for_account("ghost")
+
+
+@pytest.mark.parametrize(("exchange_id", "budget"), [("bybit", 50), ("binance", 20)])
+def test_requests_are_paced_by_a_rolling_budget_of_ccxts_rate(
+    exchange_id: str, budget: float
+) -> None:
+    client = make_client(account(exchange_id), Settings())
+    assert client.enableRateLimit is True
+    assert isinstance(client.throttle.__self__, RollingWindow)
+    assert client.throttle.__self__.budget == budget
+    assert make_client(account(), Settings(exchange_rate_limit=False)).enableRateLimit is False
