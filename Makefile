@@ -41,7 +41,7 @@ up-emulators: $(STAMP)  ## every function on the Pub/Sub + Firestore emulators (
 
 bench: bench-pipeline bench-cold-start  ## every benchmark (the manager's needs PostgreSQL: make bench-manager)
 
-bench-cold-start: $(STAMP)  ## execute_order's exchange cold start vs naive ccxt
+bench-cold-start: $(STAMP)  ## execute_order's cold start vs the same handler on naive ccxt
 	$(BIN)/python -m bench.cold_start
 
 bench-pipeline: $(STAMP)  ## signals/s and accepted->acknowledged p50/p99, embedded default
