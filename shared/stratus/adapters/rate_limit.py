@@ -46,15 +46,17 @@ class RollingWindow:
         return cls(budget=1000 / rate_limit_ms)
 
     def throttle(self, cost: float | None = None) -> None:
-        """Wait until `cost` fits the window, then spend it (ccxt's throttle signature).
-
-        A cost above the whole budget waits for an empty window rather than forever."""
-        cost = min(1.0 if cost is None else float(cost), self.budget)
+        """Wait until `cost` fits the window, then spend it (ccxt's throttle signature)."""
+        cost = 1.0 if cost is None else float(cost)
+        spend = min(cost, self.budget)
+        # A request dearer than the whole budget (Binance's symbol-less open orders) waits
+        # for an empty window and holds it for as many windows as it costs, as ccxt would.
+        held_beyond = self.window * (cost / self.budget - 1) if cost > self.budget else 0.0
         with self._lock:  # callers that must wait queue here, in turn
             now = self._clock()
             while self._spent and self._spent[0][0] + self.window <= now:
                 self._spent.popleft()
-            excess = sum(spent for _, spent in self._spent) + cost - self.budget
+            excess = sum(spent for _, spent in self._spent) + spend - self.budget
             if excess > 0:
                 free_at = now
                 while excess > 0:  # the oldest spends that must roll off first
@@ -63,4 +65,4 @@ class RollingWindow:
                     free_at = when + self.window
                 self._sleep(free_at - now)
                 now = max(self._clock(), free_at)
-            self._spent.append((now, cost))
+            self._spent.append((now + held_beyond, spend))

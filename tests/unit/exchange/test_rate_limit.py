@@ -52,12 +52,14 @@ def test_a_request_past_the_budget_waits_for_the_oldest_spend_to_roll_off() -> N
     assert len(fake.slept) == 1
 
 
-def test_a_cost_above_the_whole_budget_waits_for_an_empty_window() -> None:
+def test_a_cost_above_the_whole_budget_waits_for_an_empty_window_and_holds_it() -> None:
     fake = FakeTime()
     limiter = window(10, fake)
     limiter.throttle(3)
-    limiter.throttle(25)
+    limiter.throttle(25)  # 2.5 budgets: goes once the window is empty...
     assert fake.slept == [pytest.approx(WINDOW)]
+    limiter.throttle(1)  # ...and the next waits the 2.5 windows it costs
+    assert fake.slept == [pytest.approx(WINDOW), pytest.approx(2.5 * WINDOW)]
 
 
 def test_the_budget_is_ccxts_steady_rate() -> None:
@@ -92,9 +94,10 @@ def test_no_window_ever_holds_more_than_the_budget_and_nobody_waits_needlessly(
         asked_at, sleeps = fake.now, len(fake.slept)
         limiter.throttle(cost)
         spent = min(cost, budget)
+        held = WINDOW * (cost / budget - 1) if cost > budget else 0.0
         in_window = sum(c for t, c in sent if t > fake.now - WINDOW)
         assert in_window + spent <= budget + 1e-9  # what the exchange would count
         if len(fake.slept) > sleeps:  # it waited: there was no room until just now
             for moment in (asked_at, fake.now - 1e-6):
                 assert sum(c for t, c in sent if t > moment - WINDOW) + spent > budget
-        sent.append((fake.now, spent))
+        sent.append((fake.now + held, spent))
