@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from stratus.adapters.sql.ledger import SqlLedger
 from stratus.adapters.sql.tables import BalanceSnapshotRow
 from stratus.domain.common import Side
-from stratus.domain.orders import OrderRequest, OrderType
+from stratus.domain.orders import Fill, Liquidity, OrderRequest, OrderType
 from stratus.service.handlers import operations
 from stratus.service.services import Services
 
@@ -26,20 +27,23 @@ def stored_balances(services: Services) -> dict[tuple[datetime, str, str], Decim
         return {(row.taken_at, row.account, row.asset): row.total for row in rows}
 
 
-def test_a_schedule_time_is_snapshotted_once(services: Services) -> None:
-    order = OrderRequest(
-        request_id="s-1",
-        signal_id="s-1",
+def order(request_id: str, symbol: str) -> OrderRequest:
+    return OrderRequest(
+        request_id=request_id,
+        signal_id=request_id,
         leg=0,
         account="acct",
         strategy="trend",
-        symbol="ETH/USDT:USDT",
+        symbol=symbol,
         side=Side.SELL,
         order_type=OrderType.MARKET,
         quantity=Decimal("1"),
-        created_at=services.clock.now(),
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
-    services.exchanges.for_account("acct").place(order)
+
+
+def test_a_schedule_time_is_snapshotted_once(services: Services) -> None:
+    services.exchanges.for_account("acct").place(order("s-1", "ETH/USDT:USDT"))
     first = operations.snapshot(services, AT, b"")
     again = operations.snapshot(services, AT, b"")
     assert first.status == 201
@@ -67,6 +71,46 @@ def test_dust_beyond_what_the_ledger_keeps_is_rounded(
         (SCHEDULED, "acct", "USDT"): Decimal("100.5"),
         (SCHEDULED, "acct", "BNB"): Decimal("0.000012345678901235"),
     }
+
+
+def test_a_mark_with_more_places_than_the_ledger_keeps_is_rounded(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tiny price's mid has more than 18 places; the manager would refuse it."""
+    services.ledger.apply_fill(
+        Fill(
+            fill_id="f-1",
+            client_order_id="m-1",
+            exchange_order_id="x-1",
+            request_id="m-1",
+            account="acct",
+            strategy="trend",
+            symbol="ETH/USDT:USDT",
+            side=Side.BUY,
+            quantity=Decimal("1"),
+            price=Decimal("2000"),
+            fee=Decimal("0"),
+            fee_currency="USDT",
+            liquidity=Liquidity.TAKER,
+            executed_at=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+    )
+    venue = services.exchanges.for_account("acct")
+    touch = replace(
+        venue.quote("ETH/USDT:USDT"),
+        bid=Decimal("1.2345678901234567E-8"),
+        ask=Decimal("1.2345678901234568E-8"),
+    )
+    monkeypatch.setattr(venue, "quote", lambda symbol: touch)
+    recorded: list[dict[str, Decimal]] = []
+    keep = services.ledger.record_snapshot
+    monkeypatch.setattr(
+        services.ledger,
+        "record_snapshot",
+        lambda at, marks, b: recorded.append(marks) or keep(at, marks, b),
+    )
+    assert operations.snapshot(services, AT, b"").status == 201
+    assert recorded == [{"ETH/USDT:USDT": Decimal("0.000000012345678901")}]
 
 
 def test_a_schedule_time_without_a_timezone_is_refused(services: Services) -> None:

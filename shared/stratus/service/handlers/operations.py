@@ -76,7 +76,7 @@ def snapshot(services: Services, headers: Mapping[str, str], body: bytes) -> Htt
         try:
             venue = services.exchanges.for_account(account)
             for position in (p for p in positions if p.account == account):
-                marks[position.symbol] = venue.quote(position.symbol).mid
+                marks[position.symbol] = _stored(venue.quote(position.symbol).mid)
             balances[account] = {c: _stored(t) for c, t in venue.balances().items()}
             accounts[account] = {
                 "positions": {p.symbol: str(p.quantity) for p in venue.positions()},
