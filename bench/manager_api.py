@@ -41,7 +41,6 @@ from stratus.adapters.sql.tables import MarkRow, PositionRow
 from stratus.config import Settings
 from stratus.crypto import dev_master_key
 from stratus.manager.app import create_app
-from stratus.manager.settings import ManagerSettings
 from stratus.service.bootstrap import build
 
 POSTGRES = os.environ.get(
@@ -91,10 +90,9 @@ def summarize(name: str, samples: list[float], rate: float) -> Result:
 @contextmanager
 def serve(url: str) -> Iterator[httpx.Client]:
     clock = ManualClock(START)
-    services = build(
-        Settings(database_url=url), clock=clock, exchanges=PaperVenues(clock), secrets=Key()
-    )
-    app = create_app(services, ManagerSettings(dev_token=TOKEN))
+    settings = Settings(database_url=url, manager_dev_token=TOKEN)
+    services = build(settings, clock=clock, exchanges=PaperVenues(clock), secrets=Key())
+    app = create_app(services)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -53,8 +53,21 @@ class Settings(BaseSettings):
     manager_token: SecretStr = Field(
         default=SecretStr(""), description="static bearer token; empty: a Google ID token"
     )
-    manager_audience: str = Field(default="", description="ID token audience; empty: manager_url")
+    manager_audience: str = Field(
+        default="",
+        description="the manager's URL as ID token audience: functions mint tokens for it "
+        "(empty: manager_url), the manager accepts only tokens for it (empty: none)",
+    )
     manager_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The manager's side: who may call it, and its local development admin token.
+    manager_service_accounts: dict[str, str] = Field(
+        default_factory=dict,
+        description="service account e-mail -> role (reader, trader or admin) for ID tokens",
+    )
+    manager_dev_token: SecretStr = Field(
+        default=SecretStr(f"stx_{DEV_PLACEHOLDER}"),
+        description="admin token the manager seeds in the local environment only",
+    )
     cloudsql_instance: str = Field(
         default="",
         description="Cloud SQL connection name project:region:name; selects it over database_url",

@@ -7,11 +7,10 @@ import logging
 from fastapi import FastAPI
 
 from stratus.adapters.sql.tokens import Role
-from stratus.config import Environment
+from stratus.config import Environment, Settings
 from stratus.manager import errors
 from stratus.manager.auth import Authenticator
 from stratus.manager.routes import accounts, admin, funds, health, orders, portfolio, positions
-from stratus.manager.settings import DEV_TOKEN_ID, ManagerSettings
 from stratus.manager.store import Store
 from stratus.service.bootstrap import services as default_services
 from stratus.service.services import Services
@@ -19,14 +18,13 @@ from stratus.service.services import Services
 log = logging.getLogger(__name__)
 
 API = "/api/v1"
+DEV_TOKEN_ID = "dev-admin"
 
 
-def create_app(
-    services: Services | None = None, settings: ManagerSettings | None = None
-) -> FastAPI:
+def create_app(services: Services | None = None) -> FastAPI:
     """The manager API over `services` (the process-wide ones when not given)."""
     services = services or default_services()
-    settings = settings or ManagerSettings()
+    settings = services.settings
     store = Store.of(services)
     app = FastAPI(
         title="Stratus manager",
@@ -49,9 +47,9 @@ def create_app(
     return app
 
 
-def _seed_dev_token(store: Store, settings: ManagerSettings) -> None:
+def _seed_dev_token(store: Store, settings: Settings) -> None:
     """Local development only: a known admin token, so `stratus up` works at once."""
-    token = settings.dev_token.get_secret_value()
+    token = settings.manager_dev_token.get_secret_value()
     store.tokens.seed(DEV_TOKEN_ID, "local-dev-admin", Role.ADMIN, token)
     log.warning(
         "local development admin token (never used in production): "

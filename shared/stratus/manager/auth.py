@@ -16,7 +16,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from stratus.adapters.sql.tokens import PREFIX, Role, digest
-from stratus.manager.settings import ManagerSettings
+from stratus.config import Settings
 from stratus.manager.store import Store
 
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -81,13 +81,13 @@ class Authenticator:
     """Resolves a bearer to a principal. API tokens are remembered for TOKEN_CACHE_SECONDS
     (a database round trip saved per request), so a revocation takes that long at most."""
 
-    def __init__(self, store: Store, settings: ManagerSettings) -> None:
+    def __init__(self, store: Store, settings: Settings) -> None:
         self._store = store
         self._known: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
         self._google = (
-            GoogleIdTokens(settings.audience, settings.service_accounts)
-            if settings.audience
+            GoogleIdTokens(settings.manager_audience, settings.manager_service_accounts)
+            if settings.manager_audience
             else None
         )
 

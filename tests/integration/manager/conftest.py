@@ -31,7 +31,6 @@ from stratus.adapters.sql.tokens import Role
 from stratus.config import Settings
 from stratus.crypto import dev_master_key
 from stratus.manager.app import create_app
-from stratus.manager.settings import ManagerSettings
 from stratus.manager.store import Store
 from stratus.service.bootstrap import build
 from stratus.service.services import Services
@@ -124,7 +123,11 @@ def system(
     database_url: str, manual_clock: ManualClock, master_key: MasterKey
 ) -> Iterator[Services]:
     built = build(
-        Settings(database_url=database_url),
+        Settings(
+            database_url=database_url,
+            manager_audience=AUDIENCE,
+            manager_service_accounts=SERVICE_ACCOUNTS,
+        ),
         clock=manual_clock,
         exchanges=PaperVenues(manual_clock),
         secrets=master_key,
@@ -171,13 +174,8 @@ class Api:
 
 
 @pytest.fixture
-def manager_settings() -> ManagerSettings:
-    return ManagerSettings(audience=AUDIENCE, service_accounts=SERVICE_ACCOUNTS)
-
-
-@pytest.fixture
-def api(system: Services, manager_settings: ManagerSettings) -> Iterator[Api]:
-    app = create_app(system, manager_settings)
+def api(system: Services) -> Iterator[Api]:
+    app = create_app(system)
     store: Store = app.state.store
     tokens = {"admin": DEV_TOKEN}
     for role in (Role.TRADER, Role.READER):

@@ -21,7 +21,6 @@ from stratus.adapters.clock import ManualClock
 from stratus.adapters.paper.venues import PaperVenues
 from stratus.config import Settings
 from stratus.manager.app import create_app
-from stratus.manager.settings import ManagerSettings
 from stratus.service.bootstrap import build
 from tests.integration.manager.conftest import DEV_TOKEN, START, MasterKey, fill
 
@@ -35,7 +34,7 @@ def fuzzed_app(request: pytest.FixtureRequest) -> Iterator[FastAPI]:
     services = build(
         Settings(database_url=url), clock=clock, exchanges=PaperVenues(clock), secrets=MasterKey()
     )
-    app = create_app(services, ManagerSettings())
+    app = create_app(services)
     from fastapi.testclient import TestClient
 
     with TestClient(app) as client:  # something for the generated requests to find
