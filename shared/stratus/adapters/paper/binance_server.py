@@ -8,12 +8,13 @@ the query string followed by the body, without the signature) and `timestamp` ag
 `recvWindow`, and answers errors with an HTTP 4xx and {"code", "msg"}: -2014/-2015 bad
 key, -1022 bad signature, -1021 timestamp outside the window, 429 + -1003 rate limit,
 -2019 margin insufficient, -4116 duplicate client order id, -2013 unknown order (-2011
-on cancel), -1121 unknown symbol, -1102 missing or malformed parameters.
+on cancel), -1121 unknown symbol, -1102 missing or malformed parameters, -1100 a number
+parameter with other characters, -1128 fromId with a time range, -1130 a bad limit.
 
 Endpoints: GET /fapi/v1/exchangeInfo, /fapi/v1/ticker/24hr, /fapi/v1/ticker/bookTicker,
-/fapi/v1/leverageBracket, /fapi/v1/order, /fapi/v1/openOrders, /fapi/v3/account,
-/fapi/v3/positionRisk; POST and DELETE /fapi/v1/order. Served over HTTP by binance_http
-(also a command: ``python -m stratus.adapters.paper.binance_http --help``).
+/fapi/v1/leverageBracket, /fapi/v1/order, /fapi/v1/openOrders, /fapi/v1/userTrades,
+/fapi/v3/account, /fapi/v3/positionRisk; POST and DELETE /fapi/v1/order. Served over HTTP
+by binance_http (also a command: ``python -m stratus.adapters.paper.binance_http --help``).
 """
 
 from __future__ import annotations
@@ -31,12 +32,15 @@ from urllib.parse import parse_qsl
 from stratus.adapters.paper import binance_wire as wire
 from stratus.adapters.paper.exchange import PaperExchange
 from stratus.adapters.paper.markets import SPECS, MarketSpec
+from stratus.adapters.paper.structures import millis
 from stratus.adapters.paper.venue_api import Account, Faults, RequestWindow
 
 Reply = tuple[int, Any]
 BY_ID: Mapping[str, MarketSpec] = {spec.id: spec for spec in SPECS.values()}
 MAX_RECV_WINDOW_MS = 60_000
-FIRST_ORDER_ID = 8_000_000_001  # Binance order ids are 64-bit integers
+FIRST_ORDER_ID = 8_000_000_001  # Binance order and trade ids are 64-bit integers
+FIRST_TRADE_ID = 5_000_000_001
+TRADES_LIMIT, MAX_TRADES_LIMIT = 500, 1000  # /fapi/v1/userTrades' default and maximum
 
 
 class BinanceError(Exception):
@@ -89,10 +93,12 @@ def binance_error(error: Exception) -> BinanceError:
     return BinanceError(status, code, message.format(detail.rsplit(" ", 1)[-1].strip("]")))
 
 
-class OrderIds:
-    """Binance's integer order ids for the paper venue's string ids, both ways."""
+class WireIds:
+    """Binance's integer ids for the paper venue's string ids (orders or trades), both
+    ways, numbered from `first` in the order they are first seen."""
 
-    def __init__(self) -> None:
+    def __init__(self, first: int = FIRST_ORDER_ID) -> None:
+        self._first = first
         self._wire: dict[str, int] = {}
         self._paper: dict[int, str] = {}
         self._lock = threading.Lock()
@@ -100,7 +106,7 @@ class OrderIds:
     def wire(self, paper_id: str) -> int:
         with self._lock:
             if paper_id not in self._wire:
-                number = FIRST_ORDER_ID + len(self._wire)
+                number = self._first + len(self._wire)
                 self._wire[paper_id] = number
                 self._paper[number] = paper_id
             return self._wire[paper_id]
@@ -111,10 +117,11 @@ class OrderIds:
 
 @dataclass
 class Trader:
-    """What a signed request acts on: the key's paper venue and its order ids."""
+    """What a signed request acts on: the key's paper venue, its order and trade ids."""
 
     venue: PaperExchange
-    ids: OrderIds = field(default_factory=OrderIds)
+    ids: WireIds = field(default_factory=WireIds)
+    trade_ids: WireIds = field(default_factory=lambda: WireIds(FIRST_TRADE_ID))
 
 
 Route = Callable[[Any, dict[str, str]], Any]
@@ -176,6 +183,7 @@ class BinanceFutures:
             ("GET", "/fapi/v1/order"): self._query,
             ("DELETE", "/fapi/v1/order"): self._cancel,
             ("GET", "/fapi/v1/openOrders"): self._open_orders,
+            ("GET", "/fapi/v1/userTrades"): self._user_trades,
             ("GET", "/fapi/v3/account"): self._account,
             ("GET", "/fapi/v3/positionRisk"): self._position_risk,
         }
@@ -290,6 +298,39 @@ class BinanceFutures:
         listed = _paper(trader.venue.fetch_open_orders, symbol)
         return [wire.order(SPECS[o["symbol"]], o, trader.ids.wire(o["id"]), False) for o in listed]
 
+    def _user_trades(self, trader: Trader, params: dict[str, str]) -> list[dict[str, Any]]:
+        """One symbol's trades, oldest first. Like Binance: from fromId or startTime the
+        oldest `limit` that match, otherwise the most recent; an unknown orderId has none.
+        Unlike it: no 7-day window (paper times follow the feed, not the wall clock)."""
+        spec = _spec(params)
+        order_id, start, end, from_id = (
+            _whole(params, name) for name in ("orderId", "startTime", "endTime", "fromId")
+        )
+        limit = _whole(params, "limit")
+        limit = TRADES_LIMIT if limit is None else limit
+        if not 0 < limit <= MAX_TRADES_LIMIT:
+            raise BinanceError(400, -1130, "Data sent for parameter 'limit' is not valid.")
+        if from_id is not None and (start is not None or end is not None):
+            raise BinanceError(400, -1128, "Combination of optional parameters invalid.")
+        paper_order = None if order_id is None else trader.ids.paper(str(order_id))
+        # Numbered over the whole history, oldest first: ids ascend with time, as fromId
+        # pages expect.
+        history = [(trader.trade_ids.wire(t.id), t) for t in _paper(trader.venue.trades)]
+        found = [
+            (number, trade)
+            for number, trade in history
+            if trade.symbol == spec.symbol
+            and (order_id is None or trade.order_id == paper_order)
+            and (from_id is None or number >= from_id)
+            and (start is None or millis(trade.timestamp) >= start)
+            and (end is None or millis(trade.timestamp) <= end)
+        ]
+        found = found[:limit] if from_id is not None or start is not None else found[-limit:]
+        return [
+            wire.user_trade(spec, trade, number, trader.ids.wire(trade.order_id))
+            for number, trade in found
+        ]
+
     def _account(self, trader: Trader, params: dict[str, str]) -> dict[str, Any]:
         balance = _paper(trader.venue.fetch_balance)
         return wire.account(balance, _paper(trader.venue.fetch_positions), _ms())
@@ -333,6 +374,17 @@ def _spec(params: Mapping[str, str]) -> MarketSpec:
     if spec is None:
         raise BinanceError(400, -1121, "Invalid symbol.")
     return spec
+
+
+def _whole(params: Mapping[str, str], name: str) -> int | None:
+    """An optional integer parameter (LONG or INT): absent is None, digits only."""
+    value = params.get(name)
+    if not value:
+        return None
+    if not value.isdigit():
+        legal = "legal range is '^[0-9]{1,20}$'."
+        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'; {legal}")
+    return int(value)
 
 
 def _choice(

@@ -1,6 +1,6 @@
 """Binance USDⓈ-M futures wire shapes of paper state: the JSON the real API returns,
 field for field as far as ccxt's binance parser reads it (exchangeInfo symbols, tickers,
-orders, account assets, position risk, leverage brackets).
+orders, account trades, account assets, position risk, leverage brackets).
 
 Numbers are decimal strings, times integer milliseconds and order ids integers, as on
 Binance. Values describe the paper venue, not Binance: its steps, limits and the order
@@ -14,6 +14,7 @@ from typing import Any
 
 from stratus.adapters.paper.bybit_wire import num
 from stratus.adapters.paper.markets import SETTLE, MarketSpec
+from stratus.adapters.paper.structures import PaperTrade, millis
 
 ZERO = Decimal(0)
 PERPETUAL_DELIVERY_MS = 4133404800000  # Binance's "no delivery" date (2100-12-25)
@@ -167,6 +168,27 @@ def order(spec: MarketSpec, paper: dict[str, Any], order_id: int, placed: bool) 
         "updateTime": paper["lastUpdateTimestamp"],
     }
     return shown if placed else {**shown, "time": paper["timestamp"]}
+
+
+def user_trade(spec: MarketSpec, trade: PaperTrade, trade_id: int, order_id: int) -> dict[str, Any]:
+    """A /fapi/v1/userTrades item (one-way mode): `commission` is the fee the paper venue
+    charged, as a positive amount paid in the settle asset; `realizedPnl` excludes it."""
+    return {
+        "symbol": spec.id,
+        "id": trade_id,
+        "orderId": order_id,
+        "side": trade.side.upper(),
+        "price": num(trade.price),
+        "qty": num(trade.amount),
+        "realizedPnl": num(trade.realized_pnl),
+        "quoteQty": num(trade.cost),
+        "commission": num(trade.fee),
+        "commissionAsset": SETTLE,
+        "time": millis(trade.timestamp),
+        "positionSide": "BOTH",
+        "buyer": trade.side == "buy",
+        "maker": trade.taker_or_maker == "maker",
+    }
 
 
 def account(

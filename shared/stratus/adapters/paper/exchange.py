@@ -77,6 +77,7 @@ class PaperExchange:
         self._by_client_id: dict[str, PaperOrder] = {}
         self._resting: dict[str, PaperOrder] = {}
         self._positions: dict[str, NetPosition] = {}
+        self._trades: list[PaperTrade] = []  # oldest first
         self._order_ids = count(1)
         self._trade_ids = count(1)
         self._synced = clock.now()
@@ -240,6 +241,13 @@ class PaperExchange:
         self._synced = now
         return [trade.to_ccxt() for trade in trades]
 
+    @_serialized
+    def trades(self) -> list[PaperTrade]:
+        """Every trade so far, all symbols, oldest first: what a served API lists as the
+        account's trade history, in its own shape (Binance's /fapi/v1/userTrades)."""
+        self.advance()
+        return list(self._trades)
+
     # --- internals ---------------------------------------------------------------------
 
     def _ticks_to(self, now: datetime) -> Iterator[Quote]:
@@ -278,6 +286,7 @@ class PaperExchange:
         """Record a trade: fee and realized PnL hit the wallet, the position moves."""
         spec = self._specs[order.symbol]
         rate = spec.taker if liquidity == "taker" else spec.maker
+        position, pnl = self._position(order.symbol).apply(order.side, qty, price)
         trade = PaperTrade(
             id=f"paper-t-{next(self._trade_ids):06d}",
             order_id=order.id,
@@ -289,10 +298,11 @@ class PaperExchange:
             amount=qty,
             fee=price * qty * rate,
             taker_or_maker=liquidity,
+            realized_pnl=pnl,
         )
-        position, pnl = self._position(order.symbol).apply(order.side, qty, price)
         self._positions[order.symbol] = position
         self._wallet[SETTLE] += pnl - trade.fee
+        self._trades.append(trade)
         order.record(trade)
         if order.status != "open":
             self._resting.pop(order.id, None)

@@ -46,6 +46,7 @@ class PaperTrade:
     amount: Decimal
     fee: Decimal
     taker_or_maker: str
+    realized_pnl: Decimal = ZERO  # what this trade closed, before its fee (Binance's view)
 
     @property
     def cost(self) -> Decimal:
