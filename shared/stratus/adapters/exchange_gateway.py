@@ -7,6 +7,7 @@ Errors are matched by ccxt class name so this module never imports ccxt (a 0.45 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,10 @@ from typing import Any
 from stratus.domain import errors
 from stratus.domain.market import Market, Quote
 from stratus.domain.orders import ExchangeOrder, Liquidity, OrderRequest, OrderStatus
+from stratus.observability import log_fields
 from stratus.ports import Exchange, VenueOrder, VenuePosition
+
+log = logging.getLogger(__name__)
 
 # ccxt exception class name -> how the domain sees it (checked along the MRO, in order).
 _TEMPORARY = ("RateLimitExceeded", "DDoSProtection", "NetworkError")
@@ -214,14 +218,42 @@ class ExchangeGateway:
                     self.client, request.client_order_id, request.symbol, final_first
                 )
             if raw is not None:
-                return parse_order(raw)
+                return self._with_fees(raw, request.symbol)
             return parse_order({**created, "status": "open", "filled": 0, "type": None})
-        return parse_order(created)
+        return self._with_fees(created, request.symbol)
 
     def lookup(self, client_order_id: str, symbol: str) -> ExchangeOrder | None:
         with _mapped(symbol):
             found = _find_by_client_id(self.client, client_order_id, symbol)
-        return None if found is None else parse_order(found)
+        return None if found is None else self._with_fees(found, symbol)
+
+    def _with_fees(self, raw: dict[str, Any], symbol: str) -> ExchangeOrder:
+        """parse_order, plus the fee from the order's trades when a filled order carries
+        none (Binance futures: /fapi/v1/userTrades). Orders with a fee (Bybit's) cost no
+        request. The trades are all of the order's, so the fee stays cumulative."""
+        order = parse_order(raw)
+        fee = raw.get("fee") or {}
+        # Not in the Exchange port: ccxt clients have it, the paper venue need not.
+        has = getattr(self.client, "has", None) or {}
+        read = getattr(self.client, "fetch_my_trades", None) if has.get("fetchMyTrades") else None
+        if order.filled <= 0 or fee.get("cost") is not None or read is None:
+            return order
+        mine = order.exchange_order_id
+        with _mapped(symbol):
+            listed = read(symbol, None, None, {"orderId": mine})
+        # An exchange that ignores orderId lists other orders' trades too: keep this one's.
+        trades = [t for t in listed if t.get("order") is None or str(t["order"]) == mine]
+        if not trades:
+            return order
+        cost, currency = _summed_fee(trades, symbol)
+        liquidity = trades[-1].get("takerOrMaker")
+        return order.model_copy(
+            update={
+                "fee": cost,
+                "fee_currency": currency,
+                "liquidity": Liquidity(liquidity) if liquidity else order.liquidity,
+            }
+        )
 
     def cancel(self, exchange_order_id: str, symbol: str) -> None:
         with _mapped(symbol):
@@ -267,6 +299,30 @@ class ExchangeGateway:
                 )
             )
         return held
+
+
+def _summed_fee(trades: list[dict[str, Any]], symbol: str) -> tuple[Decimal, str]:
+    """The fees of one order's trades, in one currency.
+
+    Amounts in different currencies do not add up (Binance charges BNB when its discount
+    is on, and can switch mid-order): then only the quote currency's are kept, as
+    positions book fees in the quote currency, and the rest is logged, not booked.
+    """
+    by_currency: dict[str, Decimal] = {}
+    for trade in trades:
+        fee = trade.get("fee") or {}
+        if fee.get("cost") is not None:
+            currency = str(fee.get("currency") or "")
+            by_currency[currency] = by_currency.get(currency, Decimal(0)) + _dec(fee["cost"])
+    if len(by_currency) <= 1:
+        currency, cost = next(iter(by_currency.items()), ("", Decimal(0)))
+        return cost, currency
+    quote = symbol.split("/")[-1].split(":")[0]
+    log.warning(
+        "order fees in several currencies: booking the quote currency's only",
+        extra=log_fields(symbol=symbol, fees={c: str(v) for c, v in by_currency.items()}),
+    )
+    return by_currency.get(quote, Decimal(0)), quote
 
 
 def _when(stamp: Any) -> datetime:

@@ -12,19 +12,23 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
 from stratus.adapters.ccxt_exchange import CcxtExchanges, make_client
+from stratus.adapters.clock import ManualClock
 from stratus.adapters.exchange_gateway import ExchangeGateway
 from stratus.adapters.paper.binance_http import ServedBinance
 from stratus.adapters.paper.exchange import PaperExchange
 from stratus.adapters.sql.market_cache import SqlMarketCache
 from stratus.config import Settings
 from stratus.domain import errors
-from stratus.domain.orders import OrderRequest, OrderStatus
+from stratus.domain.common import Side
+from stratus.domain.orders import Liquidity, OrderRecord, OrderRequest, OrderStatus
 from stratus.ports import ExchangeAccount
 from stratus.service.handlers.execution import execute_order
 from stratus.service.services import Services
@@ -32,6 +36,7 @@ from tests.integration.exchange.conftest import API_KEY, BINANCE_ACCOUNT, SECRET
 
 BTC = "BTC/USDT:USDT"
 ORDER = "/fapi/v1/order"
+TRADES = "/fapi/v1/userTrades"
 START = Decimal(100000)  # the paper account's USDT
 
 
@@ -56,6 +61,21 @@ def marketable(served: ServedBinance) -> str:
 
 def gateway(exchanges: CcxtExchanges) -> ExchangeGateway:
     return exchanges.for_account(BINANCE_ACCOUNT)
+
+
+def charged(served: ServedBinance, client_order_id: str) -> list[tuple[Decimal, str]]:
+    """(fee, taker or maker) of each trade the paper venue recorded for an order."""
+    venue = paper(served)
+    order_id = venue.fetch_order("", BTC, {"clientOrderId": client_order_id})["id"]
+    return [(t.fee, t.taker_or_maker) for t in venue.trades() if t.order_id == order_id]
+
+
+def signed_get(served: ServedBinance, path: str, secret: str = SECRET, **params: Any) -> Any:
+    """A GET signed as ccxt.binance signs it (timestamp last, then the signature)."""
+    query = urlencode({**params, "timestamp": time.time_ns() // 1_000_000})
+    signature = hmac.new(secret.encode(), query.encode(), hashlib.sha256).hexdigest()
+    target = f"{path}?{query}&signature={signature}"
+    return served.app.handle("GET", target, b"", {"x-mbx-apikey": API_KEY})
 
 
 def test_markets_load_from_the_futures_exchange_info_alone(
@@ -278,7 +298,8 @@ def test_cached_markets_spare_the_cold_start_its_market_requests(
     cold = CcxtExchanges(binance_settings, binance_directory, market_cache)
     placed = gateway(cold).place(make_binance_request("r-cold", "0.01"))
     assert placed.status is OrderStatus.FILLED
-    assert binance_served.app.requests == [("POST", ORDER)]  # RESULT: final, no lookup
+    # RESULT is final: no lookup; its fee is only in the order's trades.
+    assert binance_served.app.requests == [("POST", ORDER), ("GET", TRADES)]
 
 
 def test_a_quote_has_the_touch(
@@ -289,3 +310,146 @@ def test_a_quote_has_the_touch(
     quote = gateway(binance_exchanges).quote(BTC)
     assert (quote.bid, quote.ask) == (Decimal(str(touch["bid"])), Decimal(str(touch["ask"])))
     assert quote.last > 0
+
+
+# --- fees: Binance orders carry none, userTrades has them -------------------------------
+
+
+def test_a_filled_market_order_books_the_taker_fee_the_venue_charged(
+    binance_live: Services,
+    binance_served: ServedBinance,
+    make_binance_request: Callable[..., OrderRequest],
+) -> None:
+    request = make_binance_request("r-fee", "0.01")
+    execute_order(binance_live, request)
+    record = binance_live.state.get_order(request.client_order_id)
+    assert record is not None
+    assert record.status is OrderStatus.FILLED
+    [fill] = record.fills
+    assert charged(binance_served, request.client_order_id) == [(fill.fee, "taker")]
+    assert (fill.fee_currency, fill.liquidity) == ("USDT", Liquidity.TAKER)
+    assert fill.fee == fill.quantity * fill.price * Decimal("0.00055") > 0  # paper's rate
+    assert ("GET", TRADES) in binance_served.app.requests
+
+
+def test_a_marketable_limit_order_is_a_taker_by_its_trades(
+    binance_exchanges: CcxtExchanges,
+    binance_served: ServedBinance,
+    make_binance_request: Callable[..., OrderRequest],
+) -> None:
+    """The order alone would read as maker (a limit order): its trade says taker."""
+    request = make_binance_request("r-cross", "0.01", limit=marketable(binance_served))
+    placed = gateway(binance_exchanges).place(request)
+    assert charged(binance_served, request.client_order_id) == [(placed.fee, "taker")]
+    assert placed.liquidity is Liquidity.TAKER
+
+
+def test_a_resting_limit_order_books_maker_fees_fill_by_fill(
+    binance_exchanges: CcxtExchanges,
+    binance_served: ServedBinance,
+    clock: ManualClock,
+    make_binance_request: Callable[..., OrderRequest],
+) -> None:
+    """Each view carries the order's fee so far: observe() turns it into one fee per fill,
+    none counted twice."""
+    venue = gateway(binance_exchanges)
+    # 12 BTC bid at 60040: the 00:02 tick (ask 60037.4) fills its 9.567, 00:05 the rest.
+    request = make_binance_request("r-maker", "12", limit="60040")
+    placed = venue.place(request)
+    assert placed.status is OrderStatus.OPEN
+    assert placed.fee == 0
+    assert ("GET", TRADES) not in binance_served.app.requests  # nothing filled: no trades
+    record = OrderRecord.intent(request, clock.now()).observe(placed, clock.now())
+    for minutes, status in ((1, OrderStatus.PARTIALLY_FILLED), (3, OrderStatus.FILLED)):
+        clock.advance(timedelta(minutes=minutes))
+        seen = venue.lookup(request.client_order_id, BTC)
+        assert seen is not None
+        assert (seen.status, seen.liquidity) == (status, Liquidity.MAKER)
+        record = record.observe(seen, clock.now())
+    trades = charged(binance_served, request.client_order_id)
+    assert [liquidity for _, liquidity in trades] == ["maker", "maker"]
+    assert [fill.fee for fill in record.fills] == [fee for fee, _ in trades]
+    assert record.fee == sum(fee for fee, _ in trades) == Decimal(12 * 60040) * Decimal("0.0002")
+    assert all(fill.liquidity is Liquidity.MAKER for fill in record.fills)
+
+
+def test_user_trades_are_signed_and_shaped_like_binances(
+    binance_exchanges: CcxtExchanges,
+    binance_served: ServedBinance,
+    make_binance_request: Callable[..., OrderRequest],
+) -> None:
+    placed = gateway(binance_exchanges).place(make_binance_request("r-wire", "0.01"))
+    status, trades = signed_get(
+        binance_served, TRADES, symbol="BTCUSDT", orderId=placed.exchange_order_id
+    )
+    assert status == 200
+    [trade] = trades
+    assert set(trade) == {
+        "symbol", "id", "orderId", "side", "price", "qty", "realizedPnl", "quoteQty",
+        "commission", "commissionAsset", "time", "positionSide", "buyer", "maker",
+    }  # fmt: skip
+    assert (trade["orderId"], trade["side"], trade["buyer"], trade["maker"]) == (
+        int(placed.exchange_order_id), "BUY", True, False
+    )  # fmt: skip
+    assert (trade["qty"], trade["commission"], trade["commissionAsset"]) == (
+        "0.01", str(placed.fee), "USDT"
+    )  # fmt: skip
+    assert trade["realizedPnl"] == "0"  # opened a position: nothing realized
+    closed = gateway(binance_exchanges).place(
+        make_binance_request("r-close", "0.01", side=Side.SELL)
+    )
+    status, [closing] = signed_get(
+        binance_served, TRADES, symbol="BTCUSDT", orderId=closed.exchange_order_id
+    )
+    pnl = (Decimal(closing["price"]) - Decimal(trade["price"])) * Decimal("0.01")
+    assert Decimal(closing["realizedPnl"]) == pnl != 0  # before the fee, as on Binance
+
+
+@pytest.mark.parametrize(
+    ("secret", "params", "answer"),
+    [
+        ("not-the-secret", {"symbol": "BTCUSDT"}, (400, -1022)),
+        (SECRET, {"symbol": "DOGEUSDT"}, (400, -1121)),
+        (SECRET, {}, (400, -1102)),
+        (SECRET, {"symbol": "BTCUSDT", "limit": 1001}, (400, -1130)),
+        (SECRET, {"symbol": "BTCUSDT", "limit": 0}, (400, -1130)),
+        (SECRET, {"symbol": "BTCUSDT", "fromId": 1, "startTime": 1}, (400, -1128)),
+        (SECRET, {"symbol": "BTCUSDT", "orderId": "x1"}, (400, -1100)),
+    ],
+)
+def test_user_trades_refuse_what_binance_refuses(
+    binance_served: ServedBinance, secret: str, params: dict[str, Any], answer: tuple[int, int]
+) -> None:
+    status, error = signed_get(binance_served, TRADES, secret, **params)
+    assert (status, error["code"]) == answer
+
+
+def test_user_trades_check_time_and_rate_like_the_other_signed_endpoints(
+    binance_settings: Settings, binance_served: ServedBinance
+) -> None:
+    late = make_client(ExchangeAccount("x", "binance", API_KEY, SECRET), binance_settings)
+    late.options["timeDifference"] = 120_000  # signs with a clock two minutes behind
+    with pytest.raises(Exception, match="-1021"):
+        late.fetch_my_trades(BTC)
+    assert signed_get(binance_served, TRADES, symbol="BTCUSDT")[0] == 200
+    binance_served.app.requests_per_second = 1
+    assert signed_get(binance_served, TRADES, symbol="BTCUSDT")[1]["code"] == -1003
+
+
+def test_user_trades_page_by_from_id_or_give_the_most_recent(
+    binance_exchanges: CcxtExchanges,
+    binance_served: ServedBinance,
+    make_binance_request: Callable[..., OrderRequest],
+) -> None:
+    venue = gateway(binance_exchanges)
+    placed = [venue.place(make_binance_request(f"r-page-{n}", "0.01")) for n in range(3)]
+    every = signed_get(binance_served, TRADES, symbol="BTCUSDT")[1]
+    ids = [t["id"] for t in every]
+    assert ids == sorted(ids)
+    assert [str(t["orderId"]) for t in every] == [p.exchange_order_id for p in placed]
+    recent = signed_get(binance_served, TRADES, symbol="BTCUSDT", limit=2)[1]
+    assert [t["id"] for t in recent] == ids[1:]
+    first = signed_get(binance_served, TRADES, symbol="BTCUSDT", fromId=ids[0], limit=2)[1]
+    assert [t["id"] for t in first] == ids[:2]
+    assert signed_get(binance_served, TRADES, symbol="ETHUSDT")[1] == []
+    assert signed_get(binance_served, TRADES, symbol="BTCUSDT", orderId=1)[1] == []
