@@ -1,9 +1,8 @@
 """ccxt.binance's own signing, request building and parsing, against the paper Binance
 USDⓈ-M futures server: the order path and its failure modes, offline.
 
-Orders sent through execute_order carry a limit price (above the ask: they fill at once
-as takers). A market order without check_risk's reference price needs the gateway's
-quote, which Binance's futures ticker cannot give yet: see test_a_quote_has_the_touch.
+Most orders sent through execute_order carry a limit price above the ask, so they fill
+at once as takers; market orders are priced by the book ticker (test_a_quote_has_the_touch).
 """
 
 from __future__ import annotations
