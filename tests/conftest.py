@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -39,7 +38,7 @@ def clock(feed: PriceFeed) -> ManualClock:
 
 
 @pytest.fixture
-def services(clock: ManualClock, feed: PriceFeed) -> Iterator[Services]:
+def services(clock: ManualClock, feed: PriceFeed) -> Services:
     """The embedded stack on an in-memory database, clock at the feed's first tick."""
     return build(
         Settings(database_url="sqlite://"),

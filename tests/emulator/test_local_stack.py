@@ -44,7 +44,7 @@ def _free_range(size: int) -> int:
     for _ in range(20):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1] - size
+            base = int(probe.getsockname()[1]) - size
         try:
             for port in range(base, base + size):
                 ensure_free(port, "the test stack")

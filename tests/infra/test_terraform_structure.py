@@ -645,7 +645,7 @@ def test_every_deployed_variable_is_a_setting_with_a_valid_literal() -> None:
     assert _env_names(deployed) - known == set()
     literals = {**_env_literals(str(loc["manager_env"])), **_env_literals(_function_env())}
     literals.update({k: v for k, v in common.items() if "${" not in v})
-    fields = {
+    fields: dict[str, Any] = {  # Any: Settings validates (and converts) each value
         name.removeprefix("STRATUS_").lower(): value
         for name, value in literals.items()
         if name.removeprefix("STRATUS_").lower() in Settings.model_fields

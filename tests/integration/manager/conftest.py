@@ -148,7 +148,8 @@ class Api:
     def call(self, method: str, path: str, role: str = "admin", **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
         headers.update(kwargs.pop("headers", {}))
-        return self.client.request(method, path, headers=headers, **kwargs)
+        response: httpx.Response = self.client.request(method, path, headers=headers, **kwargs)
+        return response
 
     def get(self, path: str, role: str = "admin", **kwargs: Any) -> httpx.Response:
         return self.call("GET", path, role, **kwargs)

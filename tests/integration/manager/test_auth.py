@@ -56,7 +56,8 @@ def id_token(google_key: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> An
             "sub": "1234",
             **claims,
         }
-        return jwt.encode(signer, payload).decode()
+        token: bytes = jwt.encode(signer, payload)
+        return token.decode()
 
     make.fetched = fetched  # type: ignore[attr-defined]
     return make

@@ -144,7 +144,8 @@ def test_id_tokens_are_fetched_for_the_audience_and_reused(monkeypatch: pytest.M
     def fetch(_request: Any, audience: str) -> str:
         audiences.append(audience)
         now = int(time.time())
-        return jwt.encode(signer, {"aud": audience, "exp": now + 3600, "iat": now}).decode()
+        token: bytes = jwt.encode(signer, {"aud": audience, "exp": now + 3600, "iat": now})
+        return token.decode()
 
     monkeypatch.setattr("google.oauth2.id_token.fetch_id_token", fetch)
     tokens = IdTokens("https://manager.test")
@@ -169,4 +170,5 @@ def test_bootstrap_uses_the_client_when_a_manager_url_is_set(
     monkeypatch.setenv("STRATUS_MANAGER_TOKEN", "stx_x")
     services = build(Settings(database_url="sqlite://"))
     assert isinstance(services.ledger, ManagerClient)
-    assert services.quotas is services.ledger is services.accounts is services.allocations
+    assert services.quotas is services.ledger is services.accounts
+    assert services.allocations is services.ledger

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from stratus.adapters.sql.accounts import SqlAccounts
 from stratus.domain.orders import Fill, OrderRequest
 from stratus.domain.positions import replay
 from stratus.service.services import Services
-from tests.integration.manager.conftest import Api, fill
+from tests.integration.manager.conftest import Api, MasterKey, fill
 
 THREADS = 12
+T = TypeVar("T")
 
 
 def request(n: int) -> OrderRequest:
@@ -32,9 +35,9 @@ def request(n: int) -> OrderRequest:
     )
 
 
-def run_all(calls: list[object]) -> list[object]:
+def run_all(calls: Sequence[Callable[..., T]]) -> list[T]:
     with ThreadPoolExecutor(THREADS) as pool:
-        return list(pool.map(lambda call: call(), calls))  # type: ignore[operator]
+        return list(pool.map(lambda call: call(), calls))
 
 
 def test_concurrent_reservations_never_pass_a_quota_together(api: Api, system: Services) -> None:
@@ -59,7 +62,9 @@ def test_concurrent_release_and_reserve_keep_the_books(api: Api, system: Service
     for r in held:
         assert system.quotas.reserve(r, Decimal(1)) is None
     newcomers = [request(n) for n in range(5, 15)]
-    calls = [lambda r=r: system.quotas.release(r.request_id) for r in held]
+    calls: list[Callable[..., object]] = [
+        lambda r=r: system.quotas.release(r.request_id) for r in held
+    ]
     calls += [lambda r=r: system.quotas.reserve(r, Decimal(1)) for r in newcomers]
     run_all(calls)
     assert api.store.quotas.usage("acct-1", "trend").open_orders <= 5
@@ -98,7 +103,7 @@ def test_concurrent_allocations_never_exceed_equity(api: Api) -> None:
     assert sorted(statuses) == [201] * 3 + [409] * 5
 
 
-def test_rotation_while_reading(api: Api, system: Services, master_key: object) -> None:
+def test_rotation_while_reading(api: Api, system: Services, master_key: MasterKey) -> None:
     import json
 
     from stratus.crypto import Keyring
@@ -107,15 +112,15 @@ def test_rotation_while_reading(api: Api, system: Services, master_key: object) 
         api.account(f"acct-{n}")
     accounts = system.accounts
     assert isinstance(accounts, SqlAccounts)
-    ring = Keyring.parse(master_key.value).with_new_version()  # type: ignore[attr-defined]
-    master_key.value = ring.dump()  # type: ignore[attr-defined]
+    ring = Keyring.parse(master_key.value).with_new_version()
+    master_key.value = ring.dump()
     readers = [lambda n=n: accounts.exchange_account(f"acct-{n % 10}").secret for n in range(40)]
-    results = run_all([accounts.rotate, *readers])
+    results: list[object] = run_all([accounts.rotate, *readers])
     assert results[0] == 10
     assert results[1:] == [f"secret-acct-{n % 10}" for n in range(40)]
     assert accounts.key_versions() == {"v2": 10}
     master_key.value = json.dumps(
         {"current": "v2", "keys": {"v2": json.loads(ring.dump())["keys"]["v2"]}}
-    )  # type: ignore[attr-defined]
-    fresh = SqlAccounts(api.store.database, type(accounts.vault)(master_key), system.clock)  # type: ignore[arg-type]
+    )
+    fresh = SqlAccounts(api.store.database, type(accounts.vault)(master_key), system.clock)
     assert fresh.exchange_account("acct-3").secret == "secret-acct-3"

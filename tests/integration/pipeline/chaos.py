@@ -20,6 +20,7 @@ from stratus.adapters.paper.venues import PaperVenues
 from stratus.domain.errors import ExchangeUnavailable
 from stratus.domain.market import Market, Quote
 from stratus.domain.orders import ExchangeOrder, OrderRequest
+from stratus.ports import Venue, VenueOrder, VenuePosition
 from stratus.service.services import Services
 from stratus.topology import topology
 
@@ -113,7 +114,7 @@ class FaultyVenue:
     """A paper venue (calls serialized: the paper exchange is single-threaded) that can
     fail right after the exchange booked an order, once per clientOrderId."""
 
-    inner: object
+    inner: Venue
     crash_after_booking: set[str] = field(default_factory=set)
     timeout_after_booking: set[str] = field(default_factory=set)
     sent: list[str] = field(default_factory=list)  # every create call that reached it
@@ -122,17 +123,17 @@ class FaultyVenue:
 
     def market(self, symbol: str) -> Market:
         with self.lock:
-            return self.inner.market(symbol)  # type: ignore[attr-defined, no-any-return]
+            return self.inner.market(symbol)
 
     def quote(self, symbol: str) -> Quote:
         with self.lock:
-            return self.inner.quote(symbol)  # type: ignore[attr-defined, no-any-return]
+            return self.inner.quote(symbol)
 
     def place(self, request: OrderRequest) -> ExchangeOrder:
         coid = request.client_order_id
         with self.lock:
             self.sent.append(coid)
-            order: ExchangeOrder = self.inner.place(request)  # type: ignore[attr-defined]
+            order = self.inner.place(request)
             self.placed.append(coid)
         if coid in self.crash_after_booking:
             self.crash_after_booking.discard(coid)
@@ -144,15 +145,27 @@ class FaultyVenue:
 
     def lookup(self, client_order_id: str, symbol: str) -> ExchangeOrder | None:
         with self.lock:
-            return self.inner.lookup(client_order_id, symbol)  # type: ignore[attr-defined, no-any-return]
+            return self.inner.lookup(client_order_id, symbol)
 
     def cancel(self, exchange_order_id: str, symbol: str) -> None:
         with self.lock:
-            self.inner.cancel(exchange_order_id, symbol)  # type: ignore[attr-defined]
+            self.inner.cancel(exchange_order_id, symbol)
 
     def equity(self) -> Decimal:
         with self.lock:
-            return self.inner.equity()  # type: ignore[attr-defined, no-any-return]
+            return self.inner.equity()
+
+    def open_orders(self) -> list[VenueOrder]:
+        with self.lock:
+            return self.inner.open_orders()
+
+    def positions(self) -> list[VenuePosition]:
+        with self.lock:
+            return self.inner.positions()
+
+    def balances(self) -> dict[str, Decimal]:
+        with self.lock:
+            return self.inner.balances()
 
 
 class FaultyVenues:

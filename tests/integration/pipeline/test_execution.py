@@ -9,6 +9,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from stratus.adapters.clock import ManualClock
 from stratus.adapters.local_bus import LocalBus
 from stratus.contracts import codec
 from stratus.domain.errors import ExchangeUnavailable, OrderRejected, PermanentError
@@ -152,11 +153,13 @@ def test_still_unavailable_after_all_attempts_raises_for_redelivery(
     assert (record.status, record.attempts, venue.calls) == (OrderStatus.FILLED, 2, 5)
 
 
-def test_a_stale_order_message_is_canceled_unsent(services: Services, bus: LocalBus) -> None:
+def test_a_stale_order_message_is_canceled_unsent(
+    services: Services, bus: LocalBus, clock: ManualClock
+) -> None:
     order = request(services)
     check_risk(services, order)
     [envelope] = bus.messages("orders")
-    services.clock.advance(timedelta(seconds=services.settings.max_event_age_seconds + 1))
+    clock.advance(timedelta(seconds=services.settings.max_event_age_seconds + 1))
     deliver(services, "execute_order", envelope.data, envelope.attributes, envelope.published_at)
     record = services.state.get_order(order.client_order_id)
     assert record is not None

@@ -3,9 +3,11 @@ timeouts after the exchange booked the order."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal as D
+from typing import NoReturn
 
 import pytest
 
@@ -28,10 +30,7 @@ SIGNALS: list[tuple[str, dict[str, object]]] = [
 
 
 def coid(signal_id: str, leg: int) -> str:
-    return (
-        "stx-"
-        + __import__("hashlib").sha256(request_id_for(signal_id, leg).encode()).hexdigest()[:32]
-    )
+    return "stx-" + hashlib.sha256(request_id_for(signal_id, leg).encode()).hexdigest()[:32]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -92,18 +91,17 @@ def _request(stack: Stack) -> OrderRequest:
 
 
 def test_a_copy_that_died_before_the_exchange_answered_is_resent_after_its_lease(
-    stack: Stack,
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     request, venue = _request(stack), stack.venue()
-    real_place = venue.inner.place  # type: ignore[attr-defined]
 
-    def die_before_booking(_request: OrderRequest) -> None:
+    def die_before_booking(_request: OrderRequest) -> NoReturn:
         raise Crash("died while the request was on the wire")
 
-    venue.inner.place = die_before_booking  # type: ignore[attr-defined]
+    monkeypatch.setattr(venue.inner, "place", die_before_booking)
     with pytest.raises(Crash):
         execute_order(stack.services, request)
-    venue.inner.place = real_place  # type: ignore[attr-defined]
+    monkeypatch.undo()  # place() reaches the exchange again
     with pytest.raises(Exception, match="being sent by another copy"):
         execute_order(stack.services, request)  # within the lease: maybe still sending
     assert venue.placed == []

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from stratus.adapters.clock import ManualClock
 from stratus.adapters.local_bus import LocalBus
 from stratus.adapters.tradingview import AlertMapping
 from stratus.service.handlers import ingest
@@ -98,10 +99,10 @@ def test_tradingview_alerts_go_through_the_sources_mapping(
 
 
 def test_a_signal_older_than_the_event_age_is_dropped_downstream(
-    services: Services, bus: LocalBus
+    services: Services, bus: LocalBus, clock: ManualClock
 ) -> None:
     assert post(services, SIGNAL)[0] == 202
-    services.clock.advance(timedelta(seconds=services.settings.max_event_age_seconds + 1))
+    clock.advance(timedelta(seconds=services.settings.max_event_age_seconds + 1))
     bus.drain()
     assert services.state.orders() == []
     assert bus.messages("signals-dead-letter") == []

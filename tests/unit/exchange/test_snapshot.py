@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -13,6 +14,7 @@ from stratus.adapters.sql.ledger import SqlLedger
 from stratus.adapters.sql.tables import BalanceSnapshotRow
 from stratus.domain.common import Side
 from stratus.domain.orders import Fill, Liquidity, OrderRequest, OrderType
+from stratus.ports import BalanceTotals
 from stratus.service.handlers import operations
 from stratus.service.services import Services
 
@@ -102,13 +104,14 @@ def test_a_mark_with_more_places_than_the_ledger_keeps_is_rounded(
         ask=Decimal("1.2345678901234568E-8"),
     )
     monkeypatch.setattr(venue, "quote", lambda symbol: touch)
-    recorded: list[dict[str, Decimal]] = []
+    recorded: list[Mapping[str, Decimal]] = []
     keep = services.ledger.record_snapshot
-    monkeypatch.setattr(
-        services.ledger,
-        "record_snapshot",
-        lambda at, marks, b: recorded.append(marks) or keep(at, marks, b),
-    )
+
+    def record_snapshot(at: datetime, marks: Mapping[str, Decimal], b: BalanceTotals) -> bool:
+        recorded.append(marks)
+        return keep(at, marks, b)
+
+    monkeypatch.setattr(services.ledger, "record_snapshot", record_snapshot)
     assert operations.snapshot(services, AT, b"").status == 201
     assert recorded == [{"ETH/USDT:USDT": Decimal("0.000000012345678901")}]
 

@@ -106,7 +106,7 @@ def test_asset_and_mode_come_from_the_unified_symbol() -> None:
 
 
 def quota(**limits: object) -> Quota:
-    return Quota(account="a", strategy="s", updated_at=AT, version=1, **limits)  # type: ignore[arg-type]
+    return Quota(account="a", strategy="s", updated_at=AT, version=1, **limits)
 
 
 @pytest.mark.parametrize(
