@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from stratus.domain import errors
-from stratus.domain.market import Market, Quote
+from stratus.domain.market import Market, Quote, quote_currency
 from stratus.domain.orders import ExchangeOrder, Liquidity, OrderRequest, OrderStatus
 from stratus.observability import log_fields
 from stratus.ports import Exchange, VenueOrder, VenuePosition
@@ -245,7 +245,7 @@ class ExchangeGateway:
         trades = [t for t in listed if t.get("order") is None or str(t["order"]) == mine]
         if not trades:
             return order
-        cost, currency = _summed_fee(trades, symbol)
+        cost, currency = _summed_fee(trades, quote_currency(symbol))
         liquidity = trades[-1].get("takerOrMaker")
         return order.model_copy(
             update={
@@ -301,7 +301,7 @@ class ExchangeGateway:
         return held
 
 
-def _summed_fee(trades: list[dict[str, Any]], symbol: str) -> tuple[Decimal, str]:
+def _summed_fee(trades: list[dict[str, Any]], quote: str) -> tuple[Decimal, str]:
     """The fees of one order's trades, in one currency.
 
     Amounts in different currencies do not add up (Binance charges BNB when its discount
@@ -317,10 +317,9 @@ def _summed_fee(trades: list[dict[str, Any]], symbol: str) -> tuple[Decimal, str
     if len(by_currency) <= 1:
         currency, cost = next(iter(by_currency.items()), ("", Decimal(0)))
         return cost, currency
-    quote = symbol.split("/")[-1].split(":")[0]
     log.warning(
         "order fees in several currencies: booking the quote currency's only",
-        extra=log_fields(symbol=symbol, fees={c: str(v) for c, v in by_currency.items()}),
+        extra=log_fields(quote=quote, fees={c: str(v) for c, v in by_currency.items()}),
     )
     return by_currency.get(quote, Decimal(0)), quote
 

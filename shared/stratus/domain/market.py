@@ -10,6 +10,11 @@ from stratus.domain.common import Side
 from stratus.domain.errors import PermanentError
 
 
+def quote_currency(symbol: str) -> str:
+    """The quote currency of a ccxt unified symbol: USDT in BTC/USDT and BTC/USDT:USDT."""
+    return symbol.split("/")[-1].split(":")[0]
+
+
 @dataclass(frozen=True)
 class Quote:
     symbol: str

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from stratus.domain.common import Side
 from stratus.domain.errors import ConcurrentUpdate, OrderNotFound
+from stratus.domain.market import quote_currency
 from stratus.domain.orders import Fill, Liquidity, OrderRecord, OrderStatus
 from stratus.domain.reconciliation import RECONCILIATION_STRATEGY, Drift, ReconciliationReport
 from stratus.observability import log_fields
@@ -165,7 +166,7 @@ def _correction(
         quantity=abs(difference),
         price=price,
         fee=Decimal(0),
-        fee_currency=symbol.split("/")[1].split(":")[0],
+        fee_currency=quote_currency(symbol),
         liquidity=Liquidity.TAKER,
         executed_at=now,
     )
