@@ -156,20 +156,18 @@ def main() -> int:
         blob = Path(tmp) / "markets.bin"
         blob.write_bytes(pack(markets))
         fields = {"key": KEY, "secret": SECRET, "url": served.url, "db": db, "blob": str(blob)}
-        naive_layer = NAIVE_EXCHANGES.format(url=served.url)
-        templates = {
-            "execute_order": EXECUTE_ORDER,
-            "naive_execute_order": EXECUTE_ORDER,
-            "layer": LAYER,
-            "bare_ccxt": BARE_CCXT,
+        rows = {  # name: (child program, code run before the order is delivered)
+            "execute_order": (EXECUTE_ORDER, ""),
+            "naive_execute_order": (EXECUTE_ORDER, NAIVE_EXCHANGES.format(url=served.url)),
+            "layer": (LAYER, ""),
+            "bare_ccxt": (BARE_CCXT, ""),
         }
-        results: dict[str, list[float]] = {name: [] for name in templates}
+        results: dict[str, list[float]] = {name: [] for name in rows}
         modules: dict[str, int] = {}
         for run in range(runs):  # interleaved, so drift hits every row alike
-            for name, template in templates.items():
-                layer = naive_layer if name == "naive_execute_order" else ""
+            for name, (template, exchange_layer) in rows.items():
                 code = template.format(
-                    rid=f"bench-{name}-{run}", price=price, **{**fields, "exchange_layer": layer}
+                    rid=f"bench-{name}-{run}", price=price, exchange_layer=exchange_layer, **fields
                 )
                 seconds, modules[name] = timed(code)
                 results[name].append(seconds)
