@@ -104,9 +104,6 @@ class Settings(BaseSettings):
     stale_order_seconds: int = Field(
         default=3600, gt=0, description="reconcile cancels working orders older than this"
     )
-    lost_order_grace_seconds: int = Field(
-        default=300, gt=0, description="a pending order unknown to the exchange this long is lost"
-    )
 
     tradingview: dict[str, AlertMapping] = Field(
         default_factory=dict, description="webhook source -> TradingView alert mapping"
