@@ -59,6 +59,15 @@ def check_risk(services: Services, request: OrderRequest) -> None:
         services.state.mark_done(key)
 
 
+def abandon(services: Services, request: OrderRequest, reason: str, detail: str) -> None:
+    """The request is dead-lettered. Unless it was approved (its order document then
+    carries on), no order comes of it: a reservation taken before a crash is given back,
+    and later copies are ignored instead of deciding again."""
+    if services.state.get_order(request.client_order_id) is None:
+        services.quotas.release(request.request_id)
+        services.state.mark_done(f"check_risk:{request.request_id}")
+
+
 def _approve(services: Services, request: OrderRequest) -> None:
     services.publish("orders", request)
     log.info("order approved", extra=log_fields(request=request.request_id))
