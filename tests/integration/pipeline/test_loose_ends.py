@@ -6,17 +6,27 @@ dead-lettered once, and what it owns is finished with the reason."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from stratus.adapters.clock import ManualClock
 from stratus.adapters.local_bus import LocalBus
 from stratus.adapters.sql.audit import Page
+from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.portfolio import LedgerFilter, SqlPortfolio
+from stratus.adapters.sql.state import SqlStateStore
 from stratus.domain.errors import ExchangeUnavailable
-from stratus.domain.orders import ExchangeOrder, OrderRecord, OrderRequest, OrderStatus
+from stratus.domain.orders import (
+    ExchangeOrder,
+    Liquidity,
+    OrderRecord,
+    OrderRequest,
+    OrderStatus,
+)
 from stratus.domain.reconciliation import RECONCILIATION_STRATEGY
 from stratus.domain.records import OrderEntry
 from stratus.service.dispatch import deliver
@@ -30,6 +40,7 @@ from tests.integration.pipeline.chaos import Crash
 from tests.integration.pipeline.faults import FaultPoints
 
 BTC = "BTC/USDT:USDT"
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 def request(services: Services, request_id: str = "l-1-0", **fields: object) -> OrderRequest:
@@ -332,3 +343,32 @@ def test_a_rejection_saved_before_a_crash_is_still_announced(
     [rejection] = [json.loads(e.data) for e in bus.messages("order-rejections")]
     assert rejection["reason"] == "below_min_amount"
     assert held(services) == 0
+
+
+def test_an_embedded_database_from_before_finds_its_loose_ends_too(tmp_path: Path) -> None:
+    """State made before `owed` existed: the column is added, computed per document."""
+    url = f"sqlite:///{tmp_path}/old.db"
+    order = OrderRequest.model_validate(
+        {"request_id": "old-1-0", "signal_id": "old-1", "leg": 0, "account": "acct",
+         "strategy": "st", "symbol": BTC, "side": "buy", "order_type": "market",
+         "quantity": "0.1", "created_at": T0}
+    )  # fmt: skip
+    seen = ExchangeOrder(
+        exchange_order_id="x", status=OrderStatus.FILLED, filled=D("0.1"), cost=D(9000),
+        fee=D(0), fee_currency="USDT", liquidity=Liquidity.TAKER, updated_at=T0,
+    )  # fmt: skip
+    stranded = OrderRecord.intent(order, T0).observe(seen, T0)  # saved, never published
+    with create_engine(url).begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TABLE state_orders (client_order_id VARCHAR(64) PRIMARY KEY, "
+                "account VARCHAR(128), status VARCHAR(20), version INTEGER, "
+                "created_at DATETIME, document TEXT)"
+            )
+        )
+        connection.execute(
+            text("INSERT INTO state_orders VALUES (:id, 'acct', 'filled', 1, :at, :doc)"),
+            {"id": order.client_order_id, "at": T0, "doc": stranded.model_dump_json()},
+        )
+    store = SqlStateStore(Database.from_url(url), ManualClock(T0))
+    assert [r.client_order_id for r in store.orders(owed=True)] == [order.client_order_id]
