@@ -41,8 +41,10 @@ HANDLERS: dict[str, Handler] = {
 NEVER_STALE = {"update_position"}
 # What a stale message still needs done (an approved order must not stay in flight).
 ON_STALE: dict[str, Handler] = {"execute_order": execution.expire}
-# What a dead-lettered message owns, finished with the reason (message, reason, detail).
-ON_DEAD_LETTER: dict[str, Callable[[Services, Any, str, str], None]] = {
+# What a message about to be dead-lettered owns, finished with the reason (message,
+# reason, detail); True when its outcome is in hand after all (its order exists or is
+# being placed), and no dead letter is due.
+ON_DEAD_LETTER: dict[str, Callable[[Services, Any, str, str], bool]] = {
     "check_risk": risk.abandon,
     "execute_order": execution.abandon,
 }
@@ -107,7 +109,9 @@ def dead_letter(
     fields = log_fields(function=function, reason=error.reason, detail=error.detail)
     if message is not None and function in ON_DEAD_LETTER:
         try:
-            ON_DEAD_LETTER[function](services, message, error.reason, error.detail)
+            if ON_DEAD_LETTER[function](services, message, error.reason, error.detail):
+                log.warning("gave up on a message whose order stands", extra=fields)
+                return
         except Exception:  # what it could not finish stays owed in durable state: the sweep's
             log.exception("could not finish what a dead letter owns", extra=fields)
     topic = topology().functions[function].trigger.topic

@@ -19,6 +19,7 @@ from stratus.adapters.sql.audit import Page
 from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.portfolio import LedgerFilter, SqlPortfolio
 from stratus.adapters.sql.state import SqlStateStore
+from stratus.contracts import codec
 from stratus.domain.errors import ExchangeUnavailable
 from stratus.domain.orders import (
     ExchangeOrder,
@@ -41,6 +42,7 @@ from tests.integration.pipeline.faults import FaultPoints
 
 BTC = "BTC/USDT:USDT"
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
+LATER = topology().retry.delivery_window + timedelta(minutes=1)
 
 
 def request(services: Services, request_id: str = "l-1-0", **fields: object) -> OrderRequest:
@@ -372,3 +374,21 @@ def test_an_embedded_database_from_before_finds_its_loose_ends_too(tmp_path: Pat
         )
     store = SqlStateStore(Database.from_url(url), ManualClock(T0))
     assert [r.client_order_id for r in store.orders(owed=True)] == [order.client_order_id]
+
+
+def test_a_last_attempt_meeting_a_copy_still_sending_leaves_the_order_to_it(
+    services: Services, bus: LocalBus, clock: ManualClock
+) -> None:
+    order = approved(services, request(services))
+    record = services.state.get_order(order.client_order_id)
+    assert record is not None
+    services.state.save_order(record.sending(clock.now(), timedelta(seconds=60)))  # copy A
+    data = codec.encode("orders", order)
+    deliver(services, "execute_order", data, {}, clock.now(), attempt=5)  # copy B gives up
+    assert bus.messages("orders-dead-letter") == [], "the order is copy A's to finish"
+    assert held(services) == 1
+    clock.advance(LATER)  # copy A died: the sweep finds nothing on the exchange
+    assert operations.sweep(services, {}, b"").body["closed"] == [order.client_order_id]
+    closed = services.state.get_order(order.client_order_id)
+    assert closed is not None
+    assert (closed.status, closed.reason, held(services)) == (OrderStatus.LOST, "undelivered", 0)

@@ -171,13 +171,15 @@ def expire(services: Services, request: OrderRequest) -> None:
         finish(services, close_unsent(services, record, "stale", detail))
 
 
-def abandon(services: Services, request: OrderRequest, reason: str, detail: str) -> None:
-    """The `orders` message is dead-lettered: the order it asked for is finished from
-    what is durable. Adopted if a send placed it, else closed with the dead letter's
-    reason, giving its reservation back; left for the sweep while a copy may be sending
-    or the exchange cannot say. A missing document is created first, so that no later
-    copy of the request sends what was given up."""
-    finish(services, close_unsent(services, _intent(services, request), reason, detail))
+def abandon(services: Services, request: OrderRequest, reason: str, detail: str) -> bool:
+    """The `orders` message is given up: the order it asked for is finished from what
+    is durable. Adopted if a send placed it, else closed with the reason, giving its
+    reservation back; left alone while a copy is sending it, and for the sweep while the
+    exchange cannot say (this raises). A missing document is created first, so that no
+    later copy of the request sends what was given up. True when the order stands (placed,
+    or being placed): then the message's outcome is that order, not a dead letter."""
+    record = finish(services, close_unsent(services, _intent(services, request), reason, detail))
+    return record.exchange_order_id is not None or record.status is OrderStatus.PENDING
 
 
 def _refuse(services: Services, record: OrderRecord, problem: PermanentError) -> NoReturn:
