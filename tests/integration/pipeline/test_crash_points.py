@@ -66,18 +66,30 @@ def check(stack: Stack) -> None:
     assert services.state.orders(owed=True) == []
 
 
+def steps_of(stack: Stack, faults: FaultPoints, function: str) -> list[str]:
+    """The durable steps `function` takes for one market order that goes well."""
+    with faults.trace(function) as steps:
+        stack.signal("clean", quantity="0.1")
+    return steps
+
+
+def signal_killed(
+    stack: Stack, faults: FaultPoints, function: str, after: int, redelivered: bool
+) -> None:
+    """A market order whose `function` instance dies after step `after` (0: before any)."""
+    faults.arm(function, after, redelivered)
+    stack.signal(f"crash-{after}", action="sell" if after % 2 else "buy", quantity="0.1")
+
+
 @pytest.mark.parametrize("redelivered", [True, False], ids=["redelivered", "acked"])
 def test_execute_order_is_finished_after_a_crash_between_any_two_steps(
     crashy: tuple[Stack, FaultPoints], redelivered: bool
 ) -> None:
     stack, faults = crashy
-    with faults.trace("execute_order") as steps:
-        stack.signal("clean", quantity="0.1")
+    steps = steps_of(stack, faults, "execute_order")
     assert steps == MARKET_ORDER_STEPS
-    for after in range(len(steps) + 1):  # 0: dies before its first step
-        faults.arm("execute_order", after, redelivered)
-        action = "sell" if after % 2 else "buy"
-        stack.signal(f"crash-{after}", action=action, quantity="0.1")
+    for after in range(len(steps) + 1):
+        signal_killed(stack, faults, "execute_order", after, redelivered)
         if not redelivered:  # the message is gone: the sweep finishes
             stack.clock.advance(LATER)
             sweep(stack.services)
@@ -93,12 +105,10 @@ def test_update_position_is_finished_after_a_crash_between_any_two_steps(
     crashy: tuple[Stack, FaultPoints], redelivered: bool
 ) -> None:
     stack, faults = crashy
-    with faults.trace("update_position") as steps:
-        stack.signal("clean", quantity="0.1")
+    steps = steps_of(stack, faults, "update_position")
     assert steps == ["ledger.apply_fill", "bus.publish:position-updates"]
     for after in range(len(steps) + 1):
-        faults.arm("update_position", after, redelivered)
-        stack.signal(f"crash-{after}", action="sell" if after % 2 else "buy", quantity="0.1")
+        signal_killed(stack, faults, "update_position", after, redelivered)
         applied = {f.fill_id for f in stack.services.ledger.fills()}
         missing = [
             f for r in stack.services.state.orders() for f in r.fills if f.fill_id not in applied
