@@ -104,6 +104,13 @@ class Settings(BaseSettings):
     stale_order_seconds: int = Field(
         default=3600, gt=0, description="reconcile cancels working orders older than this"
     )
+    delivery_window_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="how long after an order's last send attempt a copy of its message may "
+        "still arrive; 0: derived from topology.yaml's retry policy (a stack whose "
+        "subscriptions retry faster sets its own)",
+    )
 
     tradingview: dict[str, AlertMapping] = Field(
         default_factory=dict, description="webhook source -> TradingView alert mapping"

@@ -12,6 +12,7 @@ idempotent at its receiver, so doing one twice is harmless; skipping one is impo
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from stratus.domain.errors import ConcurrentUpdate
 from stratus.domain.orders import ExchangeOrder, OrderRecord, OrderRejection, OrderStatus
@@ -20,6 +21,10 @@ from stratus.service.services import Services
 from stratus.topology import topology
 
 log = logging.getLogger(__name__)
+
+# Why a pending order is closed once no copy of its `orders` message can place it.
+UNDELIVERED = "undelivered"
+UNDELIVERED_DETAIL = "no copy of its order message placed it within the delivery window"
 
 
 def observe(services: Services, record: OrderRecord, seen: ExchangeOrder) -> OrderRecord:
@@ -73,7 +78,12 @@ def may_still_be_sent(services: Services, record: OrderRecord) -> bool:
     if record.status is not OrderStatus.PENDING:
         return False
     since = services.clock.now() - record.updated_at
-    return _sending(services, record) or since < topology().retry.delivery_window
+    return _sending(services, record) or since < delivery_window(services)
+
+
+def delivery_window(services: Services) -> timedelta:
+    seconds = services.settings.delivery_window_seconds
+    return timedelta(seconds=seconds) if seconds else topology().retry.delivery_window
 
 
 def _sending(services: Services, record: OrderRecord) -> bool:

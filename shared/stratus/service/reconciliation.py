@@ -24,7 +24,15 @@ from stratus.domain.orders import Fill, Liquidity, OrderRecord, OrderStatus
 from stratus.domain.reconciliation import RECONCILIATION_STRATEGY, Drift, ReconciliationReport
 from stratus.observability import log_fields
 from stratus.ports import Venue, VenuePosition
-from stratus.service.outbox import close, close_unplaced, finish, may_still_be_sent, observe
+from stratus.service.outbox import (
+    UNDELIVERED,
+    UNDELIVERED_DETAIL,
+    close,
+    close_unplaced,
+    finish,
+    may_still_be_sent,
+    observe,
+)
 from stratus.service.services import Services
 
 log = logging.getLogger(__name__)
@@ -97,8 +105,7 @@ def _follow(
         elif may_still_be_sent(services, record):
             return  # a copy of its order message may still place it
         else:
-            unsent = "no copy of its order message placed it within the delivery window"
-            finish(services, close_unplaced(services, record, "undelivered", unsent))
+            finish(services, close_unplaced(services, record, UNDELIVERED, UNDELIVERED_DETAIL))
         run.lost.append(record.client_order_id)
         return
     updated = observe(services, record, seen)

@@ -16,10 +16,14 @@ from dataclasses import dataclass, field
 from stratus.domain.errors import ConcurrentUpdate, ExchangeError, PermanentError
 from stratus.domain.orders import OrderStatus
 from stratus.observability import log_fields
-from stratus.service.outbox import close_unsent, finish, may_still_be_sent
+from stratus.service.outbox import (
+    UNDELIVERED,
+    UNDELIVERED_DETAIL,
+    close_unsent,
+    finish,
+    may_still_be_sent,
+)
 from stratus.service.services import Services
-
-UNDELIVERED = "undelivered"
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +41,12 @@ def sweep(services: Services) -> Swept:
         if record.status is OrderStatus.PENDING and not may_still_be_sent(services, record):
             loose[record.client_order_id] = record
     swept = Swept()
-    detail = "no copy of its order message placed it within the delivery window"
     for key, record in loose.items():
         try:
-            settled = close_unsent(services, record, UNDELIVERED, detail)
-            if settled is not record:
+            current = close_unsent(services, record, UNDELIVERED, UNDELIVERED_DETAIL)
+            if current is not record:
                 swept.closed.append(key)
-            finish(services, settled)
+            finish(services, current)
             swept.finished += 1
         except ConcurrentUpdate:
             continue  # someone is on it right now; their change owes its own finish

@@ -392,3 +392,12 @@ def test_a_last_attempt_meeting_a_copy_still_sending_leaves_the_order_to_it(
     closed = services.state.get_order(order.client_order_id)
     assert closed is not None
     assert (closed.status, closed.reason, held(services)) == (OrderStatus.LOST, "undelivered", 0)
+
+
+def test_a_stack_retrying_faster_sets_its_own_delivery_window(
+    services: Services, clock: ManualClock
+) -> None:
+    services.settings = services.settings.model_copy(update={"delivery_window_seconds": 30})
+    order = approved(services, request(services))
+    clock.advance(timedelta(seconds=31))
+    assert operations.sweep(services, {}, b"").body["closed"] == [order.client_order_id]
