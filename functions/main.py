@@ -46,3 +46,8 @@ def snapshot(request: Any) -> tuple[str, int, dict[str, str]]:
 @functions_framework.http
 def reconcile(request: Any) -> tuple[str, int, dict[str, str]]:
     return run_http(operations.reconcile, request)
+
+
+@functions_framework.http
+def sweep(request: Any) -> tuple[str, int, dict[str, str]]:
+    return run_http(operations.sweep, request)

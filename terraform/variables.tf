@@ -116,7 +116,7 @@ variable "function_max_instances_overrides" {
 }
 
 variable "scheduled_function_timeout_seconds" {
-  description = "Timeout of the scheduler-invoked HTTP functions (snapshot, reconcile). Topic-triggered functions use the topology ack deadline instead."
+  description = "Timeout of the scheduler-invoked HTTP functions (snapshot, reconcile, sweep). Topic-triggered functions use the topology ack deadline instead."
   type        = number
   default     = 300
 

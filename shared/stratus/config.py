@@ -104,8 +104,12 @@ class Settings(BaseSettings):
     stale_order_seconds: int = Field(
         default=3600, gt=0, description="reconcile cancels working orders older than this"
     )
-    lost_order_grace_seconds: int = Field(
-        default=300, gt=0, description="a pending order unknown to the exchange this long is lost"
+    delivery_window_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="how long after an order's last send attempt a copy of its message may "
+        "still arrive; 0: derived from topology.yaml's retry policy (a stack whose "
+        "subscriptions retry faster sets its own)",
     )
 
     tradingview: dict[str, AlertMapping] = Field(

@@ -30,7 +30,19 @@ def run_cloud_event(function: str, event: Any) -> None:
     attributes: dict[str, str] = dict(message.get("attributes") or {})
     published = message.get("publishTime") or event.get("time")
     published_at = datetime.fromisoformat(published.replace("Z", "+00:00")) if published else None
-    deliver(services(), function, data, attributes, published_at)
+    deliver(services(), function, data, attributes, published_at, delivery_attempt(event))
+
+
+def delivery_attempt(event: Any) -> int | None:
+    """Pub/Sub's deliveryAttempt (push bodies carry it when the subscription has a
+    dead-letter policy). functions-framework drops it when it turns a push body into a
+    CloudEvent, but calls the function while serving that request: read it there."""
+    import flask  # functions-framework's own web framework, already imported
+
+    attempt = (event.data or {}).get("deliveryAttempt")
+    if attempt is None and flask.has_request_context():
+        attempt = (flask.request.get_json(silent=True) or {}).get("deliveryAttempt")
+    return int(attempt) if attempt else None
 
 
 def run_http(handler: HttpHandler, request: Any) -> tuple[str, int, dict[str, str]]:

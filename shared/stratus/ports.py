@@ -73,8 +73,11 @@ class StateStore(Protocol):
         raises ConcurrentUpdate when another writer got there first."""
         ...
 
-    def orders(self, account: str | None = None, live: bool = False) -> list[OrderRecord]:
-        """Order documents, oldest first; live=True keeps those still working."""
+    def orders(
+        self, account: str | None = None, live: bool = False, owed: bool = False
+    ) -> list[OrderRecord]:
+        """Order documents, oldest first; live=True keeps those still working, owed=True
+        those whose effects are still owed (OrderRecord.owes). Filters combine."""
         ...
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 from importlib.resources import files
 
@@ -18,7 +19,24 @@ class RetryPolicy(_Data):
     maximum_backoff_seconds: int
     max_delivery_attempts: int = Field(ge=5, le=100)  # Pub/Sub's allowed range
     ack_deadline_seconds: int
-    message_retention: str
+    message_retention: str = Field(pattern=r"^[0-9]+s$")
+
+    @property
+    def retention(self) -> timedelta:
+        """How long Pub/Sub keeps a message: no copy of it arrives after this."""
+        return timedelta(seconds=int(self.message_retention.removesuffix("s")))
+
+    @property
+    def delivery_window(self) -> timedelta:
+        """How long after a message's first delivery Pub/Sub may still deliver it: every
+        attempt may run until the ack deadline, and the waits between attempts grow
+        exponentially (doubling) from the minimum backoff, capped at the maximum. With
+        topology.yaml's policy: 5 x 60 s + 10 + 20 + 40 + 80 s = 450 s."""
+        waits = sum(
+            min(self.maximum_backoff_seconds, self.minimum_backoff_seconds * 2**retry)
+            for retry in range(self.max_delivery_attempts - 1)
+        )
+        return timedelta(seconds=self.max_delivery_attempts * self.ack_deadline_seconds + waits)
 
 
 # Message fields of a topic's ordering key, unless topology.yaml says otherwise.

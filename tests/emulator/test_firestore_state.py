@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import unavailable
 from tests.integration.pipeline.chaos import ChaosBus, FaultyVenues, Stack
+from tests.integration.pipeline.invariants import violations, world_of
 
 from stratus.adapters.clock import ManualClock
 from stratus.adapters.firestore_state import FirestoreStateStore
@@ -33,6 +35,7 @@ from stratus.domain.risk import TradingState
 from stratus.ports import StateStore
 from stratus.service.bootstrap import build
 from stratus.service.dispatch import deliver
+from stratus.service.reconciliation import reconcile_account
 
 PROJECT = "stratus-emulator-test"
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -175,6 +178,19 @@ def test_orders_filter_by_account_and_liveness_oldest_first(store: StateStore) -
     assert len(store.orders(live=True)) == 2
 
 
+def test_orders_filter_by_owed_effects(store: StateStore) -> None:
+    settled, owing, other = record("s1-0"), record("s1-1", minutes=1), record("s2-0", account="b")
+    for item in (settled, owing, other):
+        store.create_order(item)
+    assert store.orders(owed=True) == []  # an intent owes nothing
+    store.save_order(settled.transition(OrderStatus.CANCELED, T0).settled())
+    store.save_order(owing.transition(OrderStatus.CANCELED, T0))
+    store.save_order(other.transition(OrderStatus.OPEN, T0))
+    assert [r.request.request_id for r in store.orders(owed=True)] == ["s2-0", "s1-1"]
+    assert [r.request.request_id for r in store.orders("a", owed=True)] == ["s1-1"]
+    assert [r.request.request_id for r in store.orders(live=True, owed=True)] == ["s2-0"]
+
+
 def test_kill_switch_scopes(store: StateStore) -> None:
     scopes = ["global", "account:a", "strategy:st"]
     assert store.trading_state(scopes) == {}
@@ -222,3 +238,7 @@ def test_the_pipeline_is_exactly_once_on_firestore_under_concurrent_redelivery(
     assert len({f.fill_id for f in fills}) == len(fills) == sum(len(r.fills) for r in orders)
     assert services.ledger.position("acct", "st", "BTC/USDT:USDT").quantity == 0
     assert bus.deliveries > sum(len(v) for v in bus.history.values())
+    report = reconcile_account(services, "acct")
+    bus.drain()
+    placed = Counter(venue.placed)
+    assert violations(world_of(services, bus.messages, placed, [report])) == []

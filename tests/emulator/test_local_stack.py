@@ -34,7 +34,11 @@ def test_the_scheduler_calls_the_functions_like_cloud_scheduler(stack: Stack) ->
     scheduler = http_scheduler(topology().schedules, stack.endpoints.functions)
     at = datetime(2026, 1, 5, 10, 30, tzinfo=UTC)
     fired = scheduler.fire_due(at - timedelta(minutes=1), at)
-    assert fired == [("reconcile-every-5-min", at, 200), ("snapshot-every-15-min", at, 201)]
+    assert fired == [
+        ("reconcile-every-5-min", at, 200),
+        ("snapshot-every-15-min", at, 201),
+        ("sweep-every-minute", at, 200),
+    ]
     again = scheduler.fire_due(at - timedelta(minutes=1), at)
     assert again[1] == ("snapshot-every-15-min", at, 200)  # one snapshot per schedule time
 

@@ -15,6 +15,7 @@ import pytest
 from functions_framework import create_app
 
 from stratus.adapters.local_bus import LocalBus
+from stratus.domain.errors import ExchangeUnavailable
 from stratus.service import bootstrap
 from stratus.service.handlers import ingest
 
@@ -124,3 +125,43 @@ def test_snapshot_is_idempotent_per_schedule_time(process: LocalBus) -> None:
     assert client.post("/", headers=headers).status_code == 201
     assert client.post("/", headers=headers).status_code == 200
     assert client.post("/", headers={"X-CloudScheduler-ScheduleTime": "soon"}).status_code == 400
+
+
+def push(target: str, data: bytes, attempt: int) -> Any:
+    """A push exactly as Pub/Sub sends it to a subscription with a dead-letter policy:
+    no CloudEvent headers, deliveryAttempt beside the message."""
+    body = {
+        "message": {
+            "data": base64.b64encode(data).decode(),
+            "attributes": {"trace_id": "t-push"},
+            "messageId": "7",
+            "publishTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        },
+        "subscription": f"projects/p/subscriptions/signals-to-{target}",
+        "deliveryAttempt": attempt,
+    }
+    client = create_app(target, MAIN).test_client()
+    return client.post("/projects/p/topics/signals", json=body)
+
+
+def test_the_last_push_attempt_gives_up_with_a_reason(
+    process: LocalBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(_account: str) -> None:
+        raise ExchangeUnavailable("exchange maintenance")
+
+    monkeypatch.setattr(bootstrap.services().exchanges, "for_account", down)
+    body = json.dumps({**SIGNAL, "source": "demo", "created_at": datetime.now(UTC).isoformat()})
+    assert push("on_signal", body.encode(), attempt=4).status_code == 500  # retry, please
+    assert process.messages("signals-dead-letter") == []
+    assert push("on_signal", body.encode(), attempt=5).status_code == 200  # given up
+    [dead] = process.messages("signals-dead-letter")
+    assert dead.attributes["reason"] == "max_delivery_attempts"
+    assert "exchange maintenance" in dead.attributes["detail"]
+
+
+def test_the_sweep_target_answers_what_it_finished(process: LocalBus) -> None:
+    client = create_app("sweep", MAIN).test_client()
+    reply = client.post("/", headers={"X-CloudScheduler-ScheduleTime": "2026-01-05T00:01:00Z"})
+    assert reply.status_code == 200
+    assert reply.get_json() == {"finished": 0, "closed": [], "failed": {}}

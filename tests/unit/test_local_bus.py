@@ -14,8 +14,10 @@ def make_bus(failures: int, duplicate_rate: float = 0.0) -> tuple[LocalBus, list
     calls: list[str] = []
     bus = LocalBus(topology(), ManualClock(datetime(2026, 1, 5, tzinfo=UTC)), duplicate_rate)
 
-    def deliver(function: str, data: bytes, attributes: Mapping[str, str], _at: datetime) -> None:
-        calls.append(attributes["delivery_attempt"])
+    def deliver(
+        function: str, data: bytes, attributes: Mapping[str, str], _at: datetime, attempt: int
+    ) -> None:
+        calls.append(str(attempt))
         if len(calls) <= failures:
             raise RuntimeError("boom")
 

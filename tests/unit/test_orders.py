@@ -80,7 +80,21 @@ def test_partial_fills_become_sequenced_fills_with_average_prices() -> None:
         f"{record.client_order_id}-2",
     ]
     assert record.unpublished == record.fills
-    assert record.mark_published(2).unpublished == ()
+    assert record.settled().unpublished == ()
+
+
+def test_a_document_owes_the_effects_of_each_change_until_settled() -> None:
+    intent = OrderRecord.intent(request(), T0)
+    assert not intent.owes  # nobody needs telling about an order not yet sent
+    opened = intent.observe(seen(OrderStatus.OPEN, "0", "0"), T0)
+    assert (opened.owes, opened.unpublished) == (True, ())  # the ledger learns the order
+    settled = opened.settled()
+    assert not settled.owes
+    assert not settled.observe(seen(OrderStatus.OPEN, "0", "0"), T0).owes  # nothing new
+    filled = settled.observe(seen(OrderStatus.FILLED, "0.5", "50000"), T0)
+    assert filled.owes
+    assert filled.unpublished == filled.fills
+    assert not filled.settled().owes
 
 
 def test_terminal_states_do_not_move() -> None:
@@ -92,6 +106,8 @@ def test_terminal_states_do_not_move() -> None:
 
 
 def test_a_pending_order_can_be_found_lost() -> None:
-    record = OrderRecord.intent(request(), T0).transition(OrderStatus.LOST, T0, "not on exchange")
-    assert record.status is OrderStatus.LOST
-    assert record.detail == "not on exchange"
+    record = OrderRecord.intent(request(), T0).transition(
+        OrderStatus.LOST, T0, "lost", "not on exchange"
+    )
+    assert (record.status, record.owes) == (OrderStatus.LOST, True)
+    assert record.explanation == "lost: not on exchange"

@@ -50,3 +50,11 @@ def test_risk_decisions_are_ordered_per_account_and_the_rest_per_symbol() -> Non
         schema = json.loads((ROOT / "schemas" / f"{topic.schema_name}.avsc").read_text())
         fields = {field["name"] for field in schema["fields"]}
         assert set(topic.ordered_by) <= fields, f"{name} is ordered by a field it lacks"
+
+
+def test_the_delivery_window_spans_every_attempt_and_backoff() -> None:
+    retry = topology().retry
+    assert retry.delivery_window.total_seconds() == 5 * 60 + 10 + 20 + 40 + 80
+    short = retry.model_copy(update={"minimum_backoff_seconds": 1, "maximum_backoff_seconds": 2})
+    assert short.delivery_window.total_seconds() == 5 * 60 + 1 + 2 + 2 + 2
+    assert retry.retention.days == 7

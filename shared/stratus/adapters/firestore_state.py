@@ -1,8 +1,9 @@
 """The execution state store on Firestore (production; the emulator in tests).
 
-Collections: `processed` (idempotency ledger), `claims` (webhook replay nonces, with an
-`expires_at` field for a TTL policy), `orders` (lifecycle documents keyed by
-clientOrderId) and `kill_switch` (one document per scope). The client is created on first
+Collections: `processed` (idempotency ledger), `claims` (webhook replay nonces and
+dead-letter claims, with an `expires_at` field for a TTL policy), `orders` (lifecycle
+documents keyed by clientOrderId, with `owed` set while effects of a change are still
+owed) and `kill_switch` (one document per scope). The client is created on first
 use and honours FIRESTORE_EMULATOR_HOST by itself.
 
 Order documents are compare-and-set: the stored `version` is read and checked, then the
@@ -105,7 +106,9 @@ class FirestoreStateStore:
             raise ConcurrentUpdate(f"order {record.client_order_id} moved on") from error
         return saved
 
-    def orders(self, account: str | None = None, live: bool = False) -> list[OrderRecord]:
+    def orders(
+        self, account: str | None = None, live: bool = False, owed: bool = False
+    ) -> list[OrderRecord]:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         query = self.client.collection(ORDERS)
@@ -113,6 +116,8 @@ class FirestoreStateStore:
             query = query.where(filter=FieldFilter("account", "==", account))
         if live:
             query = query.where(filter=FieldFilter("status", "in", _LIVE))
+        if owed:  # equality filters only: served by single-field indexes, no composite one
+            query = query.where(filter=FieldFilter("owed", "==", True))
         # Sorted here rather than by the query, so no composite index is needed.
         records = [_record(snapshot.to_dict()) for snapshot in query.stream()]
         return sorted(records, key=lambda r: (r.created_at, r.client_order_id))
@@ -122,6 +127,7 @@ def _fields(record: OrderRecord) -> dict[str, Any]:
     return {
         "account": record.request.account,
         "status": record.status.value,
+        "owed": record.owes,
         "version": record.version,
         "created_at": record.created_at,
         "document": record.model_dump_json(),

@@ -1,9 +1,10 @@
 """The embedded event bus: topics and subscriptions in process, Pub/Sub semantics.
 
 Publishing queues one delivery per subscribing function (from the topology); `drain()`
-delivers them through the very entry the Cloud Functions use. A delivery that raises is
-redelivered up to the topology's max attempts, then forwarded to the dead-letter topic,
-as Pub/Sub does. `duplicate_rate` delivers some messages twice, to exercise idempotency.
+delivers them through the very entry the Cloud Functions use, with the attempt number
+Pub/Sub passes as deliveryAttempt. A delivery that raises is redelivered up to the
+topology's max attempts, then forwarded to the dead-letter topic, as Pub/Sub does.
+`duplicate_rate` delivers some messages twice, to exercise idempotency.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from stratus.topology import Topology
 
 log = logging.getLogger(__name__)
 
-Deliver = Callable[[str, bytes, Mapping[str, str], datetime], None]
+# function, data, attributes, publish time, delivery attempt (Pub/Sub's deliveryAttempt)
+Deliver = Callable[[str, bytes, Mapping[str, str], datetime, int], None]
 
 
 @dataclass(frozen=True)
@@ -93,9 +95,14 @@ class LocalBus:
     def _attempt(self, delivery: _Delivery) -> None:
         assert self._deliver is not None
         envelope = delivery.envelope
-        attributes = {**envelope.attributes, "delivery_attempt": str(delivery.attempt)}
         try:
-            self._deliver(delivery.function, envelope.data, attributes, envelope.published_at)
+            self._deliver(
+                delivery.function,
+                envelope.data,
+                envelope.attributes,
+                envelope.published_at,
+                delivery.attempt,
+            )
         except Exception as error:
             self._retry_or_dead_letter(delivery, error)
 

@@ -1,4 +1,5 @@
-"""`stratus snapshot` and `stratus reconcile`: the scheduled operations, run once now.
+"""`stratus snapshot`, `stratus reconcile` and `stratus sweep`: the scheduled operations,
+run once now.
 
 They run the same handlers Cloud Scheduler calls, on whatever backends the settings
 name (the embedded default, or STRATUS_EXCHANGE=ccxt with real or served exchanges).
@@ -26,6 +27,11 @@ def register(commands: Any) -> None:
             "reconcile",
             operations.reconcile,
             "compare every account with its exchange; adopt missed fills, fix drift",
+        ),
+        (
+            "sweep",
+            operations.sweep,
+            "finish what crashes left undone; close orders whose message can no longer come",
         ),
     ):
         command = commands.add_parser(name, help=summary, description=__doc__)

@@ -78,8 +78,14 @@ def run(args: argparse.Namespace) -> int:
         )
         worker.start()
     # Cloud Scheduler's jobs, from the same topology data, called in process.
-    jobs = {"snapshot": partial(operations.snapshot, services)}
-    jobs["reconcile"] = partial(operations.reconcile, services)
+    jobs = {
+        name: partial(handler, services)
+        for name, handler in (
+            ("snapshot", operations.snapshot),
+            ("reconcile", operations.reconcile),
+            ("sweep", operations.sweep),
+        )
+    }
     scheduler = Scheduler(topology().schedules, jobs).start()
     try:
         uvicorn.run(local_app(services), host=args.host, port=args.port, log_level="info")

@@ -167,9 +167,12 @@ class ExchangeOrder(BaseModel):
 class OrderRecord(BaseModel):
     """The executor's lifecycle document for one order (Firestore, or SQL embedded).
 
-    It doubles as an outbox: fills are appended here (guarded by `version`) before they
-    are published, so a crash between the two only ever causes a republish, which
-    update_position deduplicates by fill_id.
+    It doubles as an outbox: a change is saved here (guarded by `version`) before anyone
+    else hears of it, and the document says what is still owed for it (`owes`): fills not
+    yet published, and the orders ledger, the quota and, for a rejection, order-rejections
+    not yet told (`unsettled`). Whoever next sees the document (a redelivered copy, another
+    message, the sweep) finishes that, so a crash only ever causes a repeat, which each
+    receiver deduplicates (fill_id, the ledger's never-backwards upsert, release by id).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -182,8 +185,10 @@ class OrderRecord(BaseModel):
     fee: Decimal = ZERO
     fills: tuple[Fill, ...] = ()
     published: int = 0  # fills[:published] are known to be on the executions topic
+    unsettled: bool = False  # the status or fills changed and the world was not yet told
     attempts: int = 0  # times the executor began sending it; > 0 means "look it up first"
     sending_until: AwareDatetime | None = None  # a live copy may be sending until then
+    reason: str = ""  # machine-readable why it closed unfilled (rejected, given up...)
     detail: str = ""
     version: int = 0
     created_at: AwareDatetime
@@ -201,12 +206,33 @@ class OrderRecord(BaseModel):
     def unpublished(self) -> tuple[Fill, ...]:
         return self.fills[self.published :]
 
-    def transition(self, status: OrderStatus, at: datetime, detail: str = "") -> OrderRecord:
+    @property
+    def owes(self) -> bool:
+        """Effects of a saved change are still owed (stored as `owed`, so the sweep finds
+        exactly these documents)."""
+        return self.unsettled or bool(self.unpublished)
+
+    @property
+    def explanation(self) -> str:
+        """Why it ended as it did, for people: "reason: detail"."""
+        return ": ".join(part for part in (self.reason, self.detail) if part)
+
+    def transition(
+        self, status: OrderStatus, at: datetime, reason: str = "", detail: str = ""
+    ) -> OrderRecord:
         if status is self.status:
             return self
         if status not in _ALLOWED.get(self.status, set()):
             raise InvalidTransition(f"{self.client_order_id}: {self.status} -> {status}")
-        return self.model_copy(update={"status": status, "updated_at": at, "detail": detail})
+        return self.model_copy(
+            update={
+                "status": status,
+                "updated_at": at,
+                "reason": reason,
+                "detail": detail,
+                "unsettled": True,
+            }
+        )
 
     def observe(self, seen: ExchangeOrder, at: datetime) -> OrderRecord:
         """Fold in the exchange's view: new status, and a fill for any new quantity.
@@ -215,7 +241,11 @@ class OrderRecord(BaseModel):
         and are numbered in sequence so the same observation always yields the same id.
         """
         record = self.model_copy(
-            update={"exchange_order_id": seen.exchange_order_id, "sending_until": None}
+            update={
+                "exchange_order_id": seen.exchange_order_id,
+                "sending_until": None,
+                "unsettled": self.unsettled or seen.exchange_order_id != self.exchange_order_id,
+            }
         )
         if seen.filled > self.filled:
             quantity = seen.filled - self.filled
@@ -241,6 +271,7 @@ class OrderRecord(BaseModel):
                     "cost": seen.cost,
                     "fee": seen.fee,
                     "fills": (*self.fills, fill),
+                    "unsettled": True,
                 }
             )
         return record.transition(seen.status, at)
@@ -256,5 +287,6 @@ class OrderRecord(BaseModel):
         """The sending copy is done with the exchange (answer or give-up)."""
         return self.model_copy(update={"sending_until": None})
 
-    def mark_published(self, count: int) -> OrderRecord:
-        return self.model_copy(update={"published": max(self.published, count)})
+    def settled(self) -> OrderRecord:
+        """Everything this version owed was done: its fills are out, the world told."""
+        return self.model_copy(update={"published": len(self.fills), "unsettled": False})

@@ -2,18 +2,25 @@
 
 Raising means "retry" (Pub/Sub redelivers with backoff); returning means "done". A
 message that can never succeed is acknowledged and published to its topic's dead-letter
-topic with the reason, so it neither retries forever nor disappears.
+topic with `reason`, `detail` and `function`, so it neither retries forever nor
+disappears: on a PermanentError, and on the last delivery attempt Pub/Sub makes (its
+`deliveryAttempt`) when the handler still fails, since Pub/Sub would otherwise forward
+it without a reason. What the message owns (an order) is finished with that reason
+first, and its copies are dead-lettered once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from stratus.contracts import codec
-from stratus.domain.errors import PermanentError
+from stratus.domain.errors import ConcurrentUpdate, PermanentError
+from stratus.domain.orders import Fill, OrderRequest
+from stratus.domain.signals import Signal
 from stratus.observability import TRACE_ATTRIBUTE, log_fields, traced
 from stratus.service.handlers import execution, positions, risk, signals
 from stratus.service.services import Services
@@ -22,6 +29,7 @@ from stratus.topology import topology
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Services, Any], None]
+GAVE_UP = "max_delivery_attempts"
 
 HANDLERS: dict[str, Handler] = {
     "on_signal": signals.on_signal,
@@ -33,6 +41,15 @@ HANDLERS: dict[str, Handler] = {
 NEVER_STALE = {"update_position"}
 # What a stale message still needs done (an approved order must not stay in flight).
 ON_STALE: dict[str, Handler] = {"execute_order": execution.expire}
+# What a message about to be dead-lettered owns, finished with the reason (message,
+# reason, detail); True when its outcome is in hand after all (its order exists or is
+# being placed), and no dead letter is due.
+ON_DEAD_LETTER: dict[str, Callable[[Services, Any, str, str], bool]] = {
+    "check_risk": risk.abandon,
+    "execute_order": execution.abandon,
+}
+# The field naming a message across its copies and republications: its dead-letter key.
+IDENTITY: dict[type, str] = {Signal: "signal_id", OrderRequest: "request_id", Fill: "fill_id"}
 
 
 def deliver(
@@ -41,12 +58,17 @@ def deliver(
     data: bytes,
     attributes: Mapping[str, str],
     published_at: datetime | None,
+    attempt: int | None = None,
 ) -> None:
-    """Decode, check age, run the function's handler; dead-letter what can never work."""
+    """Decode, check age, run the function's handler; dead-letter what can never work.
+
+    `attempt` is Pub/Sub's deliveryAttempt (None when the subscription has no
+    dead-letter policy): on the last one, a handler still failing gives up explicitly."""
     topic = topology().functions[function].trigger.topic
     if topic is None:
         raise ValueError(f"{function} is not triggered by a topic")
     with traced(attributes.get(TRACE_ATTRIBUTE)):
+        message = None
         try:
             message = codec.decode(topic, data)
             if _stale(services, function, published_at):
@@ -55,7 +77,12 @@ def deliver(
                 return
             HANDLERS[function](services, message)
         except PermanentError as error:
-            dead_letter(services, topic, data, attributes, error, function)
+            dead_letter(services, function, data, attributes, message, error)
+        except Exception as error:
+            if attempt is None or attempt < topology().retry.max_delivery_attempts:
+                raise
+            given_up = PermanentError(GAVE_UP, f"attempt {attempt}: {error!r}")
+            dead_letter(services, function, data, attributes, message, given_up)
 
 
 def _stale(services: Services, function: str, published_at: datetime | None) -> bool:
@@ -70,18 +97,43 @@ def _stale(services: Services, function: str, published_at: datetime | None) -> 
 
 def dead_letter(
     services: Services,
-    topic: str,
+    function: str,
     data: bytes,
     attributes: Mapping[str, str],
+    message: Any,
     error: PermanentError,
-    function: str,
 ) -> None:
-    log.error(
-        "dead-lettering message",
-        extra=log_fields(function=function, reason=error.reason, detail=error.detail),
-    )
+    """Acknowledge a message that can never succeed: finish what it owns with the reason,
+    then publish it to the dead-letter topic, once however many copies fail (claimed
+    under its identity first; a copy finding the claim unfinished retries later)."""
+    fields = log_fields(function=function, reason=error.reason, detail=error.detail)
+    if message is not None and function in ON_DEAD_LETTER:
+        try:
+            if ON_DEAD_LETTER[function](services, message, error.reason, error.detail):
+                log.warning("gave up on a message whose order stands", extra=fields)
+                return
+        except Exception:  # what it could not finish stays owed in durable state: the sweep's
+            log.exception("could not finish what a dead letter owns", extra=fields)
+    topic = topology().functions[function].trigger.topic
+    assert topic is not None
+    key = f"dead-letter:{topic}:{_identity(message, data)}"
+    retention = int(topology().retry.retention.total_seconds())
+    if not services.state.claim(key, retention):
+        if services.state.is_done(key):
+            log.info("copy of a dead letter dropped", extra=fields)
+            return
+        raise ConcurrentUpdate(f"{key} is being dead-lettered by another copy")
+    log.error("dead-lettering message", extra=fields)
     services.bus.publish(
         topology().dead_letter_topic(topic),
         data,
         {**attributes, "reason": error.reason, "detail": error.detail, "function": function},
     )
+    services.state.mark_done(key)
+
+
+def _identity(message: Any, data: bytes) -> str:
+    field = IDENTITY.get(type(message))
+    if field is None:  # undecodable: its bytes are all there is
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+    return str(getattr(message, field))

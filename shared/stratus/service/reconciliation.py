@@ -1,18 +1,19 @@
 """Reconciliation of one account with its exchange: the exchange is the truth.
 
-Order documents are followed to the exchange's state (adopting fills the executor
-missed), orders the exchange never had are marked lost, orders working past the stale
-timeout are canceled, and what still differs in net positions is booked as one
-correcting fill under the "reconciliation" strategy. Fills are derived from cumulative
-quantities with deterministic ids, so a run repeated or racing the executor never
-counts a fill twice (the ledger deduplicates by fill_id).
+Working order documents are followed to the exchange's state (adopting fills the
+executor missed), orders the exchange never had are closed, orders working past the
+stale timeout are canceled, and every document's owed effects are finished (outboxes
+flushed). Only then is drift judged: what still differs in net positions is booked as
+one correcting fill under the "reconciliation" strategy. Fills are derived from
+cumulative quantities with deterministic ids, so a run repeated or racing the executor
+never counts a fill twice (the ledger deduplicates by fill_id).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -22,8 +23,16 @@ from stratus.domain.market import quote_currency
 from stratus.domain.orders import Fill, Liquidity, OrderRecord, OrderStatus
 from stratus.domain.reconciliation import RECONCILIATION_STRATEGY, Drift, ReconciliationReport
 from stratus.observability import log_fields
-from stratus.ports import Venue
-from stratus.service.handlers.execution import observe, publish_fills, settle
+from stratus.ports import Venue, VenuePosition
+from stratus.service.outbox import (
+    UNDELIVERED,
+    UNDELIVERED_DETAIL,
+    close,
+    close_unplaced,
+    finish,
+    may_still_be_sent,
+    observe,
+)
 from stratus.service.services import Services
 
 log = logging.getLogger(__name__)
@@ -37,7 +46,8 @@ class _Run:
 
 
 def follow_orders(services: Services, account: str) -> _Run:
-    """Bring the account's working orders up to date with the exchange (no report)."""
+    """Bring the account's working orders up to date with the exchange and finish what
+    any of its documents still owes (no report)."""
     now = services.clock.now()
     venue = services.exchanges.for_account(account)
     run = _Run()
@@ -46,12 +56,19 @@ def follow_orders(services: Services, account: str) -> _Run:
             _follow(services, venue, record, now, run)
         except ConcurrentUpdate:
             continue  # the executor is on it right now; the next run sees the result
+    for record in services.state.orders(account, owed=True):
+        try:
+            finish(services, record)
+        except ConcurrentUpdate:
+            continue
     return run
 
 
 def reconcile_account(services: Services, account: str) -> ReconciliationReport:
     now = services.clock.now()
     venue = services.exchanges.for_account(account)
+    # Positions first: every fill in them is then found by the lookups that follow.
+    held = {p.symbol: p for p in venue.positions()}
     run = follow_orders(services, account)
     known = {r.client_order_id for r in services.state.orders(account)}
     unknown = [
@@ -67,7 +84,7 @@ def reconcile_account(services: Services, account: str) -> ReconciliationReport:
         lost_orders=run.lost,
         canceled_stale=run.canceled,
         unknown_orders=unknown,
-        drifts=_correct_drift(services, venue, account, now),
+        drifts=_correct_drift(services, venue, account, held, now),
         balances=venue.balances(),
     )
     services.publish("reconciliation-reports", report)
@@ -82,10 +99,13 @@ def _follow(
     symbol = record.request.symbol
     seen = venue.lookup(record.client_order_id, symbol)
     if seen is None:
-        if record.status is OrderStatus.PENDING and now - record.created_at < _lost_after(services):
-            return  # its order message may still be delivered and placed
-        lost = record.transition(OrderStatus.LOST, now, "the exchange has no such order")
-        settle(services, services.state.save_order(lost))
+        if record.status is not OrderStatus.PENDING:
+            gone = "the exchange has no such order"
+            finish(services, close(services, record, OrderStatus.LOST, "lost", gone))
+        elif may_still_be_sent(services, record):
+            return  # a copy of its order message may still place it
+        else:
+            finish(services, close_unplaced(services, record, UNDELIVERED, UNDELIVERED_DETAIL))
         run.lost.append(record.client_order_id)
         return
     updated = observe(services, record, seen)
@@ -100,35 +120,54 @@ def _follow(
         if final_view is not None:
             updated = observe(services, updated, final_view)
     run.adopted += len(updated.fills) - len(record.fills)
-    publish_fills(services, updated)  # observe() already released a final order's quota
+    finish(services, updated)
 
 
-def _lost_after(services: Services) -> timedelta:
-    """Past the event age limit no redelivery can still place a pending order."""
-    settings = services.settings
-    return timedelta(seconds=settings.max_event_age_seconds + settings.lost_order_grace_seconds)
+def _correct_drift(
+    services: Services,
+    venue: Venue,
+    account: str,
+    held: dict[str, VenuePosition],
+    now: datetime,
+) -> list[Drift]:
+    """Book exchange-minus-ledger per symbol as one fill on the executions topic.
 
+    Expected per symbol: the ledger's fills (one read, so positions and applied ids
+    agree) plus fills in order documents the ledger has not applied. Those are published
+    again, since a message lost or dead-lettered on the way must not leave them out for
+    good, and counted as in flight. A symbol with an order being sent right now is left
+    to the next run: the exchange may already have its fill while its document has not.
 
-def _correct_drift(services: Services, venue: Venue, account: str, now: datetime) -> list[Drift]:
-    """Book exchange-minus-ledger per symbol as one fill on the executions topic."""
+    A correction is named after the account, the symbol and how many corrections the
+    ledger has applied there: a rerun before it is applied names the same fill (the
+    ledger applies one of them, the next run books what remains), and a disagreement
+    that returns after it was applied is a new episode with a new fill.
+    """
+    ledger_fills = services.ledger.fills(account)
+    applied = {fill.fill_id for fill in ledger_fills}
     expected: dict[str, Decimal] = defaultdict(Decimal)
-    for position in services.ledger.positions(account):
-        expected[position.symbol] += position.quantity
-    applied = {fill.fill_id for fill in services.ledger.fills(account)}
+    episodes: Counter[str] = Counter()
+    for fill in ledger_fills:
+        expected[fill.symbol] += fill.quantity * fill.side.sign
+        if fill.strategy == RECONCILIATION_STRATEGY:
+            episodes[fill.symbol] += 1
+    busy = set()
     for record in services.state.orders(account):
+        if may_still_be_sent(services, record) and record.attempts:
+            busy.add(record.request.symbol)
         for fill in record.fills:
-            if fill.fill_id not in applied:  # published, not yet applied: in flight
+            if fill.fill_id not in applied:
+                services.publish("executions", fill)
                 expected[fill.symbol] += fill.quantity * fill.side.sign
-    actual = {p.symbol: p for p in venue.positions()}
     drifts = []
-    for symbol in sorted(set(expected) | set(actual)):
-        held = actual.get(symbol)
-        exchange_qty = held.quantity if held is not None else Decimal(0)
+    for symbol in sorted((set(expected) | set(held)) - busy):
+        position = held.get(symbol)
+        exchange_qty = position.quantity if position is not None else Decimal(0)
         difference = exchange_qty - expected[symbol]
         if difference == 0:
             continue
-        price = held.entry_price if held is not None else venue.quote(symbol).mid
-        fill = _correction(account, symbol, expected[symbol], exchange_qty, difference, price, now)
+        price = position.entry_price if position is not None else venue.quote(symbol).mid
+        fill = _correction(account, symbol, episodes[symbol], difference, price, now)
         services.publish("executions", fill)
         drifts.append(
             Drift(
@@ -142,17 +181,9 @@ def _correct_drift(services: Services, venue: Venue, account: str, now: datetime
 
 
 def _correction(
-    account: str,
-    symbol: str,
-    ledger_qty: Decimal,
-    exchange_qty: Decimal,
-    difference: Decimal,
-    price: Decimal,
-    now: datetime,
+    account: str, symbol: str, episode: int, difference: Decimal, price: Decimal, now: datetime
 ) -> Fill:
-    # Named after the disagreement itself: a rerun before the ledger applied it
-    # produces the same fill_id, which the ledger then applies only once.
-    digest = hashlib.sha256(f"{account}|{symbol}|{ledger_qty}|{exchange_qty}".encode())
+    digest = hashlib.sha256(f"{account}|{symbol}|{episode}".encode())
     fill_id = "recon-" + digest.hexdigest()[:28]
     return Fill(
         fill_id=fill_id,

@@ -1,6 +1,7 @@
 """Fault injection for the pipeline: a bus that delivers each message one to three times,
 some copies at the same moment in threads, and a venue that crashes or times out after
-the exchange booked an order."""
+the exchange booked an order. faults.py kills instances between durable steps;
+invariants.py says whether the run kept Stratus's promises."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from stratus.adapters.clock import ManualClock
@@ -24,22 +25,32 @@ from stratus.ports import Venue, VenueOrder, VenuePosition
 from stratus.service.services import Services
 from stratus.topology import topology
 
-Deliver = Callable[[str, bytes, Mapping[str, str], datetime], None]
+Deliver = Callable[[str, bytes, Mapping[str, str], datetime, int], None]
 
 
-class Crash(Exception):
-    """The function instance died (not an exchange error: nothing handles it)."""
+class Crash(BaseException):
+    """The function instance died: no code of it runs after this (not even a give-up, so
+    not an Exception). Pub/Sub redelivers the message, unless `redelivered` is False:
+    the instance died on the last attempt, and Pub/Sub forwards the message to the
+    dead-letter topic itself, without a reason."""
+
+    def __init__(self, what: str, redelivered: bool = True) -> None:
+        super().__init__(what)
+        self.redelivered = redelivered
 
 
 @dataclass
 class ChaosBus:
-    """Pub/Sub at its worst: every delivery is made 1-3 times, copies of one delivery run
-    concurrently with probability `concurrent_rate`; a delivery that raises is delivered
-    again later, up to the topology's attempts (then dead-lettered, as Pub/Sub does)."""
+    """Pub/Sub at its worst: every delivery is made 1-3 times (`copies`), copies of one
+    delivery run concurrently with probability `concurrent_rate`; a delivery that raises
+    is delivered again after the topology's backoff (the clock moves on), with the attempt
+    number Pub/Sub passes, up to its max attempts; then, or after a Crash that is not
+    redelivered, the message is forwarded to the dead-letter topic without a reason."""
 
     clock: ManualClock
     seed: int = 7
     concurrent_rate: float = 0.5
+    copies: tuple[int, ...] = (1, 2, 3)
     history: dict[str, list[Envelope]] = field(default_factory=lambda: defaultdict(list))
     deliveries: int = 0
     _queue: deque[tuple[str, Envelope, int]] = field(default_factory=deque)
@@ -72,7 +83,7 @@ class ChaosBus:
                 if not self._queue:
                     return
                 function, envelope, attempt = self._queue.popleft()
-            copies = self._random.choice([1, 2, 3])
+            copies = self._random.choice(self.copies)
             if copies > 1 and self._random.random() < self.concurrent_rate:
                 barrier = threading.Barrier(copies)
                 threads = [
@@ -96,17 +107,27 @@ class ChaosBus:
         with self._lock:
             self.deliveries += 1
         try:
-            self._deliver(function, envelope.data, envelope.attributes, envelope.published_at)
-        except Exception as error:
-            if attempt >= topology().retry.max_delivery_attempts:
-                self.publish(
-                    topology().dead_letter_topic(envelope.topic), envelope.data,
-                    {**envelope.attributes, "reason": "max_delivery_attempts",
-                     "detail": repr(error)},
-                )  # fmt: skip
+            self._deliver(
+                function, envelope.data, envelope.attributes, envelope.published_at, attempt
+            )
+        except (Exception, Crash) as error:
+            retry = topology().retry
+            if attempt >= retry.max_delivery_attempts or not getattr(error, "redelivered", True):
+                self.forward(envelope, attempt)
                 return
+            backoff = min(
+                retry.maximum_backoff_seconds, retry.minimum_backoff_seconds * 2 ** (attempt - 1)
+            )
             with self._lock:
+                self.clock.advance(timedelta(seconds=backoff))
                 self._queue.append((function, envelope, attempt + 1))
+
+    def forward(self, envelope: Envelope, attempts: int) -> None:
+        """What Pub/Sub does with a message no attempt acknowledged: no reason attached."""
+        self.publish(
+            topology().dead_letter_topic(envelope.topic), envelope.data,
+            {**envelope.attributes, "CloudPubSubDeadLetterSourceDeliveryCount": str(attempts)},
+        )  # fmt: skip
 
 
 @dataclass

@@ -163,7 +163,7 @@ def test_a_stale_order_message_is_canceled_unsent(
     deliver(services, "execute_order", envelope.data, envelope.attributes, envelope.published_at)
     record = services.state.get_order(order.client_order_id)
     assert record is not None
-    assert (record.status, record.detail) == (OrderStatus.CANCELED, "stale: never sent")
+    assert (record.status, record.reason) == (OrderStatus.CANCELED, "stale")
     assert held(services) == 0
 
 

@@ -15,7 +15,9 @@ from stratus.domain.orders import OrderRequest, OrderStatus, request_id_for
 from stratus.domain.positions import replay
 from stratus.domain.sizing import SizingPolicy
 from stratus.service.handlers.execution import execute_order
+from stratus.service.reconciliation import reconcile_account
 from tests.integration.pipeline.chaos import Crash, Stack
+from tests.integration.pipeline.invariants import violations, world_of
 
 SIGNALS: list[tuple[str, dict[str, object]]] = [
     ("f-01", {"quantity": "0.9"}),  # 3 legs at max_leg_notional 20,000
@@ -79,6 +81,20 @@ def test_every_leg_is_one_exchange_order_and_every_fill_counts_once(
     published = sum(len(envelopes) for envelopes in bus.history.values())
     assert bus.deliveries > published, "the run really delivered duplicates"
     assert not [t for t in bus.history if t.endswith("dead-letter")]
+    report = reconcile_account(services, "acct")
+    bus.drain()
+    assert violations(world_of(services, bus.messages, placed, [report])) == []
+
+
+def test_concurrent_copies_of_a_poison_message_make_one_dead_letter(stack: Stack) -> None:
+    stack.bus.copies, stack.bus.concurrent_rate = (3,), 1.0
+    stack.signal("poison-1", symbol="DOGE/USDT:USDT", quantity="1")
+    [letter] = stack.bus.messages("signals-dead-letter")
+    assert (letter.attributes["reason"], letter.attributes["function"]) == (
+        "unknown_symbol",
+        "on_signal",
+    )
+    assert stack.bus.deliveries >= 3
 
 
 def _request(stack: Stack) -> OrderRequest:

@@ -15,6 +15,7 @@ from stratus.domain.reconciliation import RECONCILIATION_STRATEGY, Reconciliatio
 from stratus.service.handlers import operations
 from stratus.service.reconciliation import reconcile_account
 from stratus.service.services import Services
+from stratus.topology import topology
 
 BTC = "BTC/USDT:USDT"
 
@@ -91,22 +92,25 @@ def test_a_fill_the_executor_never_recorded_is_adopted_once(
     assert again.drifts == []
 
 
-def test_a_pending_order_the_exchange_never_got_is_lost_after_the_event_age(
+def test_a_pending_order_the_exchange_never_got_is_closed_after_the_delivery_window(
     services: Services, clock: ManualClock
 ) -> None:
     quotas = RecordingQuotas()
     services.quotas = quotas
     req = request(services, "never-sent")
     intent(services, req)
+    clock.advance(topology().retry.delivery_window - timedelta(seconds=1))
     reconcile_account(services, "acct")
     assert record(services, req).status is OrderStatus.PENDING  # may still be delivered
-    settings = services.settings
-    clock.advance(
-        timedelta(seconds=settings.max_event_age_seconds + settings.lost_order_grace_seconds + 1)
-    )
+    clock.advance(timedelta(seconds=2))
     report = reconcile_account(services, "acct")
     assert report.lost_orders == [req.client_order_id]
-    assert record(services, req).status is OrderStatus.LOST
+    closed = record(services, req)
+    assert (closed.status, closed.reason, closed.owes) == (
+        OrderStatus.CANCELED,  # never sent: no attempt was made
+        "undelivered",
+        False,
+    )
     assert quotas.released == [req.request_id]
 
 

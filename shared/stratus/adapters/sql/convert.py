@@ -85,7 +85,7 @@ def store_order(row: OrderRow, record: OrderRecord) -> None:
     row.quantity, row.limit_price = request.quantity, request.limit_price
     row.status = record.status.value
     row.filled, row.cost, row.fee = record.filled, record.cost, record.fee
-    row.detail = record.detail
+    row.detail = record.explanation
     row.created_at, row.updated_at = record.created_at, record.updated_at
 
 

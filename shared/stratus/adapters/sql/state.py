@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, Text, delete, select, update
+from sqlalchemy import Boolean, Engine, Integer, String, Text, delete, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -50,6 +50,7 @@ class OrderDocRow(StateBase):
     client_order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     account: Mapped[str] = mapped_column(String(128), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
+    owed: Mapped[bool] = mapped_column(Boolean, index=True)  # OrderRecord.owes
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     document: Mapped[str] = mapped_column(Text)
@@ -63,6 +64,7 @@ class SqlStateStore:
         self._db = database
         self._clock = clock
         StateBase.metadata.create_all(database.engine)  # schemaless in production
+        _add_owed_column(database.engine)
 
     def is_done(self, key: str) -> bool:
         with self._db.transaction() as session:
@@ -124,6 +126,7 @@ class SqlStateStore:
                 )
                 .values(
                     status=saved.status.value,
+                    owed=saved.owes,
                     version=saved.version,
                     document=saved.model_dump_json(),
                 )
@@ -132,10 +135,14 @@ class SqlStateStore:
                 raise ConcurrentUpdate(f"order {record.client_order_id} moved on")
         return saved
 
-    def orders(self, account: str | None = None, live: bool = False) -> list[OrderRecord]:
+    def orders(
+        self, account: str | None = None, live: bool = False, owed: bool = False
+    ) -> list[OrderRecord]:
         query = select(OrderDocRow.document)
         if live:
             query = query.where(OrderDocRow.status.in_(_LIVE))
+        if owed:
+            query = query.where(OrderDocRow.owed.is_(True))
         if account is not None:
             query = query.where(OrderDocRow.account == account)
         with self._db.transaction() as session:
@@ -150,7 +157,27 @@ def _row(record: OrderRecord) -> OrderDocRow:
         client_order_id=record.client_order_id,
         account=record.request.account,
         status=record.status.value,
+        owed=record.owes,
         version=record.version,
         created_at=record.created_at,
         document=record.model_dump_json(),
     )
+
+
+def _add_owed_column(engine: Engine) -> None:
+    """Embedded databases made before `owed` existed get it, computed from each document,
+    so a fill saved but never published there is found by the sweep too."""
+    if "owed" in {column["name"] for column in inspect(engine).get_columns("state_orders")}:
+        return
+    with engine.begin() as connection:
+        connection.execute(
+            text("ALTER TABLE state_orders ADD COLUMN owed BOOLEAN NOT NULL DEFAULT FALSE")
+        )
+        connection.execute(text("CREATE INDEX ix_state_orders_owed ON state_orders (owed)"))
+        for key, document in connection.execute(
+            select(OrderDocRow.client_order_id, OrderDocRow.document)
+        ):
+            if OrderRecord.model_validate_json(document).owes:
+                connection.execute(
+                    update(OrderDocRow).where(OrderDocRow.client_order_id == key).values(owed=True)
+                )

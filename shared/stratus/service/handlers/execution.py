@@ -1,9 +1,9 @@
 """execute_order: place an approved request on the exchange exactly once, follow it.
 
-The order document (created PENDING by check_risk) is the intent and the outbox for its
-fills. Before the exchange is called the document's `attempts` is bumped by
-compare-and-set, so of two concurrent copies only one sends, and any later copy looks the
-order up by its clientOrderId before it would send again.
+The order document (created PENDING by check_risk) is the intent and the outbox of what
+each change owes (service/outbox.py). Before the exchange is called the document's
+`attempts` is bumped by compare-and-set, so of two concurrent copies only one sends, and
+any later copy looks the order up by its clientOrderId before it would send again.
 """
 
 from __future__ import annotations
@@ -19,16 +19,11 @@ from stratus.domain.errors import (
     ExchangeUnavailable,
     PermanentError,
 )
-from stratus.domain.orders import (
-    ExchangeOrder,
-    OrderRecord,
-    OrderRejection,
-    OrderRequest,
-    OrderStatus,
-)
+from stratus.domain.orders import ExchangeOrder, OrderRecord, OrderRequest, OrderStatus
 from stratus.domain.risk import TradingState, kill_switch_scopes
 from stratus.observability import log_fields
 from stratus.ports import Venue
+from stratus.service.outbox import close, close_unsent, finish, observe
 from stratus.service.services import Services
 
 log = logging.getLogger(__name__)
@@ -44,8 +39,9 @@ SEND_LEASE = timedelta(seconds=60)
 
 def execute_order(services: Services, request: OrderRequest) -> None:
     record = _intent(services, request)
-    if record.status.is_terminal and not record.unpublished:
+    if record.status.is_terminal:
         log.info("order already final", extra=log_fields(client_order_id=record.client_order_id))
+        finish(services, record)  # whatever a crash after its last change left owed
         return
     venue = services.exchanges.for_account(request.account)
     if record.status is OrderStatus.PENDING:
@@ -59,7 +55,7 @@ def execute_order(services: Services, request: OrderRequest) -> None:
         if latest is None:
             break
         record = observe(services, record, latest)
-    publish_fills(services, record)
+    record = finish(services, record)
     if not record.status.is_terminal:
         log.info(
             "order working; reconciliation follows it",
@@ -91,7 +87,7 @@ def _send(services: Services, venue: Venue, record: OrderRecord) -> OrderRecord:
         if record.sending_until is not None and now < record.sending_until:
             raise ConcurrentUpdate(f"{record.client_order_id} is being sent by another copy")
     if services.settings.dry_run:
-        return _finalize(services, record, OrderStatus.DRY_RUN, "dry-run: not sent")
+        return close(services, record, OrderStatus.DRY_RUN, "dry_run", "recorded, not sent")
     if _halted(services, request):
         _refuse(services, record, PermanentError("kill_switch_halted", "trading halted"))
     try:
@@ -167,62 +163,28 @@ def _lookup_quietly(venue: Venue, coid: str, symbol: str) -> ExchangeOrder | Non
         return None
 
 
-def observe(services: Services, record: OrderRecord, seen: ExchangeOrder) -> OrderRecord:
-    """Fold the exchange's view into the document (compare-and-set) before publishing."""
-    saved = services.state.save_order(record.observe(seen, services.clock.now()))
-    settle(services, saved)
-    return saved
-
-
-def settle(services: Services, record: OrderRecord) -> None:
-    """After every state change: the orders ledger (system of record) learns where the
-    order stands, and a final order gives its quota reservation back. Both idempotent."""
-    services.ledger.record_order(record)
-    if record.status.is_terminal:
-        services.quotas.release(record.request.request_id)
-
-
-def publish_fills(services: Services, record: OrderRecord) -> OrderRecord:
-    """Publish fills not yet known to be out; update_position deduplicates by fill_id."""
-    pending = record.unpublished
-    if not pending:
-        return record
-    for fill in pending:
-        services.publish("executions", fill)
-    try:
-        return services.state.save_order(record.mark_published(len(record.fills)))
-    except ConcurrentUpdate:
-        return record  # someone else moved it; they will publish what is left
-
-
 def expire(services: Services, request: OrderRequest) -> None:
     """A stale `orders` message: unless an earlier copy placed it, it is never sent."""
     record = services.state.get_order(request.client_order_id)
-    if record is None or record.status is not OrderStatus.PENDING:
-        return
-    venue = services.exchanges.for_account(request.account)
-    seen = venue.lookup(record.client_order_id, request.symbol) if record.attempts else None
-    if seen is not None:
-        publish_fills(services, observe(services, record, seen))
-        return
-    _finalize(services, record, OrderStatus.CANCELED, "stale: never sent")
+    if record is not None:
+        detail = "older than the event age limit: never sent"
+        finish(services, close_unsent(services, record, "stale", detail))
 
 
-def _finalize(
-    services: Services, record: OrderRecord, status: OrderStatus, detail: str
-) -> OrderRecord:
-    saved = services.state.save_order(record.transition(status, services.clock.now(), detail))
-    settle(services, saved)
-    log.info("order closed unsent", extra=log_fields(request=record.request.request_id, why=detail))
-    return saved
+def abandon(services: Services, request: OrderRequest, reason: str, detail: str) -> bool:
+    """The `orders` message is given up: the order it asked for is finished from what
+    is durable. Adopted if a send placed it, else closed with the reason, giving its
+    reservation back; left alone while a copy is sending it, and for the sweep while the
+    exchange cannot say (this raises). A missing document is created first, so that no
+    later copy of the request sends what was given up. True when the order stands (placed,
+    or being placed): then the message's outcome is that order, not a dead letter."""
+    record = finish(services, close_unsent(services, _intent(services, request), reason, detail))
+    return record.exchange_order_id is not None or record.status is OrderStatus.PENDING
 
 
 def _refuse(services: Services, record: OrderRecord, problem: PermanentError) -> NoReturn:
-    """Final: the order is REJECTED with a reason on `order-rejections`, and the message
-    goes on to its dead-letter topic (dispatch catches the PermanentError)."""
-    _finalize(services, record, OrderStatus.REJECTED, problem.detail)
-    rejection = OrderRejection.of(
-        record.request, problem.reason, problem.detail, services.clock.now()
-    )
-    services.publish("order-rejections", rejection)
+    """Final: the order is REJECTED with the reason, announced on `order-rejections`, and
+    the message goes on to its dead-letter topic (dispatch catches the PermanentError)."""
+    closed = close(services, record, OrderStatus.REJECTED, problem.reason, problem.detail)
+    finish(services, closed)
     raise problem

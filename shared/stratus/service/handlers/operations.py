@@ -1,6 +1,7 @@
-"""Scheduled operations (Cloud Scheduler, `stratus up`, the CLI): snapshot, reconcile.
+"""Scheduled operations (Cloud Scheduler, `stratus up`, the CLI): snapshot, reconcile,
+sweep.
 
-Both are idempotent and cover every account. One account's exchange being down does not
+All are idempotent and cover every account. One account's exchange being down does not
 stop the others; the run then answers 503 so the scheduler retries it.
 """
 
@@ -17,6 +18,7 @@ from stratus.observability import log_fields
 from stratus.service.http import HttpResult, error
 from stratus.service.reconciliation import follow_orders, reconcile_account
 from stratus.service.services import Services
+from stratus.service.sweep import sweep as sweep_loose_ends
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +28,27 @@ STORED_PLACES = Decimal("1e-18")
 
 
 def all_accounts(services: Services) -> list[str]:
-    """Accounts with an exchange, a position or a working order."""
+    """Accounts with an exchange, a position, a working order or an owed effect."""
     names = set(services.exchanges.accounts())
     names.update(p.account for p in services.ledger.positions())
     names.update(r.request.account for r in services.state.orders(live=True))
+    names.update(r.request.account for r in services.state.orders(owed=True))
     return sorted(names)
 
 
 def follow_open_orders(services: Services) -> int:
-    """Follow every working order to the exchange; how many fills were adopted."""
-    accounts = sorted({r.request.account for r in services.state.orders(live=True)})
+    """Follow every working order to the exchange and finish what any document owes;
+    how many fills were adopted."""
+    loose = [*services.state.orders(live=True), *services.state.orders(owed=True)]
+    accounts = sorted({r.request.account for r in loose})
     return sum(follow_orders(services, account).adopted for account in accounts)
+
+
+def sweep(services: Services, headers: Mapping[str, str], body: bytes) -> HttpResult:
+    """Finish owed effects and close pending orders whose message can no longer come
+    (service/sweep.py); 503 while the exchange cannot say about some, so it runs again."""
+    swept = sweep_loose_ends(services)
+    return HttpResult(503 if swept.failed else 200, vars(swept))
 
 
 def reconcile(services: Services, headers: Mapping[str, str], body: bytes) -> HttpResult:

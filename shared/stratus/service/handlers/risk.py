@@ -59,6 +59,18 @@ def check_risk(services: Services, request: OrderRequest) -> None:
         services.state.mark_done(key)
 
 
+def abandon(services: Services, request: OrderRequest, reason: str, detail: str) -> bool:
+    """The request is given up. If it was approved, its order document carries on (True:
+    its outcome is that order, or the sweep closing it with a reason). Else no order comes
+    of it: a reservation taken before a crash is given back, and later copies are ignored
+    instead of deciding again."""
+    if services.state.get_order(request.client_order_id) is not None:
+        return True
+    services.quotas.release(request.request_id)
+    services.state.mark_done(f"check_risk:{request.request_id}")
+    return False
+
+
 def _approve(services: Services, request: OrderRequest) -> None:
     services.publish("orders", request)
     log.info("order approved", extra=log_fields(request=request.request_id))

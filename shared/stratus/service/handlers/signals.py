@@ -14,7 +14,7 @@ from stratus.domain.signals import Signal
 from stratus.domain.sizing import plan_orders
 from stratus.observability import log_fields
 from stratus.ports import Venue
-from stratus.service.handlers.execution import observe, publish_fills, settle
+from stratus.service.outbox import close, finish, observe
 from stratus.service.services import Services
 
 log = logging.getLogger(__name__)
@@ -78,18 +78,16 @@ def cancel_opposite(services: Services, venue: Venue, signal: Signal, side: Side
             side.opposite,
         ):
             continue
-        now = services.clock.now()
         if record.status is OrderStatus.PENDING:
             detail = f"superseded by {signal.signal_id}"
-            canceled_doc = record.transition(OrderStatus.CANCELED, now, detail)
-            settle(services, services.state.save_order(canceled_doc))
+            finish(services, close(services, record, OrderStatus.CANCELED, "superseded", detail))
         elif record.exchange_order_id is not None:
             # Filled or canceled meanwhile is fine: the lookup below says which.
             with suppress(OrderNotFound):
                 venue.cancel(record.exchange_order_id, request.symbol)
             seen = venue.lookup(record.client_order_id, request.symbol)
             if seen is not None:
-                publish_fills(services, observe(services, record, seen))
+                finish(services, observe(services, record, seen))
         canceled += 1
         log.info(
             "opposite order canceled",
