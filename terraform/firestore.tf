@@ -1,5 +1,6 @@
 # Firestore (native mode): the functions' fast per-message state (idempotency ledger, order
-# lifecycle documents, kill switch, cached markets).
+# lifecycle documents, kill switch, cached markets) and, with var.exchange = "paper", the
+# paper venues every function trades on.
 resource "google_firestore_database" "main" {
   name        = "(default)" # the client libraries' default database: no extra setting needed
   location_id = coalesce(var.firestore_location, var.region)
@@ -17,6 +18,16 @@ resource "google_firestore_database" "main" {
 resource "google_firestore_field" "claims_ttl" {
   database   = google_firestore_database.main.name
   collection = "claims"
+  field      = "expires_at"
+
+  ttl_config {}
+}
+
+# Finished paper orders (stratus.adapters.firestore_paper_venues.ORDERS) are kept for
+# lookups by clientOrderId for a week (`expires_at`), then Firestore deletes them.
+resource "google_firestore_field" "paper_orders_ttl" {
+  database   = google_firestore_database.main.name
+  collection = "paper_orders"
   field      = "expires_at"
 
   ttl_config {}
