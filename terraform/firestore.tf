@@ -32,3 +32,14 @@ resource "google_firestore_field" "paper_orders_ttl" {
 
   ttl_config {}
 }
+
+# The paper venues' JSON documents are only ever read whole: no index on them (an empty
+# index_config disables the automatic single-field indexes), which keeps writes cheap.
+resource "google_firestore_field" "paper_documents_unindexed" {
+  for_each   = toset(["paper_venues", "paper_orders"])
+  database   = google_firestore_database.main.name
+  collection = each.key
+  field      = "document"
+
+  index_config {}
+}
