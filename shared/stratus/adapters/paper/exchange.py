@@ -5,10 +5,10 @@ Behaves like a USDT-margined linear perpetual venue in one-way mode with cross m
 - Market orders (and limit orders marketable when placed) fill at once, in full, as
   taker, at the touch moved by a size-dependent price impact (see `rules.taker_price`).
 - Other limit orders rest. Time moves only with the injected clock: every call first
-  replays the feed ticks up to ``clock.now()`` (see `Book.advance`). A resting buy fills at its
-  limit price, as maker, on a tick whose ask is at or below it (a sell: bid at or above);
-  each tick fills at most its own volume, in time priority, so a large order fills over
-  several ticks.
+  replays the feed ticks up to ``clock.now()`` (see `Book.advance`). A resting buy
+  fills at its limit price, as maker, on a tick whose ask is at or below it (a sell: bid
+  at or above); each tick fills at most its own volume, in time priority, so a large
+  order fills over several ticks.
 - Wallet ``total`` moves by realized PnL minus fees; ``used`` is the initial margin of
   positions (at entry) and of the exposure-adding part of resting orders; ``free`` is the
   rest. Unrealized PnL shows on positions only; no liquidations, no funding.
@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from stratus.adapters.paper import rules, structures
 from stratus.adapters.paper.book import Book, decode, decode_order, encode, encode_order
@@ -42,10 +42,7 @@ from stratus.adapters.paper.markets import SETTLE, SPECS, MarketSpec
 from stratus.adapters.paper.memory_store import MemoryVenueStore
 from stratus.adapters.paper.structures import PaperOrder, PaperTrade, millis, sequence
 from stratus.domain.errors import ConcurrentUpdate
-from stratus.ports import FinishedOrder
-
-if TYPE_CHECKING:
-    from stratus.ports import Clock, PaperVenueStore
+from stratus.ports import Clock, FinishedOrder, PaperVenueStore
 
 MAX_WORKING = 200
 HISTORY = timedelta(days=7)  # Stratus looks orders up for an hour or so (max event age)
