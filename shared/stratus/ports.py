@@ -246,7 +246,9 @@ class PaperVenueStore(Protocol):
     """Where paper venues live between calls (beside the execution state: Firestore, or
     SQL embedded), so that every process of a stack trades on the same venue."""
 
-    def load(self, account: str) -> StoredVenue | None: ...
+    def load(self, account: str) -> StoredVenue | None:
+        """The account's venue; None when it never traded (a new account)."""
+        ...
 
     def save(
         self, account: str, version: int, document: str, finished: Sequence[FinishedOrder]
