@@ -35,10 +35,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stratus.adapters.clock import SystemClock
 from stratus.adapters.market_blob import pack
 from stratus.adapters.paper.bybit_http import ServedBybit, paper_bybit
-from stratus.adapters.paper.feed import PriceFeed
-from stratus.adapters.paper.served import FeedClock
 from stratus.config import Settings
 from stratus.service.bootstrap import build
 
@@ -145,10 +144,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7)
     runs = parser.parse_args().runs
-    feed = PriceFeed.default()
     with (
         tempfile.TemporaryDirectory() as tmp,
-        ServedBybit(paper_bybit({KEY: SECRET}, FeedClock(feed), feed)) as served,
+        ServedBybit(paper_bybit({KEY: SECRET}, SystemClock())) as served,
     ):
         db = f"sqlite:///{Path(tmp) / 'stratus.db'}"
         settings = Settings(exchange="ccxt", exchange_api_url=served.url, database_url=db)

@@ -4,7 +4,7 @@
 
 Each signal is posted to the webhook handler (signed), then the in-process bus delivers
 it through on_signal, check_risk, execute_order and update_position on a SQLite file and
-the paper exchange, exactly as `stratus demo` does. Measured:
+the paper exchange (its venue in the same file), as `stratus up` wires them. Measured:
 
 - signals/s end to end (webhook to position);
 - p50/p99 from "signal accepted" (the webhook's 202) to "order acknowledged" (the paper
@@ -33,13 +33,12 @@ from typing import Any
 from stratus.adapters.clock import ManualClock
 from stratus.adapters.local_bus import LocalBus
 from stratus.adapters.paper.feed import PriceFeed
-from stratus.adapters.paper.venues import PaperVenues
 from stratus.config import Settings
 from stratus.contracts import codec
 from stratus.domain.orders import ExchangeOrder, OrderRequest
 from stratus.domain.signals import Signal
 from stratus.observability import configure_logging
-from stratus.ports import Venue
+from stratus.ports import Exchanges, Venue
 from stratus.service import dispatch
 from stratus.service.bootstrap import build
 from stratus.service.handlers import ingest
@@ -52,7 +51,7 @@ QUANTITIES = {"BTC/USDT:USDT": "0.01", "ETH/USDT:USDT": "0.2", "SOL/USDT:USDT": 
 class TimedVenues:
     """Paper venues that note when the exchange acknowledged each clientOrderId."""
 
-    def __init__(self, inner: PaperVenues) -> None:
+    def __init__(self, inner: Exchanges) -> None:
         self.inner = inner
         self.acked: dict[str, float] = {}
 
@@ -60,7 +59,7 @@ class TimedVenues:
         return _TimedVenue(self.inner.for_account(account), self.acked)
 
     def accounts(self) -> list[str]:
-        return self.inner.accounts()
+        return list(self.inner.accounts())
 
 
 class _TimedVenue:
@@ -92,12 +91,11 @@ def _signal(number: int, clock: ManualClock) -> dict[str, Any]:
 
 
 def run_pipeline(count: int, directory: Path) -> tuple[float, list[float], Services]:
-    feed = PriceFeed.default()
-    clock = ManualClock(feed.start)
-    venues = TimedVenues(PaperVenues(clock, feed))
-    services = build(
-        Settings(database_url=f"sqlite:///{directory}/bench.db"), clock=clock, exchanges=venues
-    )
+    clock = ManualClock(PriceFeed.default().start)
+    services = build(Settings(database_url=f"sqlite:///{directory}/bench.db"), clock=clock)
+    # The bootstrap's own paper venues (kept in the same SQLite file), timed.
+    venues = TimedVenues(services.exchanges)
+    services.exchanges = venues
     bus = services.bus
     assert isinstance(bus, LocalBus)
     secret = json.loads(services.secrets.get(ingest.WEBHOOK_SECRETS))["demo"]

@@ -226,6 +226,52 @@ class VenuePosition:
     mark_price: Decimal
 
 
+@dataclass(frozen=True)
+class StoredVenue:
+    """One account's paper venue as stored: its document and its version (1 and up)."""
+
+    version: int
+    document: str
+
+
+@dataclass(frozen=True)
+class FinishedOrder:
+    """A paper order that left its venue's book (filled or canceled), kept for lookups by
+    id and clientOrderId at least until expires_at."""
+
+    order_id: str
+    client_order_id: str | None
+    expires_at: datetime
+    document: str
+
+
+class PaperVenueStore(Protocol):
+    """Where paper venues live between calls (beside the execution state: Firestore, or
+    SQL embedded), so that every process of a stack trades on the same venue."""
+
+    def load(self, account: str) -> StoredVenue | None:
+        """The account's venue; None when it never traded (a new account)."""
+        ...
+
+    def save(
+        self, account: str, version: int, document: str, finished: Sequence[FinishedOrder]
+    ) -> None:
+        """Store `document` as version + 1 with the finished orders, all or nothing
+        (version 0 creates the account's venue); raises ConcurrentUpdate when the stored
+        version is not `version`: another writer got there first."""
+        ...
+
+    def finished_orders(
+        self, account: str, order_id: str | None = None, client_order_id: str | None = None
+    ) -> list[str]:
+        """Documents of the account's finished orders, filtered by what is given."""
+        ...
+
+    def accounts(self) -> list[str]:
+        """Accounts that have a stored venue, sorted."""
+        ...
+
+
 class MarketCache(Protocol):
     """Exchange market metadata (ccxt market dicts by symbol), so that a cold start can
     hand ccxt its markets (`set_markets`) instead of calling load_markets."""

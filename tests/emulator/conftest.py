@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,3 +84,44 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     )
     with Stack(config) as started:
         yield started
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator() -> Iterator[str]:
+    """host:port of a Firestore emulator started for this session (own process group)."""
+    if shutil.which("gcloud") is None:
+        unavailable(
+            "the Firestore emulator",
+            "install the Google Cloud CLI and `gcloud components install cloud-firestore-emulator`",
+        )
+    host = f"127.0.0.1:{_free_port()}"
+    process = subprocess.Popen(
+        ["gcloud", "emulators", "firestore", "start", f"--host-port={host}", "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://{host}/", timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    unavailable("the Firestore emulator", f"it did not start on {host}")
+                time.sleep(0.3)
+        yield host
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)

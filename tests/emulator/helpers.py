@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -34,6 +35,12 @@ def eventually(
         time.sleep(0.2)
         value = probe()
     return value
+
+
+def empty_firestore(host: str, project: str) -> None:
+    """Delete every document of the project in the Firestore emulator at host."""
+    url = f"http://{host}/emulator/v1/projects/{project}/databases/(default)/documents"
+    urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
 
 
 def unique(prefix: str) -> str:

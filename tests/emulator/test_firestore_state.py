@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import threading
-import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,7 +11,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from tests.conftest import unavailable
+from tests.emulator.helpers import empty_firestore
 from tests.integration.pipeline.chaos import ChaosBus, FaultyVenues, Stack
 from tests.integration.pipeline.invariants import violations, world_of
 
@@ -41,47 +34,6 @@ PROJECT = "stratus-emulator-test"
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="session")
-def firestore_emulator() -> Iterator[str]:
-    """host:port of a Firestore emulator started for this session (own process group)."""
-    if shutil.which("gcloud") is None:
-        unavailable(
-            "the Firestore emulator",
-            "install the Google Cloud CLI and `gcloud components install cloud-firestore-emulator`",
-        )
-    host = f"127.0.0.1:{_free_port()}"
-    process = subprocess.Popen(
-        ["gcloud", "emulators", "firestore", "start", f"--host-port={host}", "--quiet"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://{host}/", timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    unavailable("the Firestore emulator", f"it did not start on {host}")
-                time.sleep(0.3)
-        yield host
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
 @pytest.fixture(params=["sql", "firestore"])
 def store(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -93,8 +45,7 @@ def store(
         return
     host = request.getfixturevalue("firestore_emulator")
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", host)
-    url = f"http://{host}/emulator/v1/projects/{PROJECT}/databases/(default)/documents"
-    urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
+    empty_firestore(host, PROJECT)
     yield FirestoreStateStore(PROJECT, clock)
 
 
@@ -207,10 +158,7 @@ def test_the_pipeline_is_exactly_once_on_firestore_under_concurrent_redelivery(
     firestore_emulator: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
-    url = (
-        f"http://{firestore_emulator}/emulator/v1/projects/{PROJECT}/databases/(default)/documents"
-    )
-    urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
+    empty_firestore(firestore_emulator, PROJECT)
     feed = PriceFeed.default()
     clock = ManualClock(feed.start)
     bus, venues = ChaosBus(clock, seed=11, concurrent_rate=0.7), FaultyVenues(clock, feed)

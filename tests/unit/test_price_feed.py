@@ -6,6 +6,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -37,8 +38,8 @@ def test_quote_is_the_latest_tick_at_or_before_the_moment(feed: PriceFeed) -> No
     assert feed.quote(BTC, at(0)).bid == Decimal("100")
     assert feed.quote(BTC, at(1)).bid == Decimal("101")  # exactly on a tick
     assert feed.quote(BTC, at(1.99)).bid == Decimal("101")  # between ticks
-    assert feed.quote(BTC, at(500)).bid == Decimal("102")  # after the end: last tick stays
-    assert feed.quote(ETH, at(3)).timestamp == at(1)
+    assert feed.quote(BTC, at(2.5)).bid == Decimal("102")  # the last tick, until the next
+    assert feed.quote(ETH, at(2.9)).timestamp == at(1)
 
 
 def test_quote_before_the_first_tick_or_of_an_unknown_symbol_raises(feed: PriceFeed) -> None:
@@ -58,8 +59,41 @@ def test_naive_datetimes_are_refused(feed: PriceFeed) -> None:
 def test_ticks_window_excludes_after_and_includes_until(feed: PriceFeed) -> None:
     assert [q.bid for q in feed.ticks(BTC, at(0), at(2))] == [Decimal(101), Decimal(102)]
     assert [q.bid for q in feed.ticks(BTC, until=at(0))] == [Decimal(100)]
-    assert len(list(feed.ticks(BTC))) == 3
-    assert list(feed.ticks(BTC, at(2), at(9))) == []
+    assert len(list(feed.ticks(BTC))) == 3  # the data as given
+    assert list(feed.ticks(BTC, at(2), at(2.5))) == []
+
+
+def test_past_its_end_the_feed_plays_backwards_then_forwards_again(feed: PriceFeed) -> None:
+    # span 2 minutes, so a loop of 4: 100 101 102 | 101 | 100 101 102 | 101 | 100 ...
+    looped = list(feed.ticks(BTC, at(2), at(9)))
+    assert [q.bid for q in looped] == [Decimal(b) for b in (101, 100, 101, 102, 101, 100, 101)]
+    assert [q.timestamp for q in looped] == [at(m) for m in range(3, 10)]
+    assert feed.quote(BTC, at(4001.5)).bid == Decimal(101)  # 4001 = 1000 loops + 1
+    assert feed.quote(BTC, at(4001.5)).timestamp == at(4001)
+    # ETH has one tick, at 1: mirrored at 3, and before 1 in a later loop the last one stays
+    assert [q.timestamp for q in feed.ticks(ETH, at(0), at(8))] == [at(1), at(3), at(5), at(7)]
+    assert feed.quote(ETH, at(4.5)).timestamp == at(3)
+
+
+def test_the_looped_default_feed_never_jumps_more_than_its_data_does() -> None:
+    feed = PriceFeed.default()
+    for symbol in feed.symbols:
+        data = [q.mid for q in feed.ticks(symbol)]
+        biggest = max(abs(b - a) for a, b in pairwise(data))
+        later = list(feed.ticks(symbol, feed.start, feed.end + timedelta(hours=12)))
+        assert len(later) == 12 * 60 + 179  # a tick a minute, all the way
+        assert max(abs(b.mid - a.mid) for a, b in pairwise(later)) == biggest
+        assert all(b.timestamp - a.timestamp == timedelta(minutes=1) for a, b in pairwise(later))
+
+
+def test_any_moment_has_the_same_price_for_every_reader() -> None:
+    """What keeps the processes of a stack in step: the price depends on the moment only."""
+    moment = datetime(2026, 12, 3, 3, 14, 26, tzinfo=UTC)
+    first, second = PriceFeed.default(), PriceFeed.default()
+    assert first.quote(BTC, moment) == second.quote(BTC, moment)
+    assert first.quote(BTC, moment).timestamp == datetime(2026, 12, 3, 3, 14, tzinfo=UTC)
+    within = PriceFeed.default()
+    assert all(within.quote(s, q.timestamp) is q for s in (BTC, ETH) for q in within.ticks(s))
 
 
 def test_symbols_start_end(feed: PriceFeed) -> None:

@@ -25,6 +25,7 @@ from stratus.ports import (
     Exchanges,
     Ledger,
     MarketCache,
+    PaperVenueStore,
     Quotas,
     Secrets,
     StateStore,
@@ -140,7 +141,7 @@ def _exchanges(
         return CcxtExchanges(settings, directory, _market_cache(settings, clock, database))
     from stratus.adapters.paper.venues import PaperVenues
 
-    return PaperVenues(clock)
+    return PaperVenues(clock, store=_paper_venues(settings, clock, database))
 
 
 def _accounts_of(record: system_of_record.SystemOfRecord | None) -> AccountDirectory | None:
@@ -156,6 +157,18 @@ def _market_cache(settings: Settings, clock: Clock, database: Database | None) -
     from stratus.adapters.sql.market_cache import SqlMarketCache
 
     return SqlMarketCache(database or Database.configured(settings), clock)
+
+
+def _paper_venues(settings: Settings, clock: Clock, database: Database | None) -> PaperVenueStore:
+    """Beside the execution state, so that every process of a stack shares the venues."""
+    if settings.state == "firestore":
+        from stratus.adapters.firestore_paper_venues import FirestoreVenueStore
+
+        return FirestoreVenueStore(settings.gcp_project)
+    from stratus.adapters.sql.db import Database
+    from stratus.adapters.sql.paper_venues import SqlVenueStore
+
+    return SqlVenueStore(database or Database.configured(settings), clock)
 
 
 _services: Services | None = None

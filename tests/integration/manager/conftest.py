@@ -1,14 +1,10 @@
 """The manager's tests run on SQLite and on PostgreSQL alike (the `backend` parameter).
 
-PostgreSQL: STRATUS_TEST_POSTGRES_URL (default postgres@127.0.0.1:5432/test); a fresh
-database is created for the session and dropped after it. Unreachable: skipped locally
-with how to get it, a failure in CI.
+PostgreSQL: the session's database of tests/integration/conftest.py (`postgres_url`).
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,9 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, text
 
 from stratus import migrations
 from stratus.adapters.clock import ManualClock
@@ -34,11 +28,7 @@ from stratus.manager.app import create_app
 from stratus.manager.store import Store
 from stratus.service.bootstrap import build
 from stratus.service.services import Services
-from tests.conftest import unavailable
 
-POSTGRES_URL = os.environ.get(
-    "STRATUS_TEST_POSTGRES_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/test"
-)
 DEV_TOKEN = "stx_stratus-dev-only-not-secret"
 AUDIENCE = "https://manager.test"
 SERVICE_ACCOUNTS = {"functions@p.iam.gserviceaccount.com": "trader"}
@@ -55,32 +45,6 @@ class MasterKey:
         if name != "master-key":
             raise KeyError(name)
         return self.value
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"stratus_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-            # Throwaway data: do not wait for the WAL flush on every commit.
-            connection.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
-    except (DBAPIError, OSError) as error:
-        admin.dispose()
-        unavailable(
-            "PostgreSQL",
-            f"{error.__class__.__name__}; start one on 127.0.0.1:5432 (user postgres, trust "
-            "auth, database test) or set STRATUS_TEST_POSTGRES_URL",
-        )
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    migrations.upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -9,15 +9,15 @@ import time
 
 from stratus.adapters.clock import ManualClock
 from stratus.adapters.paper import bybit_wire
-from stratus.adapters.paper.bybit_http import paper_bybit
 from stratus.adapters.paper.bybit_server import BybitV5
 from stratus.adapters.paper.feed import PriceFeed
+from stratus.adapters.paper.served import paper_accounts
 
 KEY, SECRET = "k", "s"
 
 
 def app(clock: ManualClock, feed: PriceFeed, **options: int) -> BybitV5:
-    return paper_bybit({KEY: SECRET}, clock, feed, **options)
+    return BybitV5(paper_accounts({KEY: SECRET}, clock, feed), **options)
 
 
 def signed(payload: str, stamp: int | None = None, secret: str = SECRET) -> dict[str, str]:

@@ -15,7 +15,7 @@ from typing import Any
 from stratus.adapters.paper.binance_server import BinanceFutures
 from stratus.adapters.paper.feed import PriceFeed
 from stratus.adapters.paper.served import Served, paper_accounts, serve
-from stratus.ports import Clock
+from stratus.ports import Clock, PaperVenueStore
 
 __all__ = ["ServedBinance", "main", "paper_binance"]
 
@@ -23,14 +23,19 @@ ServedBinance = Served[BinanceFutures]
 
 
 def paper_binance(
-    credentials: Mapping[str, str], clock: Clock, feed: PriceFeed | None = None, **options: Any
+    credentials: Mapping[str, str],
+    clock: Clock,
+    feed: PriceFeed | None = None,
+    store: PaperVenueStore | None = None,
+    **options: Any,
 ) -> BinanceFutures:
-    """A BinanceFutures app with one fresh paper venue per API key (key -> secret)."""
-    return BinanceFutures(paper_accounts(credentials, clock, feed), **options)
+    """A BinanceFutures app with a paper venue per API key (key -> secret), kept in
+    `store`."""
+    return BinanceFutures(paper_accounts(credentials, clock, feed, store), **options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return serve(argv, "paper Binance USDⓈ-M futures", 8902, paper_binance)
+    return serve(argv, "paper Binance USDⓈ-M futures", 8902, "binance", BinanceFutures)
 
 
 if __name__ == "__main__":

@@ -25,14 +25,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 from stratus.adapters.paper import binance_wire as wire
 from stratus.adapters.paper.exchange import PaperExchange
 from stratus.adapters.paper.markets import SPECS, MarketSpec
-from stratus.adapters.paper.structures import millis
+from stratus.adapters.paper.structures import millis, order_id, sequence
 from stratus.adapters.paper.venue_api import Account, Faults, RequestWindow
 
 Reply = tuple[int, Any]
@@ -65,6 +64,7 @@ _BY_MESSAGE = (
     ("duplicate", (400, -4116, "ClientOrderId is duplicated.")),
     ("reduce-only", (400, -2022, "ReduceOnly Order is rejected.")),
     ("cost below", (400, -4164, NOTIONAL_TOO_SMALL)),
+    ("max open orders", (400, -2025, "Reach max open order limit.")),
     ("invalid clientOrderId", (400, -4015, "Client order id is not valid.")),
     ("not a multiple", (400, -1111, "Precision is over the maximum defined for this asset.")),
     ("amount must be", (400, -4003, "Quantity less than or equal to zero.")),
@@ -93,35 +93,16 @@ def binance_error(error: Exception) -> BinanceError:
     return BinanceError(status, code, message.format(detail.rsplit(" ", 1)[-1].strip("]")))
 
 
-class WireIds:
-    """Binance's integer ids for the paper venue's string ids (orders or trades), both
-    ways, numbered from `first` in the order they are first seen."""
-
-    def __init__(self, first: int = FIRST_ORDER_ID) -> None:
-        self._first = first
-        self._wire: dict[str, int] = {}
-        self._paper: dict[int, str] = {}
-        self._lock = threading.Lock()
-
-    def wire(self, paper_id: str) -> int:
-        with self._lock:
-            if paper_id not in self._wire:
-                number = self._first + len(self._wire)
-                self._wire[paper_id] = number
-                self._paper[number] = paper_id
-            return self._wire[paper_id]
-
-    def paper(self, order_id: str) -> str | None:
-        return self._paper.get(int(order_id)) if order_id.isdigit() else None
+def wire_id(paper_id: str, first: int) -> int:
+    """Binance's integer id for a paper order or trade id (numbered from `first`, as the
+    venue numbers its ids): the same after a restart of the server."""
+    return first - 1 + sequence(paper_id)
 
 
-@dataclass
-class Trader:
-    """What a signed request acts on: the key's paper venue, its order and trade ids."""
-
-    venue: PaperExchange
-    ids: WireIds = field(default_factory=WireIds)
-    trade_ids: WireIds = field(default_factory=lambda: WireIds(FIRST_TRADE_ID))
+def paper_order_id(wire: str) -> str | None:
+    """The paper order id behind a Binance orderId (None: not one of ours)."""
+    number = int(wire) - FIRST_ORDER_ID + 1 if wire.isdigit() else 0
+    return order_id(number) if number > 0 else None
 
 
 Route = Callable[[Any, dict[str, str]], Any]
@@ -141,7 +122,6 @@ class BinanceFutures:
         self.requests_per_second = requests_per_second
         self.faults = Faults()
         self.requests: list[tuple[str, str]] = []  # (method, path), for tests and logs
-        self._traders = {key: Trader(account.venue) for key, account in accounts.items()}
         self._window = RequestWindow()
         self._lock = threading.Lock()
 
@@ -161,7 +141,7 @@ class BinanceFutures:
                 return 200, route(None, dict(parse_qsl(query)))
             key, params = self._authenticate(headers, query, body.decode())
             self._throttle(key)
-            result = route(self._traders[key], params)
+            result = route(self.accounts[key].venue, params)
             if self.faults.take(self.faults.slow_after_booking, fault_key):
                 # The work is done, the answer comes too late: the client times out.
                 self.faults.released.wait(self.faults.stall_seconds)
@@ -249,11 +229,11 @@ class BinanceFutures:
             return shape(spec, _paper(venue.fetch_ticker, spec.symbol))
         return [shape(s, _paper(venue.fetch_ticker, s.symbol)) for s in SPECS.values()]
 
-    def _leverage_brackets(self, _: Trader, params: dict[str, str]) -> Any:
+    def _leverage_brackets(self, _: PaperExchange, params: dict[str, str]) -> Any:
         specs = [_spec(params)] if "symbol" in params else list(SPECS.values())
         return wire.leverage_brackets(specs)
 
-    def _create(self, trader: Trader, params: dict[str, str]) -> dict[str, Any]:
+    def _create(self, venue: PaperExchange, params: dict[str, str]) -> dict[str, Any]:
         spec = _spec(params)
         side = _choice(params, "side", ("BUY", "SELL"), (-1117, "Invalid side."))
         kind = _choice(params, "type", ("LIMIT", "MARKET"), (-1116, "Invalid orderType."))
@@ -267,7 +247,7 @@ class BinanceFutures:
         # Binance makes up an id when none is sent; ccxt always sends one.
         client_id = params.get("newClientOrderId") or uuid.uuid4().hex[:22]
         order = _paper(
-            trader.venue.create_order,
+            venue.create_order,
             spec.symbol,
             kind.lower(),
             side.lower(),
@@ -276,29 +256,32 @@ class BinanceFutures:
             {"clientOrderId": client_id, "reduceOnly": params.get("reduceOnly") == "true"},
         )
         # newOrderRespType RESULT (what ccxt sends for futures); ACK is answered alike.
-        return wire.order(spec, order, trader.ids.wire(order["id"]), placed=True)
+        return wire.order(spec, order, wire_id(order["id"], FIRST_ORDER_ID), placed=True)
 
-    def _query(self, trader: Trader, params: dict[str, str]) -> dict[str, Any]:
+    def _query(self, venue: PaperExchange, params: dict[str, str]) -> dict[str, Any]:
         spec = _spec(params)
-        order = _paper(trader.venue.fetch_order, *_order_ref(trader, spec, params))
-        return wire.order(spec, order, trader.ids.wire(order["id"]), placed=False)
+        order = _paper(venue.fetch_order, *_order_ref(spec, params))
+        return wire.order(spec, order, wire_id(order["id"], FIRST_ORDER_ID), placed=False)
 
-    def _cancel(self, trader: Trader, params: dict[str, str]) -> dict[str, Any]:
+    def _cancel(self, venue: PaperExchange, params: dict[str, str]) -> dict[str, Any]:
         spec = _spec(params)
         try:
-            order = _paper(trader.venue.cancel_order, *_order_ref(trader, spec, params))
+            order = _paper(venue.cancel_order, *_order_ref(spec, params))
         except BinanceError as error:
             if error.code == -2013:  # unknown or already final: "Unknown order sent."
                 raise BinanceError(400, -2011, "Unknown order sent.") from error
             raise
-        return wire.order(spec, order, trader.ids.wire(order["id"]), placed=False)
+        return wire.order(spec, order, wire_id(order["id"], FIRST_ORDER_ID), placed=False)
 
-    def _open_orders(self, trader: Trader, params: dict[str, str]) -> list[dict[str, Any]]:
+    def _open_orders(self, venue: PaperExchange, params: dict[str, str]) -> list[dict[str, Any]]:
         symbol = _spec(params).symbol if "symbol" in params else None
-        listed = _paper(trader.venue.fetch_open_orders, symbol)
-        return [wire.order(SPECS[o["symbol"]], o, trader.ids.wire(o["id"]), False) for o in listed]
+        listed = _paper(venue.fetch_open_orders, symbol)
+        return [
+            wire.order(SPECS[o["symbol"]], o, wire_id(o["id"], FIRST_ORDER_ID), False)
+            for o in listed
+        ]
 
-    def _user_trades(self, trader: Trader, params: dict[str, str]) -> list[dict[str, Any]]:
+    def _user_trades(self, venue: PaperExchange, params: dict[str, str]) -> list[dict[str, Any]]:
         """One symbol's trades, oldest first. Like Binance: from fromId or startTime the
         oldest `limit` that match, otherwise the most recent; an unknown orderId has none.
         Unlike it: no 7-day window (paper times follow the feed, not the wall clock)."""
@@ -312,32 +295,32 @@ class BinanceFutures:
             raise BinanceError(400, -1130, "Data sent for parameter 'limit' is not valid.")
         if from_id is not None and (start is not None or end is not None):
             raise BinanceError(400, -1128, "Combination of optional parameters invalid.")
-        paper_order = None if order_id is None else trader.ids.paper(str(order_id))
-        # Numbered over the whole history, oldest first: ids ascend with time, as fromId
-        # pages expect.
-        history = [(trader.trade_ids.wire(t.id), t) for t in _paper(trader.venue.trades)]
+        paper_order = None if order_id is None else paper_order_id(str(order_id))
+        if order_id is not None and paper_order is None:
+            return []
+        # Trade ids ascend with time, as fromId pages expect.
+        history = [(wire_id(t.id, FIRST_TRADE_ID), t) for t in _paper(venue.trades, paper_order)]
         found = [
             (number, trade)
             for number, trade in history
             if trade.symbol == spec.symbol
-            and (order_id is None or trade.order_id == paper_order)
             and (from_id is None or number >= from_id)
             and (start is None or millis(trade.timestamp) >= start)
             and (end is None or millis(trade.timestamp) <= end)
         ]
         found = found[:limit] if from_id is not None or start is not None else found[-limit:]
         return [
-            wire.user_trade(spec, trade, number, trader.ids.wire(trade.order_id))
+            wire.user_trade(spec, trade, number, wire_id(trade.order_id, FIRST_ORDER_ID))
             for number, trade in found
         ]
 
-    def _account(self, trader: Trader, params: dict[str, str]) -> dict[str, Any]:
-        balance = _paper(trader.venue.fetch_balance)
-        return wire.account(balance, _paper(trader.venue.fetch_positions), _ms())
+    def _account(self, venue: PaperExchange, params: dict[str, str]) -> dict[str, Any]:
+        balance = _paper(venue.fetch_balance)
+        return wire.account(balance, _paper(venue.fetch_positions), _ms())
 
-    def _position_risk(self, trader: Trader, params: dict[str, str]) -> list[dict[str, Any]]:
+    def _position_risk(self, venue: PaperExchange, params: dict[str, str]) -> list[dict[str, Any]]:
         symbols = [_spec(params).symbol] if "symbol" in params else None
-        held = _paper(trader.venue.fetch_positions, symbols)
+        held = _paper(venue.fetch_positions, symbols)
         return [wire.position_risk(SPECS[p["symbol"]], p) for p in held]
 
 
@@ -351,9 +334,7 @@ def _paper(call: Callable[..., Any], *args: Any) -> Any:
         raise binance_error(error) from error
 
 
-def _order_ref(
-    trader: Trader, spec: MarketSpec, params: Mapping[str, str]
-) -> tuple[str, str, dict[str, Any]]:
+def _order_ref(spec: MarketSpec, params: Mapping[str, str]) -> tuple[str, str, dict[str, Any]]:
     """(paper id, symbol, params) for fetch_order / cancel_order from Binance's
     orderId or origClientOrderId."""
     if params.get("origClientOrderId"):
@@ -361,7 +342,7 @@ def _order_ref(
     if not params.get("orderId"):
         text = "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
         raise BinanceError(400, -1102, text)
-    paper_id = trader.ids.paper(params["orderId"])
+    paper_id = paper_order_id(params["orderId"])
     if paper_id is None:
         raise BinanceError(400, -2013, "Order does not exist.")
     return paper_id, spec.symbol, {}

@@ -14,7 +14,7 @@ from typing import Any
 from stratus.adapters.paper.bybit_server import BybitV5
 from stratus.adapters.paper.feed import PriceFeed
 from stratus.adapters.paper.served import Served, paper_accounts, serve
-from stratus.ports import Clock
+from stratus.ports import Clock, PaperVenueStore
 
 __all__ = ["ServedBybit", "main", "paper_bybit"]
 
@@ -22,14 +22,18 @@ ServedBybit = Served[BybitV5]
 
 
 def paper_bybit(
-    credentials: Mapping[str, str], clock: Clock, feed: PriceFeed | None = None, **options: Any
+    credentials: Mapping[str, str],
+    clock: Clock,
+    feed: PriceFeed | None = None,
+    store: PaperVenueStore | None = None,
+    **options: Any,
 ) -> BybitV5:
-    """A BybitV5 app with one fresh paper venue per API key (key -> secret)."""
-    return BybitV5(paper_accounts(credentials, clock, feed), **options)
+    """A BybitV5 app with a paper venue per API key (key -> secret), kept in `store`."""
+    return BybitV5(paper_accounts(credentials, clock, feed, store), **options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return serve(argv, "paper Bybit v5", 8901, paper_bybit)
+    return serve(argv, "paper Bybit v5", 8901, "bybit", BybitV5)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,12 @@ _CODES = (
     ("BadSymbol", 10001),
     ("InvalidOrder", 10001),
 )
-_MESSAGES = (("duplicate", 110072), ("reduce-only", 110017), ("cost below", 110094))
+_MESSAGES = (
+    ("duplicate", 110072),
+    ("reduce-only", 110017),
+    ("cost below", 110094),
+    ("max open orders", 110020),  # "Not allowed to have more than 500 active orders"
+)
 
 
 def _code_for(error: Exception) -> int:

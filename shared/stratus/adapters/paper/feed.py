@@ -2,6 +2,11 @@
 
 Ticks are held in memory, sorted per symbol, so a quote lookup is a binary search and a
 replay driven by a ManualClock always sees the same prices.
+
+Past its last tick the feed plays backwards to its first, then forwards again, and so on
+(a loop of twice its span): prices keep moving at any later moment and never jump, and
+the price at a moment depends on nothing but the moment, so every process that reads
+the feed at wall-clock time sees the same price. Within its span it is the data as given.
 """
 
 from __future__ import annotations
@@ -10,14 +15,15 @@ import csv
 import io
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from importlib.resources import files
 from itertools import pairwise
 from pathlib import Path
 from typing import IO
 
+ZERO_TIME = timedelta(0)
 COLUMNS = ("timestamp", "symbol", "bid", "ask", "last", "volume")
 
 
@@ -58,8 +64,9 @@ class PriceFeed:
         for series in by_symbol.values():
             series.sort(key=lambda q: q.timestamp)
             _check_series(series)
-        self._quotes: Mapping[str, list[Quote]] = by_symbol
-        self._times = {s: [q.timestamp for q in series] for s, series in by_symbol.items()}
+        self.start = min(series[0].timestamp for series in by_symbol.values())
+        self.end = max(series[-1].timestamp for series in by_symbol.values())
+        self._series = {s: _Series(self.start, self.end, q) for s, q in by_symbol.items()}
 
     @classmethod
     def from_csv(cls, path: str | Path) -> PriceFeed:
@@ -74,38 +81,74 @@ class PriceFeed:
 
     @property
     def symbols(self) -> tuple[str, ...]:
-        return tuple(sorted(self._quotes))
-
-    @property
-    def start(self) -> datetime:
-        return min(series[0].timestamp for series in self._quotes.values())
-
-    @property
-    def end(self) -> datetime:
-        return max(series[-1].timestamp for series in self._quotes.values())
+        return tuple(sorted(self._series))
 
     def quote(self, symbol: str, at: datetime) -> Quote:
-        """The latest tick at or before `at`; after the feed ends the last tick stays."""
-        times = self._series_times(symbol)
-        index = bisect_right(times, _aware(at)) - 1
-        if index < 0:
+        """The latest tick at or before `at` (on the loop, past the end of the data)."""
+        found = self._of(symbol).latest(_aware(at) - self.start)
+        if found is None:
             raise NoQuoteError(f"no {symbol} price at or before {at.isoformat()}")
-        return self._quotes[symbol][index]
+        return found
 
     def ticks(
         self, symbol: str, after: datetime | None = None, until: datetime | None = None
     ) -> Iterator[Quote]:
-        """Ticks with after < timestamp <= until, oldest first (either bound optional)."""
-        times = self._series_times(symbol)
-        lo = 0 if after is None else bisect_right(times, _aware(after))
-        hi = len(times) if until is None else bisect_right(times, _aware(until))
-        return iter(self._quotes[symbol][lo:hi])
+        """Ticks with after < timestamp <= until, oldest first: `after` defaults to the
+        first tick, `until` to the end of the data (a later one runs on through the loop)."""
+        lo = None if after is None else _aware(after) - self.start
+        hi = (self.end if until is None else _aware(until)) - self.start
+        return self._of(symbol).between(lo, hi)
 
-    def _series_times(self, symbol: str) -> list[datetime]:
+    def _of(self, symbol: str) -> _Series:
         try:
-            return self._times[symbol]
+            return self._series[symbol]
         except KeyError:
             raise NoQuoteError(f"the feed has no symbol {symbol!r}") from None
+
+
+class _Series:
+    """One symbol's ticks on the loop, as offsets from the feed's start. A cycle is the
+    data forwards, then the ticks strictly inside the feed's span backwards, mirrored
+    about its end; the next cycle starts a period (twice the span) later."""
+
+    def __init__(self, start: datetime, end: datetime, data: list[Quote]) -> None:
+        self._start = start
+        self._period = 2 * (end - start)
+        self._data = data  # the first cycle's forward half: the ticks as given
+        forwards = [(q.timestamp - start, q) for q in data]
+        mirrored = [(self._period - offset, q) for offset, q in reversed(forwards)]
+        self._cycle = forwards + [(o, q) for o, q in mirrored if end - start < o < self._period]
+        self._offsets = [offset for offset, _ in self._cycle]
+
+    def latest(self, offset: timedelta) -> Quote | None:
+        if offset < ZERO_TIME:
+            return None
+        number = self._number(offset)
+        index = bisect_right(self._offsets, offset - number * self._period) - 1
+        if index < 0:  # before this symbol's first tick of the cycle: the previous cycle's last
+            if number == 0:
+                return None
+            number, index = number - 1, len(self._cycle) - 1
+        return self._tick(number, index)
+
+    def between(self, lo: timedelta | None, hi: timedelta) -> Iterator[Quote]:
+        """Ticks with lo < offset <= hi (lo None: from the first)."""
+        first = 0 if lo is None or lo < ZERO_TIME else self._number(lo)
+        for number in range(first, self._number(hi) + 1 if hi >= ZERO_TIME else 0):
+            base = number * self._period
+            begin = 0 if lo is None else bisect_right(self._offsets, lo - base)
+            for index in range(begin, bisect_right(self._offsets, hi - base)):
+                yield self._tick(number, index)
+
+    def _number(self, offset: timedelta) -> int:
+        """The cycle an offset falls in; a feed of a single moment never loops."""
+        return offset // self._period if self._period else 0
+
+    def _tick(self, number: int, index: int) -> Quote:
+        offset, quote = self._cycle[index]
+        if number == 0 and index < len(self._data):
+            return quote
+        return replace(quote, timestamp=self._start + number * self._period + offset)
 
 
 def _aware(moment: datetime) -> datetime:

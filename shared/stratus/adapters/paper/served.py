@@ -7,15 +7,16 @@ import argparse
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
 
+from stratus.adapters.clock import SystemClock
 from stratus.adapters.paper.exchange import PaperExchange
 from stratus.adapters.paper.feed import PriceFeed
+from stratus.adapters.paper.memory_store import MemoryVenueStore
 from stratus.adapters.paper.venue_api import Account, Faults
-from stratus.ports import Clock
+from stratus.ports import Clock, PaperVenueStore
 
 
 class PaperApi(Protocol):
@@ -100,43 +101,51 @@ def _handler(app: PaperApi) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class FeedClock:
-    """Wall time mapped onto the feed: starts at the feed's first tick, runs at `speed`,
-    so a served venue keeps moving prices and fills resting orders."""
-
-    def __init__(self, feed: PriceFeed, speed: float = 1.0) -> None:
-        self._start = feed.start
-        self._began = datetime.now(UTC)
-        self._speed = speed
-
-    def now(self) -> datetime:
-        return self._start + (datetime.now(UTC) - self._began) * self._speed
-
-
 def paper_accounts(
-    credentials: Mapping[str, str], clock: Clock, feed: PriceFeed | None = None
+    credentials: Mapping[str, str],
+    clock: Clock,
+    feed: PriceFeed | None = None,
+    store: PaperVenueStore | None = None,
 ) -> dict[str, Account]:
-    """One fresh paper venue per API key (key -> secret), all on one price feed."""
+    """One paper venue per API key (key -> secret), all on one price feed, kept in `store`
+    under the key (default: in this process' memory)."""
     feed = feed or PriceFeed.default()
-    return {key: Account(secret, PaperExchange(feed, clock)) for key, secret in credentials.items()}
+    store = store if store is not None else MemoryVenueStore()
+    return {
+        key: Account(secret, PaperExchange(feed, clock, store=store, account=key))
+        for key, secret in credentials.items()
+    }
 
 
 def serve(
     argv: Sequence[str] | None,
     description: str,
     port: int,
-    make_app: Callable[[Mapping[str, str], Clock, PriceFeed], PaperApi],
+    name: str,
+    make_app: Callable[[Mapping[str, Account]], PaperApi],
 ) -> int:
-    """The command line of a served paper exchange: serve until Ctrl-C."""
+    """The command line of a served paper exchange: serve until Ctrl-C.
+
+    Prices are the packaged feed at wall-clock time (looping past its end), as on
+    `stratus up`; the accounts live in a SQL database, so a restart keeps them."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=port)
     parser.add_argument("--api-key", default="paper-key")
     parser.add_argument("--secret", default="paper-secret")
-    parser.add_argument("--speed", type=float, default=1.0, help="feed seconds per second")
+    parser.add_argument(
+        "--database",
+        default=f"sqlite:///.stratus/paper-{name}.db",
+        help="SQLAlchemy URL keeping the accounts across restarts (default %(default)s; "
+        "sqlite:// keeps them in memory)",
+    )
     args = parser.parse_args(argv)
-    feed = PriceFeed.default()
-    app = make_app({args.api_key: args.secret}, FeedClock(feed, args.speed), feed)
+    from stratus.adapters.sql.db import Database
+    from stratus.adapters.sql.paper_venues import SqlVenueStore
+
+    clock = SystemClock()
+    store = SqlVenueStore(Database.from_url(args.database), clock)
+    app = make_app(paper_accounts({args.api_key: args.secret}, clock, store=store))
     served = Served(app, args.host, args.port)
     print(f"{description} at {served.url} (api key {args.api_key})", flush=True)
     try:

@@ -28,6 +28,19 @@ def millis(moment: datetime) -> int:
     return (moment - EPOCH) // timedelta(milliseconds=1)
 
 
+def order_id(number: int) -> str:
+    return f"paper-{number:06d}"
+
+
+def trade_id(number: int) -> str:
+    return f"paper-t-{number:06d}"
+
+
+def sequence(paper_id: str) -> int:
+    """The number in an order or trade id: ids are numbered in the order they were made."""
+    return int(paper_id.rpartition("-")[2])
+
+
 def iso(moment: datetime) -> str:
     """ccxt's iso8601(): UTC with milliseconds and a Z."""
     utc = moment.astimezone(UTC)

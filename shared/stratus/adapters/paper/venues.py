@@ -1,4 +1,5 @@
-"""Paper venues: one paper exchange per account, all on one shared price feed."""
+"""Paper venues: one paper exchange per account, all on one shared price feed, kept in
+one venue store (durable: every process on that store trades on the same venues)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ import threading
 from stratus.adapters.exchange_gateway import ExchangeGateway
 from stratus.adapters.paper.exchange import PaperExchange
 from stratus.adapters.paper.feed import PriceFeed
-from stratus.ports import Clock
+from stratus.adapters.paper.memory_store import MemoryVenueStore
+from stratus.ports import Clock, PaperVenueStore
 
 
 class PaperVenues:
-    def __init__(self, clock: Clock, feed: PriceFeed | None = None) -> None:
+    def __init__(
+        self, clock: Clock, feed: PriceFeed | None = None, store: PaperVenueStore | None = None
+    ) -> None:
         self._clock = clock
         self.feed = feed or PriceFeed.default()
+        self._store: PaperVenueStore = store if store is not None else MemoryVenueStore()
         self._gateways: dict[str, ExchangeGateway] = {}
         self._lock = threading.Lock()
 
@@ -21,9 +26,13 @@ class PaperVenues:
         with self._lock:
             gateway = self._gateways.get(account)
             if gateway is None:
-                gateway = ExchangeGateway(PaperExchange(self.feed, self._clock))
+                exchange = PaperExchange(self.feed, self._clock, store=self._store, account=account)
+                gateway = ExchangeGateway(exchange)
                 self._gateways[account] = gateway
             return gateway
 
     def accounts(self) -> list[str]:
-        return sorted(self._gateways)
+        """Accounts opened here, and those whose venue is stored (by any process)."""
+        with self._lock:
+            opened = set(self._gateways)
+        return sorted(opened.union(self._store.accounts()))
