@@ -16,8 +16,8 @@ from stratus.domain.positions import Position
 
 
 class TradingState(StrEnum):
-    """Kill switch positions: ACTIVE trades, REDUCING only shrinks positions, HALTED
-    refuses everything."""
+    """Kill switch positions: ACTIVE trades, REDUCING lets each strategy only shrink its
+    own position (closes always pass), HALTED refuses everything."""
 
     ACTIVE = "active"
     REDUCING = "reducing"
