@@ -11,6 +11,7 @@ from stratus.domain.common import Side
 from stratus.domain.errors import PermanentError
 from stratus.domain.market import Market, Quote
 from stratus.domain.orders import OrderRequest, OrderType
+from stratus.domain.positions import Position
 from stratus.domain.risk import RiskContext, RiskLimits, TradingState, evaluate
 from stratus.domain.signals import Signal, SignalAction
 from stratus.domain.sizing import SizingPolicy, plan_orders
@@ -78,9 +79,10 @@ def test_big_orders_split_into_equal_legs_that_sum_exactly() -> None:
     assert all(leg.quantity * QUOTE.ask <= 50_000 for leg in legs)
 
 
-def test_close_sells_a_long_reduce_only_and_is_a_no_op_when_flat() -> None:
+def test_close_sells_a_long_and_is_a_no_op_when_flat() -> None:
     [order] = plan(signal(action=SignalAction.CLOSE, quantity=None), position="0.7")
-    assert (order.side, order.quantity, order.reduce_only) == (Side.SELL, D("0.7"), True)
+    assert (order.side, order.quantity, order.closes_position) == (Side.SELL, D("0.7"), True)
+    assert not order.reduce_only  # the exchange's flag is risk's decision
     assert plan(signal(action=SignalAction.CLOSE, quantity=None), position="0") == []
 
 
@@ -108,9 +110,9 @@ def context(**changes: object) -> RiskContext:
     return RiskContext(**fields)  # type: ignore[arg-type]
 
 
-def order(side: Side = Side.BUY, qty: str = "0.5", reduce_only: bool = False) -> OrderRequest:
+def order(side: Side = Side.BUY, qty: str = "0.5", closes: bool = False) -> OrderRequest:
     return plan(signal())[0].model_copy(
-        update={"side": side, "quantity": D(qty), "reduce_only": reduce_only}
+        update={"side": side, "quantity": D(qty), "closes_position": closes}
     )
 
 
@@ -129,7 +131,7 @@ LIMITS = RiskLimits(
     [
         (order(), context(trading_state=TradingState.HALTED), "kill_switch_halted"),
         (order(), context(trading_state=TradingState.REDUCING), "kill_switch_reducing"),
-        (order(reduce_only=True), context(), "reduce_only_increases"),
+        (order(closes=True), context(), "nothing_to_close"),
         (order(qty="6"), context(), "max_order_quantity"),
         (order(qty="1.8"), context(), "max_order_notional"),
         (order(qty="1.6"), context(balance=D(90_000)), "max_order_balance_ratio"),
@@ -147,8 +149,12 @@ def test_each_limit_denies_with_its_reason(
 
 
 def test_reducing_orders_pass_even_when_reducing_or_over_loss() -> None:
-    ctx = context(position_quantity=D(1), trading_state=TradingState.REDUCING, daily_pnl=D(-5000))
-    assert evaluate(order(Side.SELL, "0.5", reduce_only=True), ctx, LIMITS).approved
+    own = Position(account="a", strategy="s", symbol="BTC/USDT:USDT", quantity=D(1))
+    ctx = context(
+        position_quantity=D(1), strategy_position=own, trading_state=TradingState.REDUCING,
+        daily_pnl=D(-5000),
+    )  # fmt: skip
+    assert evaluate(order(Side.SELL, "0.5"), ctx, LIMITS).approved
 
 
 def test_a_normal_order_passes() -> None:

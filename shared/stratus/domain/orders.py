@@ -46,6 +46,11 @@ class OrderRequest(Message):
     # Market orders: the touch price risk approved them at. The executor checks exchange
     # minimums against it instead of asking for a quote before sending.
     reference_price: PositiveDecimal | None = None
+    # A close signal's leg: it takes the strategy's own position (its sub-ledger of the
+    # account's) toward flat; check_risk cuts it to what the strategy will still hold.
+    closes_position: bool = False
+    # The exchange's reduceOnly flag, set by check_risk on approval: only on a close that
+    # also shrinks the account's net position (see docs/pipeline.md).
     reduce_only: bool = False
     created_at: AwareDatetime
 
@@ -216,6 +221,13 @@ class OrderRecord(BaseModel):
     def explanation(self) -> str:
         """Why it ended as it did, for people: "reason: detail"."""
         return ": ".join(part for part in (self.reason, self.detail) if part)
+
+    @property
+    def unfilled(self) -> Decimal:
+        """Signed quantity still to come (buys positive) while the order works; 0 once final."""
+        if self.status.is_terminal:
+            return ZERO
+        return (self.request.quantity - self.filled) * self.request.side.sign
 
     def transition(
         self, status: OrderStatus, at: datetime, reason: str = "", detail: str = ""

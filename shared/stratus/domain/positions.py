@@ -103,9 +103,14 @@ class Position(BaseModel):
         )
 
 
+def execution_order(fill: Fill) -> tuple[datetime, str]:
+    """The order a position takes its fills in, whatever order they arrive in."""
+    return fill.executed_at, fill.fill_id
+
+
 def replay(fills: list[Fill], account: str, strategy: str, symbol: str) -> Position:
     """Recompute a position from its fills ledger (used to check the incremental one)."""
     position = Position(account=account, strategy=strategy, symbol=symbol)
-    for fill in sorted(fills, key=lambda f: (f.executed_at, f.fill_id)):
+    for fill in sorted(fills, key=execution_order):
         position = position.apply(fill)
     return position

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -11,13 +11,13 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from stratus.domain.common import ZERO, Identifier, Message, Symbol
-from stratus.domain.orders import OrderRequest
+from stratus.domain.orders import OrderRequest, OrderType
 from stratus.domain.positions import Position
 
 
 class TradingState(StrEnum):
-    """Kill switch positions: ACTIVE trades, REDUCING only shrinks positions, HALTED
-    refuses everything."""
+    """Kill switch positions: ACTIVE trades, REDUCING lets each strategy only shrink its
+    own position (closes always pass), HALTED refuses everything."""
 
     ACTIVE = "active"
     REDUCING = "reducing"
@@ -51,7 +51,17 @@ class RiskContext:
     # fills, so limits must count what is already on its way to the exchange.
     pending_quantity: Decimal = ZERO  # signed, this symbol
     pending_exposure: Decimal = ZERO  # gross notional, the account's other symbols
-    strategy_position: Position | None = None  # the requesting strategy's, for warnings
+    strategy_position: Position | None = None  # the requesting strategy's
+    strategy_pending: Decimal = ZERO  # signed: the requesting strategy's share of pending
+    # Unsigned, this symbol: in-flight orders on the request's side, the most they could
+    # take off the account's position before this order reaches the exchange.
+    pending_same_side: Decimal = ZERO
+
+    @property
+    def strategy_outlook(self) -> Decimal:
+        """What the requesting strategy will hold once its in-flight orders finish."""
+        held = self.strategy_position.quantity if self.strategy_position is not None else ZERO
+        return held + self.strategy_pending
 
 
 class RiskWarning(Message):
@@ -72,6 +82,7 @@ class RiskDecision:
     approved: bool
     reason: str = ""
     detail: str = ""
+    quantity: Decimal | None = None  # approved for less: a close cut to what is left
 
 
 APPROVED = RiskDecision(approved=True)
@@ -79,20 +90,23 @@ APPROVED = RiskDecision(approved=True)
 
 def evaluate(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> RiskDecision:
     """Check one order request against the limits; the first failing rule decides."""
+    if ctx.trading_state is TradingState.HALTED:
+        return _deny("kill_switch_halted", "trading is halted")
+    if request.closes_position:
+        return _close(request, ctx)
     signed = request.quantity * request.side.sign
     projected = ctx.position_quantity + ctx.pending_quantity  # once in-flight orders fill
     after = projected + signed
-    reduces = abs(after) <= abs(projected) and (
-        after == ZERO or (after > ZERO) == (projected > ZERO)
-    )
+    reduces = _shrinks(projected, after)
     notional = request.quantity * ctx.price
 
-    if ctx.trading_state is TradingState.HALTED:
-        return _deny("kill_switch_halted", "trading is halted")
-    if ctx.trading_state is TradingState.REDUCING and not reduces:
-        return _deny("kill_switch_reducing", "only position-reducing orders are allowed")
-    if request.reduce_only and not reduces:
-        return _deny("reduce_only_increases", f"would move position {projected} to {after}")
+    outlook = ctx.strategy_outlook
+    if ctx.trading_state is TradingState.REDUCING and not _shrinks(outlook, outlook + signed):
+        return _deny(
+            "kill_switch_reducing",
+            f"only orders shrinking a strategy's own position pass; {request.strategy} "
+            f"would go from {outlook} to {outlook + signed}",
+        )
     if _over(request.quantity, limits.max_order_quantity):
         return _deny("max_order_quantity", f"{request.quantity} > {limits.max_order_quantity}")
     if _over(notional, limits.max_order_notional):
@@ -124,6 +138,45 @@ def evaluate(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Ris
             "daily_loss_limit", f"loss today {-ctx.daily_pnl:.2f} >= {limits.daily_loss_limit}"
         )
     return APPROVED
+
+
+def _close(request: OrderRequest, ctx: RiskContext) -> RiskDecision:
+    """A close gives back exposure its strategy was allowed to take, so no limit, quota
+    or REDUCING refuses it (only HALTED does): it is cut to what the strategy will still
+    hold once its in-flight orders finish, so it never flips the strategy's position."""
+    outlook = ctx.strategy_outlook
+    left = max(outlook * -request.side.sign, ZERO)  # a sell closes what is long
+    if left == ZERO:
+        return _deny(
+            "nothing_to_close",
+            f"{request.strategy} will hold {outlook} {request.symbol} "
+            "once its in-flight orders finish",
+        )
+    if request.quantity > left:
+        return RiskDecision(True, detail=f"cut to the {left} still held", quantity=left)
+    return APPROVED
+
+
+def exchange_reduce_only(
+    request: OrderRequest, ctx: RiskContext, exchange_position: Callable[[], Decimal]
+) -> bool:
+    """Whether the approved order goes to the exchange flagged reduceOnly.
+
+    Only a market close, and only if it shrinks the account's net position on the
+    exchange (`exchange_position`, signed, asked only then) even if every in-flight
+    order on its side fills first: an order flagged reduceOnly that would grow the
+    position is rejected. A resting order's flag is checked again at each of its fills,
+    so a limit close never carries it: another strategy's trade shrinking the account
+    meanwhile would get the close canceled."""
+    if not request.closes_position or request.order_type is not OrderType.MARKET:
+        return False
+    reducible = exchange_position() * -request.side.sign  # the long a sell can take off
+    return reducible - ctx.pending_same_side >= request.quantity
+
+
+def _shrinks(before: Decimal, after: Decimal) -> bool:
+    """Closer to flat, without flipping through it."""
+    return abs(after) < abs(before) and (after == ZERO or (after > ZERO) == (before > ZERO))
 
 
 def _over(value: Decimal, limit: Decimal | None) -> bool:

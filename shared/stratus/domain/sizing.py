@@ -85,8 +85,10 @@ def plan_orders(
 ) -> list[OrderRequest]:
     """The order legs for a signal; [] when there is nothing to do (close when flat).
 
-    `allocation` is the strategy's allocated capital (quote currency), needed by the
-    allocation-percent and risk-based rules."""
+    `position_quantity` is what the strategy will hold once its in-flight orders finish
+    (a close takes it to flat; other actions ignore it). `allocation` is the strategy's
+    allocated capital (quote currency), needed by the allocation-percent and risk-based
+    rules."""
     if signal.action is SignalAction.CLOSE:
         if position_quantity == ZERO:
             return []
@@ -113,7 +115,7 @@ def plan_orders(
             order_type=order_type,
             quantity=leg,
             limit_price=limit_price,
-            reduce_only=signal.action is SignalAction.CLOSE,
+            closes_position=signal.action is SignalAction.CLOSE,
             created_at=now,
         )
         for index, leg in enumerate(legs)

@@ -87,7 +87,7 @@ def test_concurrent_fills_on_one_position_lose_nothing(api: Api, system: Service
     assert stored.quantity == Decimal(60 - 2 * 20)
     [row] = api.get("/api/v1/positions").json()["items"]
     assert row["version"] == 60  # every fill moved the position exactly once
-    # Arrival order differs from execution order; the ledger replays in its own order.
+    # Arrival order differs from execution order; the position follows execution order.
     assert api.post("/api/v1/positions/validate").json()["valid"] is True
     by_time = replay(system.ledger.fills("acct-1"), "acct-1", "trend", "BTC/USDT")
     assert by_time.quantity == stored.quantity

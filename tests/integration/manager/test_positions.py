@@ -48,6 +48,24 @@ def test_filters_and_pagination(api: Api) -> None:
     assert [p["symbol"] for p in by_asset["items"]] == ["ETH/USDT"]
 
 
+def test_a_fill_arriving_after_a_later_one_is_booked_in_execution_order(api: Api) -> None:
+    """A resting order's fill adopted by reconciliation can reach the ledger after a
+    later fill of the same position: the position (and what each fill realized) is the
+    same as if the fills had come in the order they executed."""
+    minute = timedelta(minutes=1)
+    api.post(UPDATE, json={"fills": [fill(1), fill(3, "sell", price="120", at=START + 2 * minute)]})
+    late = fill(2, price="110", at=START + minute)  # executed before the sell
+    [result] = api.post(UPDATE, json={"fills": [late]}).json()["results"]
+    # buy 1 @ 100, buy 1 @ 110 (entry 105), sell 1 @ 120: realized 15, long 1 @ 105.
+    expected = {"quantity": "1", "average_entry": "105", "realized_pnl": "15"}
+    assert {k: result["position"][k] for k in expected} == expected
+    [stored] = api.get("/api/v1/positions").json()["items"]
+    assert {k: stored[k] for k in expected} == expected
+    assert (stored["closing_fills"], stored["winning_fills"], stored["version"]) == (1, 1, 3)
+    assert api.store.ledger.realized_pnl_since("acct-1", START) == 15  # fill 3's, rebooked
+    assert api.post("/api/v1/positions/validate").json()["valid"] is True
+
+
 def test_validate_replays_fills(api: Api) -> None:
     api.post(UPDATE, json={"fills": [fill(1), fill(2, "sell", "0.4", "130"), fill(3, price="90")]})
     report = api.post("/api/v1/positions/validate", role="reader").json()

@@ -39,7 +39,7 @@ from stratus.domain.common import ZERO
 from stratus.domain.errors import ConcurrentUpdate
 from stratus.domain.orders import Fill, OrderRecord
 from stratus.domain.performance import TrackedPosition
-from stratus.domain.positions import Position
+from stratus.domain.positions import Position, execution_order
 from stratus.ports import BalanceTotals, Clock
 
 ATTEMPTS = 5
@@ -88,9 +88,14 @@ class SqlLedger:
             existed = row is not None
             flat = Position(account=fill.account, strategy=fill.strategy, symbol=fill.symbol)
             before = tracked_of(row) if row is not None else TrackedPosition(flat)
-            after = before.apply(fill)
-            realized = after.position.realized_pnl - before.position.realized_pnl
-            session.add(fill_row(fill, realized, before.version + 1 if existed else 1))
+            added = fill_row(fill, ZERO, before.version + 1 if existed else 1)
+            session.add(added)
+            if row is not None and _arrived_late(session, row, fill):
+                # The position follows execution order, not arrival order.
+                after = _rebuilt(session, TrackedPosition(flat))
+            else:
+                after = before.apply(fill)
+                added.realized_pnl = after.position.realized_pnl - before.position.realized_pnl
             if row is None:
                 row = PositionRow()
                 session.add(row)
@@ -222,6 +227,44 @@ def _newer(record: OrderRecord, row: OrderRow) -> bool:
         row.filled,
         row.exchange_order_id,
     )
+
+
+def _arrived_late(session: Session, row: PositionRow, fill: Fill) -> bool:
+    """Whether a fill executed after this one is in the position already (a resting
+    order's fill adopted by reconciliation, or a later fill at the same moment)."""
+    latest = row.updated_at  # the execution time of the position's last fill
+    if latest is None or fill.executed_at > latest:
+        return False
+    if fill.executed_at < latest:
+        return True
+    same_moment = session.scalars(
+        select(FillRow.fill_id).where(
+            FillRow.account == fill.account,
+            FillRow.strategy == fill.strategy,
+            FillRow.symbol == fill.symbol,
+            FillRow.executed_at == fill.executed_at,
+        )
+    )
+    return any(other > fill.fill_id for other in same_moment)  # compared as replay does
+
+
+def _rebuilt(session: Session, flat: TrackedPosition) -> TrackedPosition:
+    """The position replayed from all its fills in execution order, and each fill's
+    realized PnL set again to what it realizes in that order."""
+    held = flat.position
+    rows = session.scalars(
+        select(FillRow).where(
+            FillRow.account == held.account,
+            FillRow.strategy == held.strategy,
+            FillRow.symbol == held.symbol,
+        )
+    ).all()
+    tracked = flat
+    for row, fill in sorted(((r, fill_of(r)) for r in rows), key=lambda p: execution_order(p[1])):
+        after = tracked.apply(fill)
+        row.realized_pnl = after.position.realized_pnl - tracked.position.realized_pnl
+        tracked = after
+    return tracked
 
 
 def _locked_position(

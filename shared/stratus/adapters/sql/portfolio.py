@@ -27,7 +27,7 @@ from stratus.adapters.sql.tables import (
 from stratus.domain.common import ZERO
 from stratus.domain.orders import Fill
 from stratus.domain.performance import Summary, TrackedPosition, summarize
-from stratus.domain.positions import Position
+from stratus.domain.positions import Position, replay
 from stratus.domain.records import NotFound, OrderEntry
 from stratus.ports import Clock
 
@@ -147,7 +147,7 @@ class SqlPortfolio:
         for row in rows:
             stored = tracked_of(row).position
             key = (row.account, row.strategy, row.symbol)
-            replayed = _replay(fills.get(key, []), *key)
+            replayed = replay(fills.get(key, []), *key)
             if not all(_close(a, b) for a, b in zip(_state(replayed), _state(stored), strict=True)):
                 mismatches.append(Mismatch(stored, replayed))
         return len(rows), mismatches
@@ -232,17 +232,9 @@ def _fills_by_position(
 ) -> dict[tuple[str, str, str], list[Fill]]:
     query = _fill_query(LedgerFilter(where.account, where.strategy, where.symbol))
     grouped: dict[tuple[str, str, str], list[Fill]] = defaultdict(list)
-    for row in session.scalars(query.order_by(FillRow.sequence, FillRow.executed_at)):
+    for row in session.scalars(query):
         grouped[(row.account, row.strategy, row.symbol)].append(fill_of(row))
     return grouped
-
-
-def _replay(fills: list[Fill], account: str, strategy: str, symbol: str) -> Position:
-    """Recompute a position applying its fills in the order the ledger applied them."""
-    position = Position(account=account, strategy=strategy, symbol=symbol)
-    for fill in fills:
-        position = position.apply(fill)
-    return position
 
 
 def _state(position: Position) -> tuple[Decimal, Decimal, Decimal, Decimal]:

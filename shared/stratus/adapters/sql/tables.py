@@ -51,7 +51,8 @@ class FillRow(Base):
     realized_pnl: Mapped[Decimal] = mapped_column(Money())  # what this fill realized
     executed_at: Mapped[datetime] = mapped_column(UtcDateTime())
     # The position's version this fill produced: the order fills were applied in, which
-    # may differ from executed_at order when they arrive late.
+    # may differ from executed_at order when they arrive late (the position itself and
+    # realized_pnl always follow execution order: a late fill rebuilds them).
     sequence: Mapped[int] = mapped_column(Integer, server_default="0")
 
     __table_args__ = (

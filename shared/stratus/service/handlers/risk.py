@@ -19,6 +19,7 @@ from stratus.domain.risk import (
     RiskContext,
     RiskDecision,
     evaluate,
+    exchange_reduce_only,
     kill_switch_scopes,
     most_restrictive,
     unrealized_loss_warning,
@@ -44,14 +45,13 @@ def check_risk(services: Services, request: OrderRequest) -> None:
     quote = venue.quote(request.symbol)
     context = risk_context(services, request, venue, quote)
     decision = evaluate(request, context, services.settings.risk)
-    if decision.approved:
+    if decision.approved and not request.closes_position:  # a close holds no quota
         refused = services.quotas.reserve(request, request.quantity * context.price)
         if refused is not None:
             decision = RiskDecision(False, refused, f"strategy {request.strategy} quota")
     _warn_unrealized_loss(services, request, context, quote)
     if decision.approved:
-        if request.limit_price is None:
-            request = request.model_copy(update={"reference_price": context.price})
+        request = _as_approved(request, decision, context, venue)
         services.state.create_order(OrderRecord.intent(request, services.clock.now()))
         _approve(services, request)
     elif services.state.get_order(request.client_order_id) is None:  # no copy approved it
@@ -69,6 +69,23 @@ def abandon(services: Services, request: OrderRequest, reason: str, detail: str)
     services.quotas.release(request.request_id)
     services.state.mark_done(f"check_risk:{request.request_id}")
     return False
+
+
+def _as_approved(
+    request: OrderRequest, decision: RiskDecision, context: RiskContext, venue: Venue
+) -> OrderRequest:
+    """The request as the executor sends it: cut to the approved quantity, a market
+    order's approval price, and the exchange's reduceOnly flag decided now."""
+    reference = context.price if request.limit_price is None else request.reference_price
+    request = request.model_copy(
+        update={"quantity": decision.quantity or request.quantity, "reference_price": reference}
+    )
+
+    def exchange_position() -> Decimal:
+        return sum((p.quantity for p in venue.positions() if p.symbol == request.symbol), ZERO)
+
+    reduce_only = exchange_reduce_only(request, context, exchange_position)
+    return request.model_copy(update={"reduce_only": reduce_only})
 
 
 def _approve(services: Services, request: OrderRequest) -> None:
@@ -98,16 +115,19 @@ def risk_context(
     positions = services.ledger.positions(request.account)
     marks = _marks(venue, quote)
     exposure = sum((p.notional(marks(p.symbol)) for p in positions if p.is_open), ZERO)
-    pending_quantity = pending_exposure = ZERO
+    pending_quantity = pending_exposure = strategy_pending = same_side = ZERO
     for record in services.state.orders(request.account, live=True):
         other = record.request
         if other.request_id == request.request_id:
             continue
-        remaining = other.quantity - record.filled
-        if other.symbol == request.symbol:
-            pending_quantity += remaining * other.side.sign
-        else:
-            pending_exposure += remaining * (other.limit_price or marks(other.symbol))
+        if other.symbol != request.symbol:
+            pending_exposure += abs(record.unfilled) * (other.limit_price or marks(other.symbol))
+            continue
+        pending_quantity += record.unfilled
+        if other.strategy == request.strategy:
+            strategy_pending += record.unfilled
+        if other.side is request.side:
+            same_side += abs(record.unfilled)
     now = services.clock.now()
     midnight = datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
     switches = services.state.trading_state(kill_switch_scopes(request.account, request.strategy))
@@ -122,6 +142,8 @@ def risk_context(
         trading_state=most_restrictive([services.settings.trading_state, *switches.values()]),
         pending_quantity=pending_quantity,
         pending_exposure=pending_exposure,
+        strategy_pending=strategy_pending,
+        pending_same_side=same_side,
     )
 
 

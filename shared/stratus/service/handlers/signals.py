@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from contextlib import suppress
 from decimal import Decimal
+from functools import partial
 
-from stratus.domain.common import Side
+from stratus.domain.common import ZERO, Side
 from stratus.domain.errors import OrderNotFound
 from stratus.domain.orders import OrderStatus
 from stratus.domain.records import NotFound
-from stratus.domain.signals import Signal
+from stratus.domain.signals import Signal, SignalAction
 from stratus.domain.sizing import plan_orders
 from stratus.observability import log_fields
 from stratus.ports import Venue
@@ -32,27 +33,48 @@ def on_signal(services: Services, signal: Signal) -> None:
         log.info("duplicate signal ignored", extra=log_fields(signal_id=signal.signal_id))
         return
     venue = services.exchanges.for_account(signal.account)
-    market = venue.market(signal.symbol)
-    quote = venue.quote(signal.symbol)
-    position = services.ledger.position(signal.account, signal.strategy, signal.symbol)
     policy = services.settings.sizing
-    requests = plan_orders(
+    plan = partial(
+        plan_orders,
         signal,
-        position.quantity,
-        quote,
-        market,
-        policy,
-        services.clock.now(),
+        quote=venue.quote(signal.symbol),
+        market=venue.market(signal.symbol),
+        policy=policy,
+        now=services.clock.now(),
         allocation=_allocation(services, signal) if policy.needs_allocation(signal) else None,
     )
+    closing = signal.action is SignalAction.CLOSE
+    holding = _will_hold(services, signal) if closing else ZERO
+    requests = plan(holding)
     if requests and policy.cancel_opposite:
-        cancel_opposite(services, venue, signal, requests[0].side)
+        withdrawn = cancel_opposite(services, venue, signal, requests[0].side)
+        if closing and withdrawn:
+            requests = plan(holding - withdrawn)  # what was canceled will never fill
     for request in requests:
         services.publish("order-requests", request)
     services.state.mark_done(key)
-    log.info(
-        "signal planned" if requests else "nothing to do for signal",
-        extra=log_fields(signal_id=signal.signal_id, legs=len(requests), symbol=signal.symbol),
+    if requests:
+        log.info(
+            "signal planned",
+            extra=log_fields(signal_id=signal.signal_id, legs=len(requests), symbol=signal.symbol),
+        )
+    else:
+        log.info(
+            "nothing to close",
+            extra=log_fields(
+                signal_id=signal.signal_id, reason="nothing_to_close", symbol=signal.symbol
+            ),
+        )
+
+
+def _will_hold(services: Services, signal: Signal) -> Decimal:
+    """What the signal's strategy will hold in its symbol once its in-flight orders
+    finish: its position (its sub-ledger of the account's) plus their unfilled parts."""
+    held = services.ledger.position(signal.account, signal.strategy, signal.symbol).quantity
+    working = services.state.orders(signal.account, live=True)
+    mine = (signal.strategy, signal.symbol)
+    return held + sum(
+        (r.unfilled for r in working if (r.request.strategy, r.request.symbol) == mine), ZERO
     )
 
 
@@ -65,11 +87,12 @@ def _allocation(services: Services, signal: Signal) -> Decimal | None:
         return None
 
 
-def cancel_opposite(services: Services, venue: Venue, signal: Signal, side: Side) -> int:
+def cancel_opposite(services: Services, venue: Venue, signal: Signal, side: Side) -> Decimal:
     """Cancel the strategy's working orders on the other side of this symbol; returns
-    how many. An order not yet placed is canceled in its document, which the executor
-    then leaves alone; compare-and-set makes a race with the executor a retry."""
-    canceled = 0
+    the signed quantity they will now never fill. An order not yet placed is canceled in
+    its document, which the executor then leaves alone; compare-and-set makes a race with
+    the executor a retry."""
+    withdrawn = ZERO
     for record in services.state.orders(signal.account, live=True):
         request = record.request
         if (request.strategy, request.symbol, request.side) != (
@@ -81,16 +104,18 @@ def cancel_opposite(services: Services, venue: Venue, signal: Signal, side: Side
         if record.status is OrderStatus.PENDING:
             detail = f"superseded by {signal.signal_id}"
             finish(services, close(services, record, OrderStatus.CANCELED, "superseded", detail))
+            withdrawn += record.unfilled
         elif record.exchange_order_id is not None:
             # Filled or canceled meanwhile is fine: the lookup below says which.
             with suppress(OrderNotFound):
                 venue.cancel(record.exchange_order_id, request.symbol)
             seen = venue.lookup(record.client_order_id, request.symbol)
             if seen is not None:
-                finish(services, observe(services, record, seen))
-        canceled += 1
+                final = finish(services, observe(services, record, seen))
+                if final.status.is_terminal:
+                    withdrawn += (request.quantity - final.filled) * request.side.sign
         log.info(
             "opposite order canceled",
             extra=log_fields(client_order_id=record.client_order_id, signal_id=signal.signal_id),
         )
-    return canceled
+    return withdrawn
