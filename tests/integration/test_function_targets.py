@@ -17,6 +17,7 @@ from functions_framework import create_app
 from stratus.adapters.local_bus import LocalBus
 from stratus.service import bootstrap
 from stratus.service.handlers import ingest
+from tests.conftest import open_accounts
 
 MAIN = str(Path(__file__).parents[2] / "functions" / "main.py")
 DEV_SECRET = "function-test-secret"
@@ -30,6 +31,7 @@ def process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalBu
     monkeypatch.setattr(bootstrap, "_services", None)
     bus = bootstrap.services().bus
     assert isinstance(bus, LocalBus)
+    open_accounts(bootstrap.services(), "acct")
     yield bus
     monkeypatch.setattr(bootstrap, "_services", None)
 

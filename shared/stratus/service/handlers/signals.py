@@ -7,7 +7,7 @@ from contextlib import suppress
 from decimal import Decimal
 
 from stratus.domain.common import Side
-from stratus.domain.errors import OrderNotFound
+from stratus.domain.errors import OrderNotFound, PermanentError
 from stratus.domain.orders import OrderStatus
 from stratus.domain.records import NotFound
 from stratus.domain.signals import Signal
@@ -31,6 +31,7 @@ def on_signal(services: Services, signal: Signal) -> None:
     if services.state.is_done(key):
         log.info("duplicate signal ignored", extra=log_fields(signal_id=signal.signal_id))
         return
+    check_account(services, signal.account)
     venue = services.exchanges.for_account(signal.account)
     market = venue.market(signal.symbol)
     quote = venue.quote(signal.symbol)
@@ -54,6 +55,17 @@ def on_signal(services: Services, signal: Signal) -> None:
         "signal planned" if requests else "nothing to do for signal",
         extra=log_fields(signal_id=signal.signal_id, legs=len(requests), symbol=signal.symbol),
     )
+
+
+def check_account(services: Services, account: str) -> None:
+    """Unknown and disabled accounts never trade: a PermanentError says which. Raises
+    Unavailable (retry) while the system of record cannot be reached."""
+    try:
+        found = services.accounts.get(account)
+    except NotFound:
+        raise PermanentError("unknown_account", f"there is no account {account!r}") from None
+    if not found.enabled:
+        raise PermanentError("account_disabled", f"account {account!r} takes no signals")
 
 
 def _allocation(services: Services, signal: Signal) -> Decimal | None:
