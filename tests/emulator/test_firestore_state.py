@@ -132,6 +132,21 @@ def test_claims_are_won_once_even_concurrently(store: StateStore) -> None:
     assert store.claim("webhook:x/y:other", 300)
 
 
+def test_counters_count_every_hit_once_even_concurrently(store: StateStore) -> None:
+    counts: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: counts.append(store.increment("rate:x/y:0", 120)))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(counts) == list(range(1, 9))
+    assert store.increment("rate:x/y:0", 120) == 9
+    assert store.increment("rate:x/y:60", 120) == 1  # another key starts at one
+
+
 def test_order_documents_compare_and_set(store: StateStore) -> None:
     intent = record()
     assert store.create_order(intent)
