@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from tests.conftest import unavailable
+from tests.conftest import open_accounts, unavailable
 from tests.integration.pipeline.chaos import ChaosBus, FaultyVenues, Stack
 
 from stratus.adapters.clock import ManualClock
@@ -219,6 +219,7 @@ def test_the_pipeline_is_exactly_once_on_firestore_under_concurrent_redelivery(
         sleep=lambda _s: None,
     )  # fmt: skip
     bus.attach(partial(deliver, services))
+    open_accounts(services, "acct")
     stack = Stack(services, bus, venues, clock)
     venue = stack.venue()
     first_leg = OrderRequest.model_validate(
