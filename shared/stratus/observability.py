@@ -43,8 +43,8 @@ def trace_from_header(header: str | None) -> str | None:
 
 @contextmanager
 def traced(trace_id: str | None) -> Iterator[str]:
-    valid = trace_id and _TRACE_FORM.fullmatch(trace_id)
-    token = _trace_id.set(trace_id if trace_id and valid else new_trace_id())
+    outside = trace_id if trace_id and _TRACE_FORM.fullmatch(trace_id) else None
+    token = _trace_id.set(outside or new_trace_id())
     try:
         yield _trace_id.get()
     finally:

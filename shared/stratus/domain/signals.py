@@ -20,7 +20,7 @@ from stratus.domain.common import (
 from stratus.domain.orders import MAX_LEGS, request_id_for
 
 # Leaves room for every id derived from it: the longest request id is still an Identifier.
-SIGNAL_ID_MAX = IDENTIFIER_MAX - (len(request_id_for("", MAX_LEGS - 1)))
+SIGNAL_ID_MAX = IDENTIFIER_MAX - len(request_id_for("", MAX_LEGS - 1))
 SignalId = Annotated[
     str, StringConstraints(min_length=1, max_length=SIGNAL_ID_MAX, pattern=IDENTIFIER_PATTERN)
 ]
