@@ -33,6 +33,7 @@ from typing import Any
 from stratus.adapters.clock import ManualClock
 from stratus.adapters.local_bus import LocalBus
 from stratus.adapters.paper.feed import PriceFeed
+from stratus.adapters.sql.accounts import SqlAccounts
 from stratus.config import Settings
 from stratus.contracts import codec
 from stratus.domain.orders import ExchangeOrder, OrderRequest
@@ -98,13 +99,18 @@ def run_pipeline(count: int, directory: Path) -> tuple[float, list[float], Servi
     services.exchanges = venues
     bus = services.bus
     assert isinstance(bus, LocalBus)
+    assert isinstance(services.accounts, SqlAccounts)
+    services.accounts.create(
+        "bench", "paper", "paper", exchange_id="paper", label="", currency="USDT",
+        sandbox=False, demo=False,
+    )  # fmt: skip
     secret = json.loads(services.secrets.get(ingest.WEBHOOK_SECRETS))["demo"]
     accepted: dict[str, float] = {}
     started = time.perf_counter()
     for number in range(count):
         clock.advance(timedelta(seconds=5))
         body = json.dumps(_signal(number, clock)).encode()
-        stamp = str(clock.now().timestamp())
+        stamp = str(int(clock.now().timestamp()))
         headers = {
             ingest.SOURCE_HEADER: "demo",
             ingest.TIMESTAMP_HEADER: stamp,

@@ -43,3 +43,13 @@ resource "google_firestore_field" "paper_documents_unindexed" {
 
   index_config {}
 }
+
+# Webhook rate-limit counters (stratus.adapters.firestore_state.COUNTERS), one per source and
+# window: Firestore deletes them after `expires_at` (two windows).
+resource "google_firestore_field" "counters_ttl" {
+  database   = google_firestore_database.main.name
+  collection = "counters"
+  field      = "expires_at"
+
+  ttl_config {}
+}

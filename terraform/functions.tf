@@ -37,9 +37,10 @@ resource "google_cloudfunctions2_function" "function" {
     # topic-triggered functions time out at the ack deadline.
     timeout_seconds = contains(keys(local.topic_functions), each.key) ? local.retry.ack_deadline_seconds : var.scheduled_function_timeout_seconds
 
-    # Only the webhook is reachable from the internet. Pub/Sub push and Cloud Scheduler in
-    # the same project count as internal traffic on the run.app URL.
-    ingress_settings               = contains(keys(local.public_functions), each.key) ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    # Only the webhook is reachable from the internet, through its edge when there is one
+    # (edge.tf). Pub/Sub push and Cloud Scheduler in the same project count as internal
+    # traffic on the run.app URL.
+    ingress_settings               = contains(keys(local.public_functions), each.key) ? local.public_ingress : "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision = true
 
     environment_variables = merge(local.common_env, {

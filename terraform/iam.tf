@@ -171,9 +171,10 @@ resource "google_cloud_run_v2_service_iam_member" "public_invoker" {
   member   = "allUsers"
 }
 
-# Functions behind the public edge -> manager API (ID token for the manager's URL).
+# Functions -> manager API (ID token for the manager's URL); local.manager_roles says what
+# each may do there.
 resource "google_cloud_run_v2_service_iam_member" "manager_function_invoker" {
-  for_each = local.manager_callers
+  for_each = local.manager_roles
 
   location = google_cloud_run_v2_service.manager.location
   name     = google_cloud_run_v2_service.manager.name

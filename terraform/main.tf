@@ -5,7 +5,7 @@
 #   sql.tf        Cloud SQL PostgreSQL        firestore.tf  Firestore (native)
 #   secrets.tf    Secret Manager containers   scheduler.tf  Cloud Scheduler jobs
 #   registry.tf   Artifact Registry + source  monitoring.tf alert policies
-#   topology.tf   ../topology.yaml as locals
+#   topology.tf   ../topology.yaml as locals  edge.tf       load balancer + Cloud Armor
 data "google_project" "this" {
   project_id = var.project_id
 }

@@ -1,6 +1,11 @@
 output "webhook_urls" {
-  description = "Internet-facing function URLs (POST signed signals here)."
-  value       = { for name, fn in local.public_functions : name => google_cloudfunctions2_function.function[name].service_config[0].uri }
+  description = "Internet-facing function URLs (POST signed signals here): the edge's when webhook_domain is set."
+  value       = { for name, fn in local.public_functions : name => local.edge ? "https://${var.webhook_domain}/" : google_cloudfunctions2_function.function[name].service_config[0].uri }
+}
+
+output "webhook_edge_ip" {
+  description = "Address to point webhook_domain's DNS A record at (null without an edge)."
+  value       = local.edge ? google_compute_global_address.webhook[0].address : null
 }
 
 output "function_urls" {

@@ -13,10 +13,11 @@ locals {
     STRATUS_CLOUDSQL_DATABASE = google_sql_database.stratus.name
     STRATUS_CLOUDSQL_IP_TYPE  = "private"
     # Functions authenticate with Google ID tokens for this audience; their service
-    # accounts trade (fills, orders, quotas) and may read the keys of their accounts.
+    # accounts trade (fills, orders, quotas) and may read the keys of their accounts, but
+    # the public ingest_signal only reads (local.manager_roles).
     STRATUS_MANAGER_AUDIENCE = local.manager_url
     STRATUS_MANAGER_SERVICE_ACCOUNTS = jsonencode({
-      for name in keys(local.manager_callers) : google_service_account.function[name].email => "trader"
+      for name, role in local.manager_roles : google_service_account.function[name].email => role
     })
   })
 }

@@ -51,8 +51,8 @@ locals {
     local.manager_secrets,
   ))
 
-  # Functions that call the manager API (everything behind the public edge). The
-  # internet-facing ingest_signal only validates and publishes, so it gets no access to the
-  # system of record.
-  manager_callers = { for name, fn in local.functions : name => fn if !contains(keys(local.public_functions), name) }
+  # The manager API role of each function. Everything behind the public edge trades; the
+  # internet-facing ingest_signal only reads whether a signal's account exists and is
+  # enabled (never exchange keys, never a write).
+  manager_roles = { for name, fn in local.functions : name => contains(keys(local.public_functions), name) ? "reader" : "trader" }
 }

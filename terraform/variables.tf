@@ -279,3 +279,25 @@ variable "labels" {
     error_message = "Label keys/values must be lowercase letters, digits, _ or - (keys start with a letter)."
   }
 }
+
+variable "webhook_domain" {
+  description = "Host name of the webhook's edge (load balancer + Cloud Armor, edge.tf), e.g. hooks.example.com; its DNS A record must point at the webhook_edge_ip output. Empty: no edge, the webhook answers on its run.app URL (development projects only)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.webhook_domain == "" || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.webhook_domain))
+    error_message = "webhook_domain must be empty or a lower-case DNS name such as hooks.example.com."
+  }
+}
+
+variable "webhook_requests_per_ip_per_minute" {
+  description = "Cloud Armor's throttle per client IP at the edge (429 beyond). Keep it above the application's per-source limit (STRATUS_WEBHOOK_RATE_LIMIT): TradingView sends every customer's alerts from a few addresses."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.webhook_requests_per_ip_per_minute >= 10 && var.webhook_requests_per_ip_per_minute <= 100000
+    error_message = "webhook_requests_per_ip_per_minute must be between 10 and 100000."
+  }
+}

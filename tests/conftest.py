@@ -11,6 +11,7 @@ from stratus.adapters.clock import ManualClock
 from stratus.adapters.local_bus import LocalBus
 from stratus.adapters.paper.feed import PriceFeed
 from stratus.adapters.paper.venues import PaperVenues
+from stratus.adapters.sql.accounts import SqlAccounts
 from stratus.config import Settings
 from stratus.service.bootstrap import build
 from stratus.service.services import Services
@@ -52,6 +53,17 @@ def services(clock: ManualClock, feed: PriceFeed) -> Services:
 def bus(services: Services) -> LocalBus:
     assert isinstance(services.bus, LocalBus)
     return services.bus
+
+
+def open_accounts(services: Services, *accounts: str) -> None:
+    """Paper accounts in the system of record: signals for any other account never trade."""
+    directory = services.accounts
+    assert isinstance(directory, SqlAccounts)
+    for account in accounts:
+        directory.create(
+            account, "paper-key", "paper-secret", exchange_id="paper", label="",
+            currency="USDT", sandbox=False, demo=False,
+        )  # fmt: skip
 
 
 def at(text: str) -> datetime:

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     max_event_age_seconds: int = Field(default=3600, gt=0)
     max_webhook_bytes: int = Field(default=16_384, gt=0)
     webhook_tolerance_seconds: int = Field(default=300, gt=0)
+    webhook_rate_limit: int = Field(
+        default=120, ge=0, description="signed requests per source and window; 0: no limit"
+    )
+    webhook_rate_window_seconds: int = Field(default=60, gt=0, le=3600)
     unrealized_loss_warning: float = Field(
         default=0.05, gt=0, description="warn when a position loses this fraction of notional"
     )

@@ -15,7 +15,7 @@ from typing import Any
 from stratus.observability import TRACE_ATTRIBUTE, trace_from_header, traced
 from stratus.service.bootstrap import services
 from stratus.service.dispatch import deliver
-from stratus.service.http import HttpResult
+from stratus.service.http import HttpResult, merge_headers
 from stratus.service.services import Services
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,8 @@ def delivery_attempt(event: Any) -> int | None:
 
 def run_http(handler: HttpHandler, request: Any) -> tuple[str, int, dict[str, str]]:
     """A Flask request to a framework-free handler, answered as JSON."""
-    headers = dict(request.headers)
-    trace = trace_from_header(headers.get("X-Cloud-Trace-Context")) or headers.get(TRACE_ATTRIBUTE)
+    headers = merge_headers(request.headers.items())
+    trace = trace_from_header(headers.get("x-cloud-trace-context")) or headers.get(TRACE_ATTRIBUTE)
     with traced(trace):
         result = handler(services(), headers, request.get_data(cache=False))
     return (

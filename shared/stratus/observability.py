@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,9 @@ from datetime import UTC, datetime
 
 TRACE_ATTRIBUTE = "trace_id"
 _trace_id: ContextVar[str] = ContextVar("trace_id", default="")
+# What a trace id from outside (a header, a message attribute) may look like; anything else
+# gets a new id, so no sender can put arbitrary text on every log line and message.
+_TRACE_FORM = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 # Process-wide, unlike the trace: the serving threads never ran configure_logging.
 _project = {"id": ""}
 
@@ -39,7 +43,8 @@ def trace_from_header(header: str | None) -> str | None:
 
 @contextmanager
 def traced(trace_id: str | None) -> Iterator[str]:
-    token = _trace_id.set(trace_id or new_trace_id())
+    outside = trace_id if trace_id and _TRACE_FORM.fullmatch(trace_id) else None
+    token = _trace_id.set(outside or new_trace_id())
     try:
         yield _trace_id.get()
     finally:

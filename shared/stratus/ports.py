@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from stratus.domain.accounts import Allocation
+from stratus.domain.accounts import Account, Allocation
 from stratus.domain.market import Market, Quote
 from stratus.domain.orders import ExchangeOrder, Fill, OrderRecord, OrderRequest
 from stratus.domain.positions import Position
@@ -53,6 +53,11 @@ class StateStore(Protocol):
         """Atomically record `key`; True for the first caller only (replay nonces).
 
         The key may be forgotten after ttl_seconds (a Firestore TTL policy)."""
+        ...
+
+    def increment(self, key: str, ttl_seconds: int) -> int:
+        """Atomically add one to the counter `key` and return its new value (rate
+        limits); one write. The counter may be forgotten after ttl_seconds."""
         ...
 
     def trading_state(self, scopes: Sequence[str]) -> dict[str, TradingState]:
@@ -322,14 +327,23 @@ class ExchangeAccount:
     demo: bool = False  # the exchange's demo-trading environment
 
 
-class AccountDirectory(Protocol):
-    """Accounts and their decrypted exchange credentials (from the manager)."""
+class ExchangeCredentials(Protocol):
+    """Decrypted exchange credentials per account, for the exchange layer."""
 
     def exchange_account(self, account: str) -> ExchangeAccount:
         """Raises KeyError for an unknown account."""
         ...
 
     def accounts(self) -> list[str]: ...
+
+
+class AccountDirectory(ExchangeCredentials, Protocol):
+    """Accounts and their decrypted exchange credentials (from the manager)."""
+
+    def get(self, account: str) -> Account:
+        """The account as anyone may see it, never its keys; raises NotFound, or
+        Unavailable while the system of record cannot be reached."""
+        ...
 
 
 class Exchanges(Protocol):

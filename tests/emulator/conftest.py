@@ -6,6 +6,7 @@ Skips locally (saying how to install what is missing) and fails in CI (tests/con
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -23,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from tests.conftest import unavailable
 
+from stratus.config import DEV_PLACEHOLDER
 from stratus.local.emulators import INSTALL_HINT
 from stratus.local.stack import Stack, StackConfig
 from stratus.topology import topology
@@ -32,6 +34,8 @@ PROJECT = "stratus-emulator-tests"
 POSTGRES_URL = os.environ.get(
     "STRATUS_TEST_POSTGRES_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/test"
 )
+# The development source, and one the flood test may exhaust the rate limit of.
+WEBHOOK_SECRETS = {"demo": DEV_PLACEHOLDER, "flood": "flood-secret"}
 # Short backoff keeps redelivery and dead-lettering (5 attempts) within seconds.
 RETRY = topology().retry.model_copy(
     update={"minimum_backoff_seconds": 1, "maximum_backoff_seconds": 2}
@@ -81,6 +85,7 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         retry=RETRY,
         sources={"execute_order": faulty, "update_position": faulty},
         scheduler=False,  # the tests fire schedules themselves
+        env={"STRATUS_SECRET_WEBHOOK_SECRETS": json.dumps(WEBHOOK_SECRETS)},
     )
     with Stack(config) as started:
         yield started

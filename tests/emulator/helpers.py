@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 import uuid
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 from stratus.adapters.pubsub_bus import PubSubBus, ordering_key
 from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.ledger import SqlLedger
+from stratus.config import Settings
 from stratus.contracts import codec
 from stratus.domain.orders import Fill
 from stratus.domain.signals import Signal
@@ -45,6 +47,24 @@ def empty_firestore(host: str, project: str) -> None:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def opened(stack: Stack, prefix: str) -> str:
+    """A new paper account, created through the manager's API (unknown ones never trade)."""
+    account = unique(prefix)
+    body = {"account": account, "exchange_id": "paper", "api_key": "paper", "secret": "paper"}
+    request = urllib.request.Request(
+        f"{stack.endpoints.manager}/api/v1/accounts",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {Settings().manager_dev_token.get_secret_value()}",
+            "Content-Type": "application/json",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        assert reply.status == 201
+    return account
 
 
 def signal(account: str, symbol: str, action: str, quantity: str, **extra: Any) -> Signal:
@@ -100,6 +120,33 @@ def positions(stack: Stack, account: str) -> dict[str, Decimal]:
 
 def fills(stack: Stack, account: str) -> list[Fill]:
     return ledger(stack.config.database_url).fills(account)
+
+
+def dead_letters_of(
+    stack: Stack, topic: str, traces: set[str], timeout_seconds: float = 60.0
+) -> dict[str, Any]:
+    """The dead letter of each trace (acked; other tests' are left), waiting for them all."""
+    from google.cloud import pubsub_v1
+
+    found: dict[str, Any] = {}
+    subscriber = pubsub_v1.SubscriberClient()
+    name = subscriber.subscription_path(stack.config.project, f"{topic}-dead-letter")
+    deadline = time.monotonic() + timeout_seconds
+    with subscriber:
+        while set(found) != traces and time.monotonic() < deadline:
+            reply = subscriber.pull(subscription=name, max_messages=100, timeout=5)
+            mine = [
+                r for r in reply.received_messages if r.message.attributes.get("trace_id") in traces
+            ]
+            others = [r.ack_id for r in reply.received_messages if r not in mine]
+            found.update({r.message.attributes["trace_id"]: r.message for r in mine})
+            if mine:
+                subscriber.acknowledge(subscription=name, ack_ids=[r.ack_id for r in mine])
+            if others:
+                subscriber.modify_ack_deadline(
+                    subscription=name, ack_ids=others, ack_deadline_seconds=0
+                )
+    return found
 
 
 def dead_letters(stack: Stack, topic: str, trace: str) -> list[Any]:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+from tests.conftest import open_accounts
 from tests.emulator.helpers import empty_firestore
 from tests.integration.pipeline.chaos import ChaosBus, FaultyVenues, Stack
 from tests.integration.pipeline.invariants import violations, world_of
@@ -30,6 +32,7 @@ from stratus.service.bootstrap import build
 from stratus.service.dispatch import deliver
 from stratus.service.reconciliation import reconcile_account
 
+T = TypeVar("T")
 PROJECT = "stratus-emulator-test"
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 
@@ -72,18 +75,28 @@ def test_done_keys(store: StateStore) -> None:
     assert store.is_done("on_signal:s1")
 
 
-def test_claims_are_won_once_even_concurrently(store: StateStore) -> None:
-    wins: list[bool] = []
-    threads = [
-        threading.Thread(target=lambda: wins.append(store.claim("webhook:x/y:sig", 300)))
-        for _ in range(6)
-    ]
+def concurrently(times: int, call: Callable[[], T]) -> list[T]:
+    """What `call` returned, run `times` times at once in threads."""
+    results: list[T] = []
+    threads = [threading.Thread(target=lambda: results.append(call())) for _ in range(times)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return results
+
+
+def test_claims_are_won_once_even_concurrently(store: StateStore) -> None:
+    wins = concurrently(6, lambda: store.claim("webhook:x/y:sig", 300))
     assert sorted(wins) == [False] * 5 + [True]
     assert store.claim("webhook:x/y:other", 300)
+
+
+def test_counters_count_every_hit_once_even_concurrently(store: StateStore) -> None:
+    counts = concurrently(8, lambda: store.increment("rate:x/y:0", 120))
+    assert sorted(counts) == list(range(1, 9))
+    assert store.increment("rate:x/y:0", 120) == 9
+    assert store.increment("rate:x/y:60", 120) == 1  # another key starts at one
 
 
 def test_order_documents_compare_and_set(store: StateStore) -> None:
@@ -168,6 +181,7 @@ def test_the_pipeline_is_exactly_once_on_firestore_under_concurrent_redelivery(
         sleep=lambda _s: None,
     )  # fmt: skip
     bus.attach(partial(deliver, services))
+    open_accounts(services, "acct")
     stack = Stack(services, bus, venues, clock)
     venue = stack.venue()
     first_leg = OrderRequest.model_validate(

@@ -18,6 +18,7 @@ from tests.emulator.helpers import (
     dead_letters,
     eventually,
     fills,
+    opened,
     positions,
     publish,
     publish_burst,
@@ -38,7 +39,7 @@ def orders(stack: Stack, account: str) -> list[tuple[str, OrderStatus, D]]:
 
 
 def test_signals_end_in_exact_positions_fills_and_orders(stack: Stack) -> None:
-    account = unique("acct-flow")
+    account = opened(stack, "acct-flow")
     publish(stack, signal(account, BTC, "buy", "0.02"))
     publish(stack, signal(account, ETH, "buy", "0.5"))
     publish(stack, signal(account, BTC, "sell", "0.005"))
@@ -59,7 +60,7 @@ def test_signals_end_in_exact_positions_fills_and_orders(stack: Stack) -> None:
 
 
 def test_a_duplicate_publish_trades_once(stack: Stack) -> None:
-    account = unique("acct-dup")
+    account = opened(stack, "acct-dup")
     once = signal(account, BTC, "buy", "0.01")
     publish(stack, once)
     publish(stack, once)  # the same signal again: a new Pub/Sub message, same signal_id
@@ -74,7 +75,7 @@ def test_a_duplicate_publish_trades_once(stack: Stack) -> None:
 def test_a_nacked_delivery_is_redelivered_and_applied_once(stack: Stack) -> None:
     """execute_order and update_position do their work, then fail the first delivery
     (the ack is lost); Pub/Sub redelivers, and the second run must change nothing."""
-    account = unique("acct-nack")
+    account = opened(stack, "acct-nack")
     trace = unique("nack-once")
     publish(stack, signal(account, ETH, "buy", "0.3"), trace)
     # Ordered behind the nacked messages: it can only arrive once they were redelivered
@@ -92,7 +93,7 @@ def test_a_nacked_delivery_is_redelivered_and_applied_once(stack: Stack) -> None
 
 
 def test_a_poison_message_is_dead_lettered_and_unblocks_its_key(stack: Stack) -> None:
-    account = unique("acct-poison")
+    account = opened(stack, "acct-poison")
     trace = unique("poison")
     publish(stack, signal(account, SOL, "buy", "2"), trace)
     publish(stack, signal(account, SOL, "buy", "1"))  # same ordering key, behind the poison
@@ -112,7 +113,7 @@ def test_a_poison_message_is_dead_lettered_and_unblocks_its_key(stack: Stack) ->
 
 
 def test_a_message_that_can_never_work_is_dead_lettered_with_its_reason(stack: Stack) -> None:
-    account = unique("acct-unknown")
+    account = opened(stack, "acct-unknown")
     trace = unique("t")
     publish(stack, signal(account, "DOGE/USDT:USDT", "buy", "100"), trace)
 
@@ -126,7 +127,7 @@ def test_a_message_that_can_never_work_is_dead_lettered_with_its_reason(stack: S
 
 
 def test_orders_keep_publish_order_per_account_and_symbol(stack: Stack) -> None:
-    account = unique("acct-order")
+    account = opened(stack, "acct-order")
     quantities = [f"0.00{i}" for i in range(1, 10)]
     burst = []
     for quantity in quantities:
@@ -151,7 +152,7 @@ def test_the_schema_rejects_a_malformed_publish(stack: Stack) -> None:
 
 
 def test_a_signed_webhook_reaches_the_ledger(stack: Stack) -> None:
-    account = unique("acct-hook")
+    account = opened(stack, "acct-hook")
     body = json.dumps(
         {
             "signal_id": unique("hook"),

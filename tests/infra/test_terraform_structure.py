@@ -327,7 +327,7 @@ def test_cloud_function_resource_is_driven_by_topology() -> None:
     assert "google_service_account.function[each.key]" in expr(service, "service_account_email")
     ingress = expr(service, "ingress_settings")
     assert "local.public_functions" in ingress
-    assert '"ALLOW_ALL"' in ingress
+    assert "local.public_ingress" in ingress
     assert '"ALLOW_INTERNAL_ONLY"' in ingress
     assert "local.topic_functions" in expr(service, "timeout_seconds")
     assert "local.retry.ack_deadline_seconds" in expr(service, "timeout_seconds")
@@ -661,7 +661,50 @@ def test_functions_and_manager_agree_on_the_manager_url() -> None:
     assert url is not None
     assert audience is not None
     assert url.group(1) == audience.group(1) == "local.manager_url"
-    assert re.search(r"STRATUS_MANAGER_SERVICE_ACCOUNTS\s*=.*local\.manager_callers", manager)
+    assert re.search(r"STRATUS_MANAGER_SERVICE_ACCOUNTS\s*=.*local\.manager_roles", manager)
+
+
+def test_the_public_function_only_reads_the_manager() -> None:
+    roles = expr(locals_(), "manager_roles")
+    assert roles.startswith("${{forname,fninlocal.functions:")
+    assert 'contains(keys(local.public_functions),name)?"reader":"trader"' in roles
+    invoker = resource("google_cloud_run_v2_service_iam_member", "manager_function_invoker")
+    assert for_each(invoker) == "${local.manager_roles}"
+
+
+def test_the_webhook_edge_is_cloud_armor_in_front_of_the_public_function() -> None:
+    loc = locals_()
+    assert expr(loc, "edge") == '${var.webhook_domain!=""}'
+    assert expr(loc, "edge_functions") == "${local.edge?local.public_functions:{}}"
+    # With the edge, the run.app URL no longer takes internet traffic: no way around it.
+    assert expr(loc, "public_ingress") == '${local.edge?"ALLOW_INTERNAL_AND_GCLB":"ALLOW_ALL"}'
+    neg = resource("google_compute_region_network_endpoint_group", "webhook")
+    assert for_each(neg) == "${local.edge_functions}"
+    assert neg["network_endpoint_type"] == "SERVERLESS"
+    assert "google_cloudfunctions2_function.function[each.key]" in expr(
+        block(neg, "cloud_run"), "service"
+    )
+    backend = resource("google_compute_backend_service", "webhook")
+    assert for_each(backend) == "${local.edge_functions}"
+    assert "google_compute_security_policy.webhook" in expr(backend, "security_policy")
+    assert "google_compute_region_network_endpoint_group.webhook[each.key]" in expr(
+        block(backend, "backend"), "group"
+    )
+    policy = resource("google_compute_security_policy", "webhook")
+    rules = {rule["action"]: rule for rule in policy["rule"]}
+    throttle = block(rules["throttle"], "rate_limit_options")
+    assert throttle["exceed_action"] == "deny(429)"
+    assert throttle["enforce_on_key"] == "IP"
+    limit = block(throttle, "rate_limit_threshold")
+    assert expr(limit, "count") == "${var.webhook_requests_per_ip_per_minute}"
+    assert rules["allow"]["priority"] == 2147483647
+    assert block(policy, "adaptive_protection_config", "layer_7_ddos_defense_config")["enable"]
+    proxy = resource("google_compute_target_https_proxy", "webhook")
+    assert "google_compute_ssl_policy.webhook" in expr(proxy, "ssl_policy")
+    tls = resource("google_compute_ssl_policy", "webhook")
+    assert (tls["profile"], tls["min_tls_version"]) == ("MODERN", "TLS_1_2")
+    rule = resource("google_compute_global_forwarding_rule", "webhook")
+    assert (rule["port_range"], rule["load_balancing_scheme"]) == ("443", "EXTERNAL_MANAGED")
 
 
 def test_manager_opens_cloud_sql_with_an_iam_user() -> None:

@@ -18,6 +18,7 @@ from stratus.adapters.local_bus import LocalBus
 from stratus.domain.errors import ExchangeUnavailable
 from stratus.service import bootstrap
 from stratus.service.handlers import ingest
+from tests.conftest import open_accounts
 
 MAIN = str(Path(__file__).parents[2] / "functions" / "main.py")
 DEV_SECRET = "function-test-secret"
@@ -31,6 +32,7 @@ def process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalBu
     monkeypatch.setattr(bootstrap, "_services", None)
     bus = bootstrap.services().bus
     assert isinstance(bus, LocalBus)
+    open_accounts(bootstrap.services(), "acct")
     yield bus
     monkeypatch.setattr(bootstrap, "_services", None)
 

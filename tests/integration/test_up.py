@@ -12,12 +12,14 @@ from stratus.adapters.local_bus import LocalBus
 from stratus.cli.up import deliver_forever, local_app
 from stratus.service.handlers import ingest
 from stratus.service.services import Services
+from tests.conftest import open_accounts
 
 
 def test_a_posted_signal_becomes_a_position_served_by_the_api(
     services: Services, bus: LocalBus
 ) -> None:
     client = TestClient(local_app(services))
+    open_accounts(services, "acct")
     body = json.dumps(
         {
             "signal_id": "up-1",

@@ -5,17 +5,22 @@ from __future__ import annotations
 import json
 import types
 import typing
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import AwareDatetime, BaseModel
 
 from stratus.contracts import codec
+from stratus.domain.amounts import plain
+from stratus.domain.common import Message
 from stratus.domain.errors import InvalidMessage
+from stratus.domain.signals import Signal, SignalAction
 from stratus.topology import topology
 
 SCHEMAS = Path(__file__).parents[2] / "schemas"
@@ -144,3 +149,83 @@ def test_encode_refuses_the_wrong_model_for_a_topic() -> None:
     message = codec.decode("signals", json.dumps(SIGNAL).encode())
     with pytest.raises(TypeError, match="carries OrderRequest"):
         codec.encode("orders", message)
+
+
+def test_topic_messages_get_the_strict_json_rules() -> None:
+    for raw, reason in [
+        (b"[" * 5000, "too_deep"),
+        (json.dumps(SIGNAL)[:-1].encode() + b', "account": "b"}', "duplicate_key"),
+        (json.dumps({**SIGNAL, "confidence": 1}).replace("1}", "NaN}").encode(), "malformed_json"),
+    ]:
+        with pytest.raises(InvalidMessage) as caught:
+            codec.decode("signals", raw)
+        assert caught.value.reason == reason
+
+
+# Any JSON at all, and records shaped like a signal whose values are anything.
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+signal_like = st.fixed_dictionaries(
+    {}, optional={name: json_values | st.text() for name in [*SIGNAL, "confidence", "stop_price"]}
+)
+
+
+def decoded(topic: str, data: bytes) -> Message | InvalidMessage:
+    """The message, or the refusal; anything else raised fails the test."""
+    try:
+        return codec.decode(topic, data)
+    except InvalidMessage as refused:
+        return refused
+
+
+@given(st.binary() | json_values.map(json.dumps).map(str.encode))
+def test_decoding_anything_gives_a_message_or_says_why(data: bytes) -> None:
+    for topic in ("signals", "order-requests", "executions"):
+        result = decoded(topic, data)
+        if isinstance(result, InvalidMessage):
+            assert result.reason
+            assert result.detail
+
+
+@given(signal_like)
+def test_decoding_a_signal_shaped_record_gives_a_signal_or_says_why(record: dict[str, Any]) -> None:
+    result = decoded("signals", json.dumps({**SIGNAL, **record}).encode())
+    if isinstance(result, InvalidMessage):
+        assert result.reason
+        assert result.detail
+    else:
+        assert codec.decode("signals", codec.encode("signals", result)) == result
+
+
+amounts = st.builds(
+    lambda whole, fraction: Decimal(f"{whole}.{fraction}"),
+    st.integers(min_value=0, max_value=10**18 - 1),
+    st.integers(min_value=1, max_value=10**18 - 1),
+)
+signals = st.builds(
+    Signal,
+    signal_id=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,123}", fullmatch=True),
+    source=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,20}", fullmatch=True),
+    account=st.sampled_from(["acct", "a.b-c", "9"]),
+    strategy=st.sampled_from(["trend", "s:1"]),
+    symbol=st.sampled_from(["BTC/USDT:USDT", "ETH/USDT", "1000PEPE/USDT:USDT"]),
+    action=st.sampled_from(SignalAction),
+    quantity=st.none() | amounts,
+    confidence=st.floats(min_value=0, max_value=1),
+    limit_price=st.none() | amounts,
+    stop_price=st.none() | amounts,
+    created_at=st.datetimes(timezones=st.just(UTC)),
+)
+
+
+@given(signals)
+def test_every_valid_signal_survives_the_wire_exactly(signal: Signal) -> None:
+    wire = codec.encode("signals", signal)
+    assert codec.decode("signals", wire) == signal
+    record = json.loads(wire)
+    for name in ("quantity", "limit_price", "stop_price"):
+        value = getattr(signal, name)
+        assert record[name] == ("" if value is None else plain(value))  # never an exponent

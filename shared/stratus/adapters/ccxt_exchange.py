@@ -6,7 +6,7 @@ load_markets (11 requests and ~1 s of rate-limiter sleep on Bybit), and Bybit is
 it talks to a unified trading account so it does not ask on every first order. Requests
 are paced by a rolling per-second budget (rate_limit), so an order's create and fill
 lookup go back to back instead of 100 ms apart.
-Credentials come from the AccountDirectory and live only inside the ccxt object.
+Credentials come from ExchangeCredentials and live only inside the ccxt object.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from stratus.adapters.exchange_gateway import ExchangeGateway, map_error
 from stratus.adapters.rate_limit import RollingWindow
 from stratus.config import Settings
 from stratus.domain.errors import ExchangeMisconfigured, PermanentError
-from stratus.ports import AccountDirectory, ExchangeAccount, MarketCache
+from stratus.ports import ExchangeAccount, ExchangeCredentials, MarketCache
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class CcxtExchanges:
     def __init__(
         self,
         settings: Settings,
-        accounts: AccountDirectory,
+        accounts: ExchangeCredentials,
         markets: MarketCache | None = None,
     ) -> None:
         self._settings = settings

@@ -17,7 +17,7 @@ SECRET_NAME = "exchange-accounts"
 
 
 class SecretAccounts:
-    """An AccountDirectory over the `exchange-accounts` secret, read once, kept in memory."""
+    """ExchangeCredentials from the `exchange-accounts` secret, read once, kept in memory."""
 
     def __init__(self, secrets: Secrets) -> None:
         self._secrets = secrets

@@ -1,10 +1,10 @@
 """The execution state store on Firestore (production; the emulator in tests).
 
 Collections: `processed` (idempotency ledger), `claims` (webhook replay nonces and
-dead-letter claims, with an `expires_at` field for a TTL policy), `orders` (lifecycle
-documents keyed by clientOrderId, with `owed` set while effects of a change are still
-owed) and `kill_switch` (one document per scope). The client is created on first
-use and honours FIRESTORE_EMULATOR_HOST by itself.
+dead-letter claims) and `counters` (rate limits), both with an `expires_at` field for a
+TTL policy, `orders` (lifecycle documents keyed by clientOrderId, with `owed` set while
+effects of a change are still owed) and `kill_switch` (one document per scope). The
+client is created on first use and honours FIRESTORE_EMULATOR_HOST by itself.
 
 Order documents are compare-and-set: the stored `version` is read and checked, then the
 write carries a last-update-time precondition, so a writer that read an older document
@@ -25,6 +25,7 @@ from stratus.ports import Clock
 
 PROCESSED = "processed"
 CLAIMS = "claims"
+COUNTERS = "counters"
 ORDERS = "orders"
 KILL_SWITCH = "kill_switch"
 _LIVE = [OrderStatus.PENDING.value, OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value]
@@ -58,6 +59,15 @@ class FirestoreStateStore:
         except AlreadyExists:
             return False
         return True
+
+    def increment(self, key: str, ttl_seconds: int) -> int:
+        """One write: a server-side increment, whose result comes back with the commit."""
+        from google.cloud.firestore import Increment
+
+        expires = self._clock.now() + timedelta(seconds=ttl_seconds)
+        fields = {"key": key, "count": Increment(1), "expires_at": expires}
+        result = self._doc(COUNTERS, key).set(fields, merge=True)
+        return int(result.transform_results[0].integer_value)
 
     def trading_state(self, scopes: Sequence[str]) -> dict[str, TradingState]:
         refs = [self._doc(KILL_SWITCH, scope) for scope in scopes]

@@ -18,18 +18,18 @@ from typing import Any
 import httpx
 
 from stratus.config import Settings
-from stratus.domain.accounts import Allocation
+from stratus.domain.accounts import Account, Allocation
 from stratus.domain.errors import PermanentError
 from stratus.domain.orders import Fill, OrderRecord, OrderRequest
 from stratus.domain.positions import Position
-from stratus.domain.records import NotFound
+from stratus.domain.records import NotFound, Unavailable
 from stratus.ports import BalanceTotals, ExchangeAccount
 
 PREFIX = "/api/v1"
 PAGE = 1000
 
 
-class ManagerError(Exception):
+class ManagerError(Unavailable):
     """The manager answered 5xx or could not be reached: retry later."""
 
 
@@ -125,6 +125,14 @@ class ManagerClient:
         self._call("POST", f"/quotas/reservations/{request_id}/release")
 
     # AccountDirectory
+
+    def get(self, account: str) -> Account:
+        try:
+            return Account.model_validate(self._call("GET", f"/accounts/{account}"))
+        except PermanentError as error:
+            if error.reason == "http_404":
+                raise NotFound("account", account) from None
+            raise
 
     def exchange_account(self, account: str) -> ExchangeAccount:
         try:

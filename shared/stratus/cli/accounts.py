@@ -46,6 +46,7 @@ def run_list(args: argparse.Namespace) -> int:
     found, total = _accounts().find(Page(limit=1000))
     for account in found:
         flags = (" sandbox" if account.sandbox else "") + (" demo" if account.demo else "")
+        flags += "" if account.enabled else " disabled"
         print(f"{account.account:<24} {account.exchange_id:<10} {account.key_version}{flags}")
     print(f"{total} account(s)")
     return 0

@@ -1,6 +1,7 @@
 """`stratus demo`: replay example signals through the real handlers on the embedded stack.
 
-Each example line is `{"at": <ISO time>, "signal": {...}}`. The demo moves a manual clock
+Each example line is `{"at": <ISO time>, "signal": {...}}`. The demo opens the paper
+account acct-demo (signals for any other account are refused), moves a manual clock
 along the shipped price feed, plays Cloud Scheduler (reconcile before every signal, a
 snapshot at the end), posts each signal to the webhook handler signed like any client
 would, and lets the in-process bus deliver through the same entry the Cloud Functions use.
@@ -12,6 +13,7 @@ import argparse
 import json
 import logging
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,8 +23,10 @@ from stratus.adapters.clock import ManualClock
 from stratus.adapters.local_bus import LocalBus
 from stratus.adapters.paper.feed import PriceFeed
 from stratus.adapters.paper.venues import PaperVenues
+from stratus.adapters.sql.accounts import SqlAccounts
 from stratus.cli.report import render
 from stratus.config import Settings
+from stratus.domain.records import Conflict
 from stratus.observability import configure_logging
 from stratus.service.bootstrap import build
 from stratus.service.handlers import ingest, operations
@@ -78,13 +82,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_ACCOUNT = "acct-demo"
+
+
 def embedded(database_url: str, duplicate_rate: float = 0.0) -> tuple[Services, LocalBus]:
-    """The embedded stack on the shipped feed, its clock at the feed's first tick."""
+    """The embedded stack on the shipped feed, its clock at the feed's first tick, with
+    the paper account DEMO_ACCOUNT."""
     feed = PriceFeed.default()
     clock = ManualClock(feed.start)
     services = build(
         Settings(database_url=database_url), clock=clock, exchanges=PaperVenues(clock, feed)
     )
+    accounts = services.accounts
+    assert isinstance(accounts, SqlAccounts)  # the embedded system of record
+    with suppress(Conflict):  # a --database kept from an earlier run has it
+        accounts.create(
+            DEMO_ACCOUNT, "paper", "paper", actor="cli:demo", exchange_id="paper",
+            label="demo", currency="USDT", sandbox=False, demo=False,
+        )  # fmt: skip
     bus = services.bus
     assert isinstance(bus, LocalBus)
     bus.duplicate_rate = duplicate_rate

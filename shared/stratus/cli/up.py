@@ -22,6 +22,7 @@ from stratus.observability import configure_logging, trace_from_header, traced
 from stratus.scheduling import Scheduler
 from stratus.service.bootstrap import build
 from stratus.service.handlers import ingest, operations
+from stratus.service.http import merge_headers
 from stratus.service.services import Services
 from stratus.topology import topology
 
@@ -50,7 +51,8 @@ def local_app(services: Services) -> FastAPI:
         trace = trace_from_header(request.headers.get("x-cloud-trace-context"))
         body = await request.body()
         with traced(trace):
-            result = ingest.ingest_signal(services, dict(request.headers), body)
+            headers = merge_headers(request.headers.items())
+            result = ingest.ingest_signal(services, headers, body)
         return JSONResponse(result.body, status_code=result.status, headers=result.headers)
 
     return app

@@ -23,6 +23,7 @@ class Account(BaseModel):
     currency: str
     sandbox: bool
     demo: bool
+    enabled: bool = True  # False: takes no new signals (orders in flight go on)
     key_version: str
     created_at: datetime
     updated_at: datetime

@@ -19,6 +19,10 @@ class NotFound(StratusError):
         self.key = key
 
 
+class Unavailable(StratusError):
+    """The system of record cannot be reached right now: retry later."""
+
+
 class Conflict(StratusError):
     """The request contradicts the stored state: a duplicate, a stale version, a rule
     like "allocations may not exceed equity" (HTTP 409). Retrying unchanged cannot help."""

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from stratus.domain.common import ZERO, Side
 from stratus.domain.errors import PermanentError
 from stratus.domain.market import Market, Quote
-from stratus.domain.orders import OrderRequest, OrderType, request_id_for
+from stratus.domain.orders import MAX_LEGS, OrderRequest, OrderType, request_id_for
 from stratus.domain.signals import Signal, SignalAction
 
 
@@ -46,6 +46,9 @@ class SizingPolicy(BaseModel):
         default=Decimal("0.25"), ge=0, description="fraction of the spread away from mid"
     )
     max_leg_notional: Decimal = Field(default=Decimal(100_000), gt=0)
+    max_legs: int = Field(
+        default=20, ge=1, le=MAX_LEGS, description="a signal needing more legs is refused"
+    )
 
     def needs_allocation(self, signal: Signal) -> bool:
         rule = self.strategies.get(signal.strategy)
@@ -97,10 +100,17 @@ def plan_orders(
     else:
         side = Side.BUY if signal.action is SignalAction.BUY else Side.SELL
     order_type, limit_price = choose_order_type(signal, side, quote, market, policy)
+    if limit_price is not None and limit_price <= ZERO:
+        raise PermanentError(
+            "limit_price_rounds_to_zero", f"at tick {market.price_step} it is {limit_price}"
+        )
     price = limit_price or quote.touch(side)
+    if price <= ZERO:
+        raise PermanentError("no_quote", f"no {side} price for {market.symbol}")
     if signal.action is not SignalAction.CLOSE:
         quantity = signal.quantity or size(signal, side, quote.mid, price, allocation, policy)
-    legs = split(market.round_amount(quantity), market, policy.max_leg_notional / price)
+    max_leg = policy.max_leg_notional / price
+    legs = split(market.round_amount(quantity), market, max_leg, policy.max_legs)
     for leg in legs:
         market.check(leg, price)
     return [
@@ -149,16 +159,23 @@ def size(
     return allocation * rule.value / distance
 
 
-def split(quantity: Decimal, market: Market, max_leg: Decimal) -> list[Decimal]:
-    """Equal-as-possible legs, each at most max_leg (and the market's max amount)."""
+def split(quantity: Decimal, market: Market, max_leg: Decimal, max_legs: int) -> list[Decimal]:
+    """Equal-as-possible legs, each at most max_leg (and the market's max amount); more
+    than max_legs of them is refused before any is built."""
     if quantity <= ZERO:
         raise PermanentError("below_min_amount", f"quantity rounds to {quantity}")
     cap = min(max_leg, market.max_amount) if market.max_amount is not None else max_leg
     cap = market.round_amount(cap)
     if cap <= ZERO:
         raise PermanentError("leg_cap_too_small", f"max leg size rounds to {cap}")
-    count = int((quantity / cap).to_integral_value(rounding="ROUND_CEILING"))
+    count = (quantity / cap).to_integral_value(rounding="ROUND_CEILING")
+    if count > max_legs:
+        raise PermanentError(
+            "too_many_legs",
+            f"{quantity} {market.base} needs {count} legs of at most {cap}; the limit is "
+            f"{max_legs} (sizing.max_legs)",
+        )
     base = market.round_amount(quantity / count)
-    legs = [base] * count
+    legs = [base] * int(count)
     legs[-1] = quantity - base * (count - 1)  # the remainder keeps the total exact
     return legs

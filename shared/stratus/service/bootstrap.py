@@ -22,6 +22,7 @@ from stratus.ports import (
     AccountDirectory,
     Clock,
     EventBus,
+    ExchangeCredentials,
     Exchanges,
     Ledger,
     MarketCache,
@@ -137,7 +138,7 @@ def _exchanges(
         from stratus.adapters.exchange_accounts import SecretAccounts
 
         # The system of record's directory (decrypted keys), else the accounts secret.
-        directory = accounts or SecretAccounts(secrets)
+        directory: ExchangeCredentials = accounts or SecretAccounts(secrets)
         return CcxtExchanges(settings, directory, _market_cache(settings, clock, database))
     from stratus.adapters.paper.venues import PaperVenues
 

@@ -101,6 +101,17 @@ def test_account_directory_over_http(client: ManagerClient, api: Api) -> None:
         trader.exchange_account("acct-1")
 
 
+def test_accounts_are_checked_without_their_keys(client: ManagerClient, api: Api) -> None:
+    api.account("acct-1")
+    assert client.get("acct-1").enabled
+    assert api.patch("/api/v1/accounts/acct-1", json={"enabled": False}).status_code == 200
+    assert not client.get("acct-1").enabled
+    with pytest.raises(NotFound):
+        client.get("nobody")
+    reader = ManagerClient(api.client, lambda: api.tokens["reader"])
+    assert reader.get("acct-1").account == "acct-1"  # ingest_signal's role is enough
+
+
 def test_allocations_over_http(client: ManagerClient, api: Api) -> None:
     api.account("acct-1", equity="1000")
     assert api.put("/api/v1/allocations/acct-1/trend", json={"amount": "300"}).status_code == 201

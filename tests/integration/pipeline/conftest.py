@@ -12,6 +12,7 @@ from stratus.adapters.paper.feed import PriceFeed
 from stratus.config import Settings
 from stratus.service.bootstrap import build
 from stratus.service.dispatch import deliver
+from tests.conftest import open_accounts
 from tests.integration.pipeline.chaos import ChaosBus, FaultyVenues, Stack
 
 
@@ -25,4 +26,5 @@ def stack(tmp_path: Path, feed: PriceFeed, clock: ManualClock) -> Stack:
         clock=clock, bus=bus, exchanges=venues, sleep=lambda _s: None,
     )  # fmt: skip
     bus.attach(partial(deliver, services))
+    open_accounts(services, "acct")
     return Stack(services, bus, venues, clock)

@@ -11,6 +11,12 @@ from stratus.adapters.local_bus import LocalBus
 from stratus.domain.risk import RiskLimits, TradingState
 from stratus.domain.sizing import SizingMode, SizingPolicy, SizingRule
 from stratus.service.services import Services
+from tests.conftest import open_accounts
+
+
+@pytest.fixture(autouse=True)
+def account(services: Services) -> None:
+    open_accounts(services, "acct")
 
 
 def signal(bus: LocalBus, services: Services, signal_id: str, **fields: object) -> None:
@@ -88,10 +94,6 @@ def test_unrealized_loss_past_the_threshold_raises_warnings(
 def test_unsized_signals_are_sized_from_the_strategys_allocation(
     services: Services, bus: LocalBus
 ) -> None:
-    services.accounts.create(  # type: ignore[attr-defined]
-        "acct", "key", "secret", exchange_id="paper", label="test", currency="USDT",
-        sandbox=False, demo=False,
-    )  # fmt: skip
     funds = services.allocations
     assert funds is not None
     funds.put_balance("acct", "USDT", D(100_000), D(0))  # type: ignore[attr-defined]

@@ -9,7 +9,9 @@ from stratus.adapters.local_bus import LocalBus
 from stratus.domain.orders import OrderStatus
 from stratus.domain.sizing import SizingPolicy
 from stratus.service.services import Services
-from tests.integration.pipeline.test_risk_flow import signal
+from tests.integration.pipeline.test_risk_flow import account, signal
+
+__all__ = ["account"]  # the autouse fixture opening "acct", shared with test_risk_flow
 
 
 def test_opposite_working_orders_are_canceled_first_when_configured(

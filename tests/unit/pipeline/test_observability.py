@@ -56,3 +56,12 @@ def test_the_project_is_known_on_every_thread() -> None:
     thread.join()
     configure_logging(json_logs=False)
     assert json.loads(lines[0])["logging.googleapis.com/trace"] == "projects/proj/traces/abc"
+
+
+def test_a_trace_id_from_outside_must_look_like_one() -> None:
+    with traced("105445aa7843bc8bf206b12000100000") as kept:
+        assert kept == "105445aa7843bc8bf206b12000100000"
+    for hostile in ("x" * 65, "a b", "trace\nforged line", "\u00e9t\u00e9", ""):
+        with traced(hostile) as replaced:
+            assert replaced != hostile
+            assert len(replaced) == 32

@@ -25,7 +25,7 @@ from stratus.domain.accounts import Account
 from stratus.domain.records import Conflict, NotFound
 from stratus.ports import Clock, ExchangeAccount
 
-_PUBLIC = ("exchange_id", "label", "currency", "sandbox", "demo")
+_PUBLIC = ("exchange_id", "label", "currency", "sandbox", "demo", "enabled")
 
 
 class SqlAccounts:
@@ -251,6 +251,7 @@ def _account(row: AccountRow) -> Account:
         currency=row.currency,
         sandbox=row.sandbox,
         demo=row.demo,
+        enabled=row.enabled,
         key_version=row.key_version,
         created_at=row.created_at,
         updated_at=row.updated_at,

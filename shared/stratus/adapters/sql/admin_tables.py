@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stratus.adapters.sql.tables import Base
@@ -25,6 +25,7 @@ class AccountRow(Base):
     currency: Mapped[str] = mapped_column(String(16))  # equity and allocations are in it
     sandbox: Mapped[bool] = mapped_column(Boolean)
     demo: Mapped[bool] = mapped_column(Boolean)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     key_version: Mapped[str] = mapped_column(String(32), index=True)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     credentials: Mapped[bytes] = mapped_column(LargeBinary)

@@ -35,6 +35,14 @@ class ClaimRow(StateBase):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
+class CounterRow(StateBase):
+    __tablename__ = "state_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
 class KillSwitchRow(StateBase):
     __tablename__ = "state_kill_switch"
 
@@ -87,6 +95,27 @@ class SqlStateStore:
         except IntegrityError:
             return False
         return True
+
+    def increment(self, key: str, ttl_seconds: int) -> int:
+        now = self._clock.now()
+        bump = (
+            update(CounterRow)
+            .where(CounterRow.key == key)
+            .values(count=CounterRow.count + 1)
+            .returning(CounterRow.count)
+        )
+        try:
+            with self._db.transaction() as session:
+                session.execute(delete(CounterRow).where(CounterRow.expires_at < now))
+                count = session.execute(bump).scalar_one_or_none()
+                if count is None:
+                    expires_at = now + timedelta(seconds=ttl_seconds)
+                    session.add(CounterRow(key=key, count=1, expires_at=expires_at))
+                    count = 1
+        except IntegrityError:  # a concurrent first hit inserted it: count on top of it
+            with self._db.transaction() as session:
+                count = session.execute(bump).scalar_one()
+        return count
 
     def trading_state(self, scopes: Sequence[str]) -> dict[str, TradingState]:
         query = select(KillSwitchRow).where(KillSwitchRow.scope.in_(list(scopes)))

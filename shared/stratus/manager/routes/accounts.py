@@ -40,6 +40,7 @@ class AccountIn(BaseModel):
     currency: Asset = Field(default="USDT", description="equity and allocations are in it")
     sandbox: bool = False
     demo: bool = False
+    enabled: bool = Field(default=True, description="false: the account takes no new signals")
     api_key: Credential
     secret: Credential
 
@@ -52,6 +53,7 @@ class AccountPatch(BaseModel):
     currency: Asset | None = None
     sandbox: bool | None = None
     demo: bool | None = None
+    enabled: bool | None = None
     api_key: Credential | None = None
     secret: Credential | None = None
     version: int | None = Field(default=None, ge=1, le=2**31 - 1, description="expected version")
@@ -97,6 +99,7 @@ def create_account(body: AccountIn, store: StoreDep, principal: Admin) -> Accoun
         currency=body.currency,
         sandbox=body.sandbox,
         demo=body.demo,
+        enabled=body.enabled,
     )
 
 

@@ -6,6 +6,13 @@ the tolerance are refused, and within it each signature is claimed once in the s
 store, so a captured request cannot be replayed. A sender retrying after an unclear
 answer signs again with a fresh timestamp; the signal_id stays, so on_signal deduplicates.
 
+Everything a request carries is outside input: headers must match their exact ASCII
+form before anything uses them, the body is strict JSON (stratus.contracts.json_text)
+and every refusal is a 4xx with a reason. In order, with what each step costs:
+413 size; 401 headers, timestamp, signature (no state touched); 429 the source's rate
+limit (one counter write); 400 the body and the signal (no state); 400 the account (one
+read of the system of record); 409 a replay (one claim write); 202 published.
+
 Sources with a TradingView mapping (settings.tradingview) send alert JSON instead of a
 Signal; the mapping translates it before the same validation.
 """
@@ -16,12 +23,17 @@ import hashlib
 import hmac
 import json
 import logging
+import math
+import re
 from collections.abc import Mapping
+from dataclasses import replace
 
-from stratus.contracts import codec
-from stratus.domain.errors import InvalidMessage
+from stratus.contracts import codec, json_text
+from stratus.domain.errors import InvalidMessage, PermanentError
+from stratus.domain.records import Unavailable
 from stratus.domain.signals import Signal
 from stratus.observability import log_fields
+from stratus.service.handlers.signals import check_account
 from stratus.service.http import HttpResult, error
 from stratus.service.services import Services
 
@@ -31,6 +43,12 @@ SOURCE_HEADER = "X-Stratus-Source"
 TIMESTAMP_HEADER = "X-Stratus-Timestamp"
 SIGNATURE_HEADER = "X-Stratus-Signature"
 WEBHOOK_SECRETS = "webhook-secrets"
+
+# The only forms the headers may take. Whole Unix seconds: no sign, fraction, exponent,
+# NaN or spaces, so the freshness check below always compares two real numbers.
+SOURCE_FORM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}", re.ASCII)
+TIMESTAMP_FORM = re.compile(r"[0-9]{1,12}", re.ASCII)
+SIGNATURE_FORM = re.compile(r"sha256=[0-9a-f]{64}", re.ASCII)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -44,15 +62,19 @@ def ingest_signal(services: Services, headers: Mapping[str, str], body: bytes) -
     if len(body) > settings.max_webhook_bytes:
         return error(413, "body_too_large", f"limit is {settings.max_webhook_bytes} bytes")
     lowered = {key.lower(): value for key, value in headers.items()}
-    source = lowered.get(SOURCE_HEADER.lower(), "")
-    denied = _authenticate(services, source, lowered, body)
+    denied = _authenticate(services, lowered, body)
     if denied is not None:
         return denied
+    source, signature = lowered[SOURCE_HEADER.lower()], lowered[SIGNATURE_HEADER.lower()]
+    limited = _rate_limit(services, source)
+    if limited is not None:
+        return limited
     try:
         signal = _signal(services, source, body)
-    except InvalidMessage as problem:
+        _check_account(services, signal)
+    except PermanentError as problem:
         return error(400, problem.reason, problem.detail)
-    nonce = f"webhook:{source}:{lowered[SIGNATURE_HEADER.lower()]}"
+    nonce = f"webhook:{source}:{signature}"
     if not services.state.claim(nonce, 2 * settings.webhook_tolerance_seconds):
         return error(409, "replayed", "this signed request was already received")
     services.publish("signals", signal)
@@ -61,10 +83,7 @@ def ingest_signal(services: Services, headers: Mapping[str, str], body: bytes) -
 
 
 def _signal(services: Services, source: str, body: bytes) -> Signal:
-    try:
-        record = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
-        raise InvalidMessage("malformed_json", str(problem)) from problem
+    record = json_text.loads(body)
     if not isinstance(record, dict):
         raise InvalidMessage("malformed_json", "the body must be a JSON object")
     now = services.clock.now()
@@ -75,16 +94,28 @@ def _signal(services: Services, source: str, body: bytes) -> Signal:
     record.setdefault("created_at", now.isoformat())
     if record["source"] != source:
         raise InvalidMessage(
-            "source_mismatch", f"body source {record['source']!r} != header {source!r}"
+            "source_mismatch", f"body source {str(record['source'])[:64]!r} != header {source!r}"
         )
     signal = codec.parse(Signal, record)
     codec.encode("signals", signal)  # the topic's Avro schema, checked before the 202
     return signal
 
 
-def _authenticate(
-    services: Services, source: str, headers: Mapping[str, str], body: bytes
-) -> HttpResult | None:
+def _check_account(services: Services, signal: Signal) -> None:
+    """Refuse what can be known here; on_signal checks again in any case (a signal may be
+    published straight to the topic), so while the system of record cannot be reached
+    the signal is accepted, and waits on the topic for on_signal to decide."""
+    try:
+        check_account(services, signal.account)
+    except Unavailable as problem:
+        log.warning(
+            "account not checked: the system of record is unreachable",
+            extra=log_fields(signal_id=signal.signal_id, detail=str(problem)),
+        )
+
+
+def _authenticate(services: Services, headers: Mapping[str, str], body: bytes) -> HttpResult | None:
+    source = headers.get(SOURCE_HEADER.lower(), "")
     timestamp = headers.get(TIMESTAMP_HEADER.lower(), "")
     signature = headers.get(SIGNATURE_HEADER.lower(), "")
     if not (source and timestamp and signature):
@@ -93,14 +124,32 @@ def _authenticate(
             "unauthenticated",
             f"{SOURCE_HEADER}, {TIMESTAMP_HEADER} and {SIGNATURE_HEADER} are required",
         )
-    try:
-        sent_at = float(timestamp)
-    except ValueError:
-        return error(401, "bad_timestamp", f"{TIMESTAMP_HEADER} must be Unix seconds")
-    skew = abs(services.clock.now().timestamp() - sent_at)
+    if not SOURCE_FORM.fullmatch(source):
+        return error(401, "bad_source", f"{SOURCE_HEADER} is 1-64 of A-Z a-z 0-9 . _ -")
+    if not TIMESTAMP_FORM.fullmatch(timestamp):
+        return error(401, "bad_timestamp", f"{TIMESTAMP_HEADER} must be whole Unix seconds")
+    skew = abs(services.clock.now().timestamp() - int(timestamp))
     if skew > services.settings.webhook_tolerance_seconds:
         return error(401, "stale_timestamp", f"timestamp is {skew:.0f} s away from now")
+    if not SIGNATURE_FORM.fullmatch(signature):
+        return error(401, "bad_signature", f"{SIGNATURE_HEADER} must be sha256=<64 hex digits>")
     secret = json.loads(services.secrets.get(WEBHOOK_SECRETS)).get(source)
     if secret is None or not hmac.compare_digest(sign(secret, timestamp, body), signature):
         return error(401, "bad_signature", "signature does not match this source's secret")
     return None
+
+
+def _rate_limit(services: Services, source: str) -> HttpResult | None:
+    """A fixed window per source, counted after authentication so that nobody can spend
+    another source's budget; one counter write per request."""
+    limit = services.settings.webhook_rate_limit
+    if limit == 0:
+        return None
+    window = services.settings.webhook_rate_window_seconds
+    now = services.clock.now().timestamp()
+    start = int(now // window) * window
+    if services.state.increment(f"webhook-rate:{source}:{start}", 2 * window) <= limit:
+        return None
+    retry_after = max(1, math.ceil(start + window - now))
+    refused = error(429, "rate_limited", f"{limit} requests per {window} s per source")
+    return replace(refused, headers={"Retry-After": str(retry_after)})

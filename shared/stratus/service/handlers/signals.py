@@ -8,7 +8,7 @@ from decimal import Decimal
 from functools import partial
 
 from stratus.domain.common import ZERO, Side
-from stratus.domain.errors import OrderNotFound
+from stratus.domain.errors import OrderNotFound, PermanentError
 from stratus.domain.orders import OrderStatus
 from stratus.domain.records import NotFound
 from stratus.domain.signals import Signal, SignalAction
@@ -32,6 +32,7 @@ def on_signal(services: Services, signal: Signal) -> None:
     if services.state.is_done(key):
         log.info("duplicate signal ignored", extra=log_fields(signal_id=signal.signal_id))
         return
+    check_account(services, signal.account)
     venue = services.exchanges.for_account(signal.account)
     policy = services.settings.sizing
     plan = partial(
@@ -76,6 +77,17 @@ def _will_hold(services: Services, signal: Signal) -> Decimal:
     return held + sum(
         (r.unfilled for r in working if (r.request.strategy, r.request.symbol) == mine), ZERO
     )
+
+
+def check_account(services: Services, account: str) -> None:
+    """Unknown and disabled accounts never trade: a PermanentError says which. Raises
+    Unavailable (retry) while the system of record cannot be reached."""
+    try:
+        found = services.accounts.get(account)
+    except NotFound:
+        raise PermanentError("unknown_account", f"there is no account {account!r}") from None
+    if not found.enabled:
+        raise PermanentError("account_disabled", f"account {account!r} takes no signals")
 
 
 def _allocation(services: Services, signal: Signal) -> Decimal | None:

@@ -1,0 +1,28 @@
+"""Accounts can be disabled: a disabled account takes no new signals.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-30 09:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("accounts") as batch_op:
+        batch_op.add_column(
+            sa.Column("enabled", sa.Boolean(), server_default=sa.true(), nullable=False)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("accounts") as batch_op:
+        batch_op.drop_column("enabled")
