@@ -88,17 +88,18 @@ def test_account_directory_over_http(client: ManagerClient, api: Api) -> None:
     api.account("acct-1")
     api.account("acct-2")
     assert client.accounts() == ["acct-1", "acct-2"]
-    found = client.exchange_account("acct-2")
+    executor = ManagerClient(api.client, lambda: api.tokens["service"])
+    found = executor.exchange_account("acct-2")
     assert (found.exchange_id, found.api_key, found.secret) == (
         "paper",
         "key-acct-2",
         "secret-acct-2",
     )
     with pytest.raises(KeyError):
-        client.exchange_account("nobody")
-    trader = ManagerClient(api.client, lambda: api.tokens["trader"])
-    with pytest.raises(PermanentError, match="http_403"):
-        trader.exchange_account("acct-1")
+        executor.exchange_account("nobody")
+    for person in ("trader", "admin"):
+        with pytest.raises(PermanentError, match="http_403"):
+            ManagerClient(api.client, lambda t=api.tokens[person]: t).exchange_account("acct-1")
 
 
 def test_allocations_over_http(client: ManagerClient, api: Api) -> None:

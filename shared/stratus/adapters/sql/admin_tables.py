@@ -25,6 +25,7 @@ class AccountRow(Base):
     currency: Mapped[str] = mapped_column(String(16))  # equity and allocations are in it
     sandbox: Mapped[bool] = mapped_column(Boolean)
     demo: Mapped[bool] = mapped_column(Boolean)
+    api_key_fingerprint: Mapped[str | None] = mapped_column(String(8))  # never more
     key_version: Mapped[str] = mapped_column(String(32), index=True)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     credentials: Mapped[bytes] = mapped_column(LargeBinary)

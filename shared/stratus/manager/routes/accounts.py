@@ -17,10 +17,9 @@ from pydantic import (
     model_validator,
 )
 
-from stratus.adapters.sql.tokens import Role
 from stratus.domain.accounts import Account, Balance, BalanceSnapshot
 from stratus.domain.common import Identifier
-from stratus.manager.auth import Admin, Reader, Trader
+from stratus.manager.auth import Admin, Executor, Reader, Trader
 from stratus.manager.routes.deps import StoreDep
 from stratus.manager.schemas import Amount, Asset, Currency, Paged, Paging, Text, paged
 
@@ -123,13 +122,12 @@ def delete_account(account: AccountPath, store: StoreDep, principal: Admin) -> R
 
 
 @router.get("/accounts/{account}/credentials", response_model=Credentials)
-def credentials(account: AccountPath, store: StoreDep, principal: Trader) -> Credentials:
-    """Decrypted exchange credentials: for admins and for service identities (the
-    functions' service account) only; never for a trader's API token."""
-    if not (principal.service or principal.allows(Role.ADMIN)):
-        raise HTTPException(403, "credentials are for admins and service identities")
+def credentials(account: AccountPath, store: StoreDep, principal: Executor) -> Credentials:
+    """Decrypted exchange credentials, for the executor's service identity only (the
+    functions' service account); people, admins included, never get them back. Every
+    read is audited."""
     try:
-        found = store.accounts.exchange_account(account)
+        found = store.accounts.exchange_account(account, reader=principal.name)
     except KeyError:
         raise HTTPException(404, f"account {account!r} not found") from None
     return Credentials(
