@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Generic, Self, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from fastapi import Depends, Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
+from stratus.adapters.ccxt_exchange import EXCHANGE_OPTIONS
 from stratus.adapters.sql.audit import Page
 from stratus.domain.common import Identifier, Symbol
 from stratus.domain.orders import Fill, OrderRecord
@@ -29,7 +40,6 @@ Asset = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,32}$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._\-]{1,32}$")]
 Wallet = Annotated[dict[Currency, WalletAmount], Field(max_length=1_000)]  # currency -> total
 Text = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
-Secret = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^[\x21-\x7e]+$")]
 Mode = Annotated[str, StringConstraints(pattern=r"^(spot|swap)$")]
 Status = Annotated[str, StringConstraints(pattern=r"^(open|closed)$")]
 AccountId = Identifier
@@ -103,6 +113,76 @@ def _check(name: str, value: Decimal, limit: Decimal) -> None:
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -18:
         raise ValueError(f"{name} has more than 18 decimal places")
+
+
+# The exchanges Stratus trades on: the paper venue and the ccxt ids the gateway is set up
+# and tested for (EXCHANGE_OPTIONS). ccxt would load any other id, but the gateway would
+# not recognise its "duplicate clientOrderId" answers, so a retried create could place an
+# order twice.
+EXCHANGES = ("paper", *EXCHANGE_OPTIONS)
+
+
+def _known_exchange(exchange_id: str) -> str:
+    if exchange_id not in EXCHANGES:
+        known = ", ".join(EXCHANGES)
+        raise ValueError(f"unknown exchange {exchange_id!r}: Stratus trades on {known}")
+    return exchange_id
+
+
+def _printable(credential: SecretStr) -> SecretStr:
+    # Never quote the value: it is a secret.
+    if not _PRINTABLE.fullmatch(credential.get_secret_value()):
+        raise ValueError("must be printable ASCII without spaces")
+    return credential
+
+
+_PRINTABLE = re.compile(r"[\x21-\x7e]+")
+ExchangeId = Annotated[
+    str,
+    StringConstraints(max_length=32),
+    AfterValidator(_known_exchange),
+    WithJsonSchema({"type": "string", "enum": list(EXCHANGES)}),
+]
+Credential = Annotated[SecretStr, Field(min_length=1, max_length=512), AfterValidator(_printable)]
+
+
+class AccountIn(BaseModel):
+    """A new account, from the API or `stratus accounts add`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account: AccountId
+    exchange_id: ExchangeId = Field(description='ccxt exchange id, or "paper"')
+    label: Text = ""
+    currency: Asset = Field(default="USDT", description="equity and allocations are in it")
+    sandbox: bool = False
+    demo: bool = False
+    api_key: Credential
+    secret: Credential
+
+    def public(self) -> dict[str, Any]:
+        """The fields anyone may see: SqlAccounts.create's keyword arguments."""
+        return self.model_dump(exclude={"account", "api_key", "secret"})
+
+
+class AccountPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    exchange_id: ExchangeId | None = None
+    label: Text | None = None
+    currency: Asset | None = None
+    sandbox: bool | None = None
+    demo: bool | None = None
+    api_key: Credential | None = None
+    secret: Credential | None = None
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1, description="expected version")
+
+    @model_validator(mode="after")
+    def _omitted_not_null(self) -> Self:
+        nulls = [name for name in self.model_fields_set if getattr(self, name) is None]
+        if nulls and nulls != ["version"]:
+            raise ValueError(f"fields may be omitted but not null: {', '.join(sorted(nulls))}")
+        return self
 
 
 class Created(BaseModel):

@@ -9,6 +9,7 @@ import pytest
 
 from tests.integration.manager.conftest import SERVICE, START, Api, fill
 
+FULLWIDTH_BYBIT = "".join(chr(ord(c) + 0xFEE0) for c in "bybit")  # U+FF42...
 BODY = {"account": "acct-1", "exchange_id": "bybit", "api_key": "AK-123", "secret": "SK-456"}
 
 
@@ -154,3 +155,35 @@ def test_balances_per_account_and_asset(api: Api) -> None:
         ).status_code
         == 403
     )
+
+
+@pytest.mark.parametrize(
+    "exchange_id", ["kraken", "BYBIT", "bybit ", "", "x" * 33, FULLWIDTH_BYBIT]
+)
+def test_unknown_exchange_ids_are_refused_with_the_known_ones(api: Api, exchange_id: str) -> None:
+    refused = api.post("/api/v1/accounts", json={**BODY, "exchange_id": exchange_id})
+    assert refused.status_code == 422
+    [problem] = refused.json()["detail"]
+    assert problem["loc"] == ["body", "exchange_id"]
+    assert api.get("/api/v1/accounts").json()["total"] == 0
+    assert api.post("/api/v1/accounts", json=BODY).status_code == 201
+    patched = api.patch("/api/v1/accounts/acct-1", json={"exchange_id": exchange_id})
+    assert patched.status_code == 422
+    assert api.get("/api/v1/accounts/acct-1").json()["exchange_id"] == "bybit"
+
+
+def test_the_reason_names_the_exchanges_stratus_trades_on(api: Api) -> None:
+    refused = api.post("/api/v1/accounts", json={**BODY, "exchange_id": "kraken"})
+    assert refused.json()["detail"][0]["msg"] == (
+        "Value error, unknown exchange 'kraken': Stratus trades on paper, bybit, binance"
+    )
+    for known in ("paper", "bybit", "binance"):
+        body = {**BODY, "account": f"on-{known}", "exchange_id": known}
+        assert api.post("/api/v1/accounts", json=body).status_code == 201
+
+
+def test_credentials_must_be_printable_and_are_never_echoed(api: Api) -> None:
+    for bad in ("with space", "tab\there", FULLWIDTH_BYBIT, "x" * 513):
+        refused = api.post("/api/v1/accounts", json={**BODY, "secret": bad})
+        assert refused.status_code == 422
+        assert bad not in refused.text

@@ -4,63 +4,29 @@ their balances."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Self
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Response
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    StringConstraints,
-    model_validator,
-)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, SecretStr
 
 from stratus.domain.accounts import Account, Balance, BalanceSnapshot
 from stratus.domain.common import Identifier
 from stratus.manager.auth import Admin, Executor, Reader, Trader
 from stratus.manager.routes.deps import StoreDep
-from stratus.manager.schemas import Amount, Asset, Currency, Paged, Paging, Text, paged
+from stratus.manager.schemas import (
+    AccountIn,
+    AccountPatch,
+    Amount,
+    Asset,
+    Currency,
+    Paged,
+    Paging,
+    paged,
+)
 
 router = APIRouter(tags=["accounts"])
 
-ExchangeId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$")]
-Credential = Annotated[SecretStr, Field(min_length=1, max_length=512)]
 AccountPath = Annotated[Identifier, Path(description="account id")]
-
-
-class AccountIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    account: Identifier
-    exchange_id: ExchangeId = Field(description='ccxt exchange id, or "paper"')
-    label: Text = ""
-    currency: Asset = Field(default="USDT", description="equity and allocations are in it")
-    sandbox: bool = False
-    demo: bool = False
-    api_key: Credential
-    secret: Credential
-
-
-class AccountPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    exchange_id: ExchangeId | None = None
-    label: Text | None = None
-    currency: Asset | None = None
-    sandbox: bool | None = None
-    demo: bool | None = None
-    api_key: Credential | None = None
-    secret: Credential | None = None
-    version: int | None = Field(default=None, ge=1, le=2**31 - 1, description="expected version")
-
-    @model_validator(mode="after")
-    def _omitted_not_null(self) -> Self:
-        nulls = [name for name in self.model_fields_set if getattr(self, name) is None]
-        if nulls and nulls != ["version"]:
-            raise ValueError(f"fields may be omitted but not null: {', '.join(sorted(nulls))}")
-        return self
 
 
 class Credentials(BaseModel):
@@ -91,11 +57,7 @@ def create_account(body: AccountIn, store: StoreDep, principal: Admin) -> Accoun
         body.api_key.get_secret_value(),
         body.secret.get_secret_value(),
         actor=principal.name,
-        exchange_id=body.exchange_id,
-        label=body.label,
-        currency=body.currency,
-        sandbox=body.sandbox,
-        demo=body.demo,
+        **body.public(),
     )
 
 
