@@ -173,3 +173,19 @@ def test_bootstrap_uses_the_client_when_a_manager_url_is_set(
     assert isinstance(services.ledger, ManagerClient)
     assert services.quotas is services.ledger is services.accounts
     assert services.allocations is services.ledger
+
+
+def test_amounts_travel_as_plain_text_the_manager_reads(client: ManagerClient, api: Api) -> None:
+    """Decimals our code computes may print as "1E-8"; the manager refuses exponents."""
+    api.account()
+    api.put("/api/v1/quotas/acct-1/trend", json={"max_notional": "150"})
+    tiny_fee = Fill.model_validate({**fill(1), "fee": Decimal("1E-8"), "price": Decimal("1E+2")})
+    applied = client.apply_fill(tiny_fee)
+    assert applied is not None
+    assert applied.fees == Decimal("0.00000001")
+    wallets = {"acct-1": {"BTC": Decimal("-5E-7")}}
+    assert client.record_snapshot(START, {"BTC/USDT": Decimal("1.2E+2")}, wallets) is True
+    assert client.reserve(request(1), Decimal("1E+2")) is None
+    assert client.reserve(request(2), Decimal("1E+2")) == "quota_max_notional"
+    record = OrderRecord.intent(request(3), START).model_copy(update={"fee": Decimal("-2E-9")})
+    assert client.record_order(record) is True
