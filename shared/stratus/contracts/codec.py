@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import fastavro
 from pydantic import BaseModel, ValidationError
 
+from stratus.contracts import json_text
 from stratus.domain.common import Message
 from stratus.domain.errors import InvalidMessage
 from stratus.domain.orders import Fill, OrderRejection, OrderRequest
@@ -68,12 +69,12 @@ def encode(topic: str, message: BaseModel) -> bytes:
 
 
 def decode(topic: str, data: bytes) -> Message:
-    """Parse and validate a message from `topic`; InvalidMessage says what is wrong."""
+    """Parse and validate a message from `topic`; InvalidMessage says what is wrong.
+
+    Anyone allowed to publish is outside input: the JSON is strict (json_text), then the
+    topic's schema and the model's rules (amounts by their grammar) apply."""
     model = model_for(topic)
-    try:
-        record = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidMessage("malformed_json", str(error)) from error
+    record = json_text.loads(data)
     if not isinstance(record, dict):
         raise InvalidMessage("malformed_json", "the message is not a JSON object")
     avro_schema = schema(model.__name__)

@@ -8,11 +8,17 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+IDENTIFIER_MAX = 128
+# Starts with a letter or digit: no id is "." or "..", which URLs would resolve away.
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"
 Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+    str, StringConstraints(min_length=1, max_length=IDENTIFIER_MAX, pattern=IDENTIFIER_PATTERN)
 ]
-# Unified ccxt symbol: BASE/QUOTE with an optional :SETTLE for derivatives.
-Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]+/[A-Z0-9]+(:[A-Z0-9]+)?$")]
+# Unified ccxt symbol: BASE/QUOTE with an optional :SETTLE for derivatives; 64 characters
+# at most, as the ledger stores it.
+Symbol = Annotated[
+    str, StringConstraints(max_length=64, pattern=r"^[A-Z0-9]+/[A-Z0-9]+(:[A-Z0-9]+)?$")
+]
 PositiveDecimal = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 NonNegativeDecimal = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 FiniteDecimal = Annotated[Decimal, Field(allow_inf_nan=False)]

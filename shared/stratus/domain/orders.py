@@ -65,6 +65,10 @@ class OrderRequest(Message):
         return "stx-" + hashlib.sha256(self.request_id.encode()).hexdigest()[:32]
 
 
+# Legs are numbered 0..MAX_LEGS-1, so a request id is its signal id plus at most 4 characters.
+MAX_LEGS = 1000
+
+
 def request_id_for(signal_id: str, leg: int) -> str:
     return f"{signal_id}-{leg}"
 
