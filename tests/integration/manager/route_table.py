@@ -35,6 +35,7 @@ class Operation:
     template: str  # /api/v1/accounts/{account}
     path: str  # with SAMPLES filled in
     rule: Require | None  # None: open
+    route: APIRoute
 
     def __str__(self) -> str:
         return f"{self.method} {self.template}"
@@ -53,7 +54,7 @@ def operations(app: FastAPI) -> Iterator[Operation]:
         assert len(rules) <= 1, f"{template}: {len(rules)} access rules"
         path = re.sub(r"\{(\w+)\}", lambda name: SAMPLES[name.group(1)], template)
         for method in sorted(route.methods or ()):
-            yield Operation(method, template, path, rules[0] if rules else None)
+            yield Operation(method, template, path, rules[0] if rules else None, route)
 
 
 def _calls(dependant: Dependant) -> Iterator[object]:

@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, SecretStr
 from stratus.domain.accounts import Account, Balance, BalanceSnapshot
 from stratus.domain.common import Identifier
 from stratus.manager.auth import Admin, Executor, Reader, Trader
+from stratus.manager.bodies import StrictJsonRoute
 from stratus.manager.routes.deps import StoreDep
 from stratus.manager.schemas import (
     AccountIn,
@@ -24,7 +25,7 @@ from stratus.manager.schemas import (
     paged,
 )
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter(tags=["accounts"], route_class=StrictJsonRoute)
 
 AccountPath = Annotated[Identifier, Path(description="account id")]
 
