@@ -274,5 +274,29 @@ def fill(
     }
 
 
+def order_request(n: int, **fields: Any) -> dict[str, Any]:
+    """Leg 0 of signal sig-<n>: a market buy of 1 BTC/USDT, unless `fields` say otherwise."""
+    return {
+        "request_id": f"sig-{n}-0",
+        "signal_id": f"sig-{n}",
+        "leg": 0,
+        "account": "acct-1",
+        "strategy": "trend",
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "order_type": "market",
+        "quantity": "1",
+        "created_at": START.isoformat(),
+        **fields,
+    }
+
+
+def order(n: int, quantity: str = "1", limit_price: str = "100", **fields: Any) -> dict[str, Any]:
+    """An executor's order document (POST /orders) for a limit buy."""
+    request = order_request(n, order_type="limit", quantity=quantity, limit_price=limit_price)
+    at = START.isoformat()
+    return {"request": request, "created_at": at, "updated_at": at, **fields}
+
+
 def D(value: Any) -> Decimal:
     return Decimal(str(value))

@@ -11,6 +11,12 @@ from stratus.cli import main
 from stratus.crypto import Keyring, dev_master_key
 
 
+def use_keys(monkeypatch: pytest.MonkeyPatch, api_key: str, secret: str) -> None:
+    """What `stratus accounts add` and `set-keys` read instead of prompting."""
+    monkeypatch.setenv("STRATUS_ACCOUNT_API_KEY", api_key)
+    monkeypatch.setenv("STRATUS_ACCOUNT_SECRET", secret)
+
+
 @pytest.fixture
 def local_db(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite:///{tmp_path}/cli.db"
@@ -35,8 +41,7 @@ def test_db_upgrade_on_postgres(postgres_url: str, monkeypatch: pytest.MonkeyPat
 def test_add_account_then_rotate_the_master_key(
     local_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("STRATUS_ACCOUNT_API_KEY", "cli-key")
-    monkeypatch.setenv("STRATUS_ACCOUNT_SECRET", "cli-secret")
+    use_keys(monkeypatch, "cli-key", "cli-secret")
     assert main(["accounts", "add", "acct-cli", "--exchange", "bybit", "--sandbox"]) == 0
     assert main(["keys", "new-version"]) == 0
     printed = capsys.readouterr().out.strip().splitlines()[-1]
@@ -75,8 +80,7 @@ def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
 def test_errors_are_one_line_with_the_reason(
     local_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("STRATUS_ACCOUNT_API_KEY", "cli-key-0123456789WXYZ")
-    monkeypatch.setenv("STRATUS_ACCOUNT_SECRET", "cli-secret")
+    use_keys(monkeypatch, "cli-key-0123456789WXYZ", "cli-secret")
     assert main(["accounts", "add", "acct-cli", "--exchange", "bybit"]) == 0
     assert "key ...WXYZ" in capsys.readouterr().out
     assert main(["accounts", "add", "acct-cli", "--exchange", "bybit"]) == 1
@@ -101,11 +105,9 @@ def test_errors_are_one_line_with_the_reason(
 def test_set_keys_replaces_both_and_shows_the_new_fingerprint(
     local_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("STRATUS_ACCOUNT_API_KEY", "old-key-0123456789WXYZ")
-    monkeypatch.setenv("STRATUS_ACCOUNT_SECRET", "old-secret")
+    use_keys(monkeypatch, "old-key-0123456789WXYZ", "old-secret")
     assert main(["accounts", "add", "acct-cli", "--exchange", "binance"]) == 0
-    monkeypatch.setenv("STRATUS_ACCOUNT_API_KEY", "new-key-0123456789ABCD")
-    monkeypatch.setenv("STRATUS_ACCOUNT_SECRET", "new-secret")
+    use_keys(monkeypatch, "new-key-0123456789ABCD", "new-secret")
     assert main(["accounts", "set-keys", "acct-cli"]) == 0
     assert "replaced the keys of acct-cli (key ...ABCD)" in capsys.readouterr().out
     from stratus.service.bootstrap import build

@@ -17,7 +17,7 @@ from stratus.config import Settings
 from stratus.domain.errors import PermanentError
 from stratus.domain.orders import Fill, OrderRecord, OrderRequest
 from stratus.domain.records import NotFound
-from tests.integration.manager.conftest import START, Api, fill
+from tests.integration.manager.conftest import START, Api, fill, order_request
 
 
 @pytest.fixture
@@ -26,20 +26,7 @@ def client(api: Api) -> ManagerClient:
 
 
 def request(n: int) -> OrderRequest:
-    return OrderRequest.model_validate(
-        {
-            "request_id": f"sig-{n}-0",
-            "signal_id": f"sig-{n}",
-            "leg": 0,
-            "account": "acct-1",
-            "strategy": "trend",
-            "symbol": "BTC/USDT",
-            "side": "buy",
-            "order_type": "market",
-            "quantity": "1",
-            "created_at": START,
-        }
-    )
+    return OrderRequest.model_validate(order_request(n))
 
 
 def test_ledger_over_http(client: ManagerClient, api: Api, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,28 +13,10 @@ import pytest
 from fastapi import FastAPI
 
 from stratus.manager.bodies import MAX_BODY_BYTES, StrictJsonRoute
-from tests.integration.manager.conftest import START, Api, fill
+from tests.integration.manager.conftest import START, Api, fill, order
 from tests.integration.manager.route_table import operations
 
 Body = Callable[[Any], dict[str, Any]]
-
-
-def order(**amounts: Any) -> dict[str, Any]:
-    request = {
-        "request_id": "req-9",
-        "signal_id": "sig-9",
-        "leg": 0,
-        "account": "acct-1",
-        "strategy": "trend",
-        "symbol": "BTC/USDT",
-        "side": "buy",
-        "order_type": "limit",
-        "quantity": amounts.pop("quantity", "1"),
-        "limit_price": amounts.pop("limit_price", "100"),
-        "created_at": START.isoformat(),
-    }
-    at = START.isoformat()
-    return {"request": request, "created_at": at, "updated_at": at, **amounts}
 
 
 # (field, method, path, body with the amount in place)
@@ -67,12 +49,12 @@ FIELDS: list[tuple[str, str, str, Body]] = [
     ),
     ("fill price", "POST", "/positions/update", lambda v: {"fills": [{**fill(1), "price": v}]}),
     ("fill fee", "POST", "/positions/update", lambda v: {"fills": [{**fill(1), "fee": v}]}),
-    ("order quantity", "POST", "/orders", lambda v: order(quantity=v)),
-    ("order limit price", "POST", "/orders", lambda v: order(limit_price=v)),
-    ("order filled", "POST", "/orders", lambda v: order(filled=v)),
-    ("order cost", "POST", "/orders", lambda v: order(cost=v)),
-    ("order fee", "POST", "/orders", lambda v: order(fee=v)),
-    ("order's fill", "POST", "/orders", lambda v: order(fills=[{**fill(2), "quantity": v}])),
+    ("order quantity", "POST", "/orders", lambda v: order(9, quantity=v)),
+    ("order limit price", "POST", "/orders", lambda v: order(9, limit_price=v)),
+    ("order filled", "POST", "/orders", lambda v: order(9, filled=v)),
+    ("order cost", "POST", "/orders", lambda v: order(9, cost=v)),
+    ("order fee", "POST", "/orders", lambda v: order(9, fee=v)),
+    ("order's fill", "POST", "/orders", lambda v: order(9, fills=[{**fill(2), "quantity": v}])),
 ]
 
 BAD = {
