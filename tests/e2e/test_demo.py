@@ -27,7 +27,7 @@ def test_demo_prints_orders_fills_positions_and_rejections() -> None:
     for heading in ("Signals", "Orders", "Fills", "Positions", "Portfolio"):
         assert f"\n{heading}" in out
     assert "refused 400: invalid_field (symbol: Field required)" in out
-    assert "refused 400: invalid_field (quantity: Input should be greater than 0)" in out
+    assert "refused 400: invalid_field (quantity: '-1': this amount cannot be negative)" in out
     assert "dead-lettered: unknown_symbol" in out
     assert "leg rejected: max_order_balance_ratio" in out
     assert "deduplicated: no new order" in out
