@@ -62,7 +62,8 @@ class Settings(BaseSettings):
     # The manager's side: who may call it, and its local development admin token.
     manager_service_accounts: dict[str, str] = Field(
         default_factory=dict,
-        description="service account e-mail -> role (reader, trader or admin) for ID tokens",
+        description="service account e-mail -> role (reader, trader or admin) for ID tokens; "
+        "these identities, and no person, may read decrypted exchange keys",
     )
     manager_dev_token: SecretStr = Field(
         default=SecretStr(f"stx_{DEV_PLACEHOLDER}"),
@@ -121,6 +122,16 @@ class Settings(BaseSettings):
     )
     sizing: SizingPolicy = SizingPolicy()
     risk: RiskLimits = RiskLimits()
+
+    @field_validator("manager_service_accounts")
+    @classmethod
+    def _service_accounts_only(cls, value: dict[str, str]) -> dict[str, str]:
+        # Service identities may read decrypted exchange keys: a person's e-mail here
+        # would hand them out to a person.
+        people = [email for email in value if not email.endswith(".gserviceaccount.com")]
+        if people:
+            raise ValueError(f"not service account e-mails: {', '.join(sorted(people))}")
+        return value
 
     @field_validator("cloudsql_ip_type", mode="before")
     @classmethod

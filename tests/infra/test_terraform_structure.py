@@ -546,6 +546,18 @@ def test_secret_resource_is_driven_by_declared_secrets() -> None:
     assert "local.manager_secrets" in for_each(manager)
 
 
+def test_only_the_manager_reads_the_master_key() -> None:
+    """Functions get exchange keys decrypted by the manager, as their service identity:
+    none of them may read the key that decrypts them all."""
+    readers = [
+        name
+        for name, fn in topology()["functions"].items()
+        if "master-key" in fn.get("secrets", [])
+    ]
+    assert readers == []
+    assert "master-key" in locals_()["manager_secrets"]
+
+
 def test_every_secret_the_code_reads_is_declared() -> None:
     declared = _declared_secrets()
     topology_secrets = {s for fn in topology()["functions"].values() for s in fn.get("secrets", [])}

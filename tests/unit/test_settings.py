@@ -57,3 +57,11 @@ def test_production_needs_a_project(production: pytest.MonkeyPatch) -> None:
     production.setenv("STRATUS_GCP_PROJECT", "stratus-local")
     with pytest.raises(ValidationError, match="STRATUS_GCP_PROJECT"):
         Settings()
+
+
+def test_only_service_accounts_map_to_manager_roles() -> None:
+    """They may read decrypted exchange keys: a person's e-mail there is refused."""
+    service = "fn-execute-order@p.iam.gserviceaccount.com"
+    assert Settings(manager_service_accounts={service: "trader"}).manager_service_accounts
+    with pytest.raises(ValidationError, match=r"not service account e-mails: alice@example\.com"):
+        Settings(manager_service_accounts={service: "trader", "alice@example.com": "admin"})

@@ -8,6 +8,7 @@ reused until shortly before it expires.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -19,6 +20,7 @@ import httpx
 
 from stratus.config import Settings
 from stratus.domain.accounts import Account, Allocation
+from stratus.domain.amounts import plain
 from stratus.domain.errors import PermanentError
 from stratus.domain.orders import Fill, OrderRecord, OrderRequest
 from stratus.domain.positions import Position
@@ -73,8 +75,8 @@ class ManagerClient:
     # Ledger
 
     def apply_fill(self, fill: Fill) -> Position | None:
-        body = {"fills": [fill.model_dump(mode="json")]}
-        result = self._call("POST", "/positions/update", json=body)["results"][0]
+        body = {"fills": [fill.model_dump()]}
+        result = self._call("POST", "/positions/update", body=body)["results"][0]
         return None if result["position"] is None else Position.model_validate(result["position"])
 
     def position(self, account: str, strategy: str, symbol: str) -> Position:
@@ -100,14 +102,14 @@ class ManagerClient:
         self, taken_at: datetime, marks: Mapping[str, Decimal], balances: BalanceTotals
     ) -> bool:
         body = {
-            "taken_at": taken_at.isoformat(),
-            "marks": {s: str(p) for s, p in marks.items()},
-            "balances": {a: {c: str(t) for c, t in w.items()} for a, w in balances.items()},
+            "taken_at": taken_at,
+            "marks": dict(marks),
+            "balances": {account: dict(wallet) for account, wallet in balances.items()},
         }
-        return bool(self._call("POST", "/positions/snapshots", json=body)["created"])
+        return bool(self._call("POST", "/positions/snapshots", body=body)["created"])
 
     def record_order(self, record: OrderRecord) -> bool:
-        return bool(self._call("POST", "/orders", json=record.model_dump(mode="json"))["changed"])
+        return bool(self._call("POST", "/orders", body=record.model_dump())["changed"])
 
     # Quotas
 
@@ -116,9 +118,9 @@ class ManagerClient:
             "request_id": request.request_id,
             "account": request.account,
             "strategy": request.strategy,
-            "notional": str(notional),
+            "notional": notional,
         }
-        result = self._call("POST", "/quotas/reservations", json=body)
+        result = self._call("POST", "/quotas/reservations", body=body)
         return None if result["granted"] else str(result["reason"])
 
     def release(self, request_id: str) -> None:
@@ -166,8 +168,11 @@ class ManagerClient:
             if not page["items"] or offset >= page["total"]:
                 return
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self._bearer()}"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            kwargs["content"] = json.dumps(body, default=_json_value)
         try:
             response = self._http.request(method, PREFIX + path, headers=headers, **kwargs)
         except httpx.TransportError as error:
@@ -178,3 +183,13 @@ class ManagerClient:
             # Our own request is wrong (or not allowed): retrying cannot help.
             raise PermanentError(f"http_{response.status_code}", response.text[:500])
         return response.json() if response.content else None
+
+
+def _json_value(value: object) -> str:
+    """Amounts as the manager's grammar reads them (plain text: str() may write
+    "1E-8"), times as ISO-8601."""
+    if isinstance(value, Decimal):
+        return plain(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")

@@ -6,7 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from stratus.cli import accounts, db, demo, keys, kill_switch, ops, up
+from stratus.crypto import CryptoError
+from stratus.domain.errors import StratusError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -28,8 +32,28 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # a person reads this: the reason on one line, no traceback
+        print(f"stratus {args.command}: error: {reason(error)}", file=sys.stderr)
+        return 1
     return result
+
+
+def reason(error: Exception) -> str:
+    """One line saying what went wrong (a field-by-field list for invalid input)."""
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or 'input'}: {item['msg']}"
+            for item in error.errors()
+        )
+    lines = str(error).strip().splitlines()
+    text = lines[0] if lines else ""
+    return (
+        text if isinstance(error, StratusError | CryptoError) else f"{type(error).__name__}: {text}"
+    )
 
 
 if __name__ == "__main__":

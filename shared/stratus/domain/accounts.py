@@ -24,10 +24,20 @@ class Account(BaseModel):
     sandbox: bool
     demo: bool
     enabled: bool = True  # False: takes no new signals (orders in flight go on)
+    # The API key's end (key_fingerprint), to tell which key is stored; None for accounts
+    # stored before fingerprints existed, until their keys are replaced.
+    api_key_fingerprint: str | None
     key_version: str
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+def key_fingerprint(api_key: str) -> str:
+    """What people may see of an API key: its last 4 characters, never more than a
+    quarter of it (a short paper key shows less)."""
+    shown = min(4, len(api_key) // 4)
+    return "..." + api_key[len(api_key) - shown :]
 
 
 class Balance(BaseModel):

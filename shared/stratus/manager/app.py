@@ -10,6 +10,7 @@ from stratus.adapters.sql.tokens import Role
 from stratus.config import Environment, Settings
 from stratus.manager import errors
 from stratus.manager.auth import Authenticator
+from stratus.manager.bodies import MAX_BODY_BYTES
 from stratus.manager.routes import accounts, admin, funds, health, orders, portfolio, positions
 from stratus.manager.store import Store
 from stratus.service.bootstrap import services as default_services
@@ -27,6 +28,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     settings = services.settings
     store = Store.of(services)
     app = FastAPI(
+        max_body_size=MAX_BODY_BYTES,
         title="Stratus manager",
         version="1.0.0",
         description="System of record: accounts, balances, positions, allocations, quotas, "

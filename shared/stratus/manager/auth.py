@@ -140,15 +140,25 @@ def _principal(
     return principal
 
 
-def _require(role: Role) -> Any:
-    def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
-        if not principal.allows(role):
-            raise HTTPException(403, f"needs the {role.value} role")
+@dataclass(frozen=True)
+class Require:
+    """A route's access rule, as a dependency the route table exposes (the authorization
+    tests read it from there). `service_only`: Google-authenticated service identities
+    alone, whatever role a token carries (decrypted exchange keys: a leaked admin token
+    must not leak them)."""
+
+    role: Role
+    service_only: bool = False
+
+    def __call__(self, principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+        if self.service_only and not principal.service:
+            raise HTTPException(403, "only the executor's service identity may do this")
+        if not principal.allows(self.role):
+            raise HTTPException(403, f"needs the {self.role.value} role")
         return principal
 
-    return check
 
-
-Reader = Annotated[Principal, Depends(_require(Role.READER))]
-Trader = Annotated[Principal, Depends(_require(Role.TRADER))]
-Admin = Annotated[Principal, Depends(_require(Role.ADMIN))]
+Reader = Annotated[Principal, Depends(Require(Role.READER))]
+Trader = Annotated[Principal, Depends(Require(Role.TRADER))]
+Admin = Annotated[Principal, Depends(Require(Role.ADMIN))]
+Executor = Annotated[Principal, Depends(Require(Role.TRADER, service_only=True))]

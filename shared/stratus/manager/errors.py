@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import HTTPException as FastApiHTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
@@ -19,6 +20,14 @@ from stratus.domain.records import Conflict, NotFound
 from stratus.observability import current_trace_id, log_fields, trace_from_header, traced
 
 log = logging.getLogger(__name__)
+
+
+class BadRequest(FastApiHTTPException):
+    """A 400 whose answer's `error` is a machine-readable reason (duplicate_key, ...)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(400, detail)
+        self.reason = reason
 
 
 def body(request: Request, status: int, error: str, detail: Any) -> JSONResponse:
@@ -43,7 +52,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http(request: Request, error: HTTPException) -> JSONResponse:
-        response = body(request, error.status_code, _reason(error.status_code), error.detail)
+        reason = error.reason if isinstance(error, BadRequest) else _reason(error.status_code)
+        response = body(request, error.status_code, reason, error.detail)
         for name, value in (error.headers or {}).items():
             response.headers[name] = value
         return response
@@ -85,6 +95,7 @@ def _reason(status: int) -> str:
         403: "forbidden",
         404: "not_found",
         405: "method_not_allowed",
+        413: "body_too_large",
     }.get(status, f"http_{status}")
 
 

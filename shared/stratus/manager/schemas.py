@@ -2,34 +2,46 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Generic, Self, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from fastapi import Depends, Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
+from stratus.adapters.ccxt_exchange import EXCHANGE_OPTIONS
 from stratus.adapters.sql.audit import Page
+from stratus.domain import amounts
 from stratus.domain.common import Identifier, Symbol
-from stratus.domain.orders import Fill, OrderRecord
+from stratus.domain.orders import Fill, OrderRecord, OrderRequest
 
 T = TypeVar("T")
 
-# NUMERIC(38, 18) holds 20 integer digits: bounded inputs keep every sum inside it.
-Amount = Annotated[Decimal, Field(ge=0, lt=Decimal("1e15"), decimal_places=18, allow_inf_nan=False)]
-Price = Annotated[Decimal, Field(gt=0, lt=Decimal("1e9"), decimal_places=18, allow_inf_nan=False)]
-# An exchange balance: signed, since a unified account can owe a currency.
-WalletAmount = Annotated[
-    Decimal,
-    Field(gt=Decimal("-1e15"), lt=Decimal("1e15"), decimal_places=18, allow_inf_nan=False),
-]
+# Every amount in a body follows the one grammar (stratus.domain.amounts: decimal text,
+# no exponent, spaces, underscores, other scripts' digits, NaN...), within bounds that
+# keep it, and sums of many, inside the ledger's NUMERIC(38, 18).
+Amount = Annotated[amounts.Amount, Field(lt=Decimal("1e15"))]
+PositiveAmount = Annotated[amounts.PositiveAmount, Field(lt=Decimal("1e15"))]
+# Signed: an exchange balance (a unified account can owe a currency), an order's fee.
+SignedAmount = Annotated[amounts.SignedAmount, Field(gt=Decimal("-1e15"), lt=Decimal("1e15"))]
+Price = Annotated[amounts.PositiveAmount, Field(lt=Decimal("1e9"))]
+Quantity = Annotated[amounts.PositiveAmount, Field(lt=Decimal("1e12"))]  # of one fill
 Asset = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,32}$")]
 # A currency code as the exchange (through ccxt) names it: wider than Asset, which people
 # type, so that an unusual code never blocks a scheduled snapshot.
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._\-]{1,32}$")]
-Wallet = Annotated[dict[Currency, WalletAmount], Field(max_length=1_000)]  # currency -> total
+Wallet = Annotated[dict[Currency, SignedAmount], Field(max_length=1_000)]  # currency -> total
 Text = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
-Secret = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^[\x21-\x7e]+$")]
 Mode = Annotated[str, StringConstraints(pattern=r"^(spot|swap)$")]
 Status = Annotated[str, StringConstraints(pattern=r"^(open|closed)$")]
 AccountId = Identifier
@@ -59,50 +71,113 @@ def paged(items: list[T], total: int, page: Page) -> Paged[T]:
 
 
 class FillIn(Fill):
-    """A fill as the API accepts it: the domain's rules plus storage bounds."""
+    """A fill as the API accepts it: the domain's rules, amounts by the grammar, storage
+    bounds."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     exchange_order_id: Annotated[str, StringConstraints(max_length=128)]
     fee_currency: Annotated[str, StringConstraints(max_length=16)]
-
-    @model_validator(mode="after")
-    def _bounded(self) -> Self:
-        _check("quantity", self.quantity, Decimal("1e12"))
-        _check("price", self.price, Decimal("1e9"))
-        _check("fee", self.fee, Decimal("1e12"))
-        return self
+    quantity: Quantity
+    price: Price
+    fee: Annotated[amounts.Amount, Field(lt=Decimal("1e12"))]
 
     def fill(self) -> Fill:
         return Fill.model_validate(self.model_dump())
 
 
-class OrderIn(OrderRecord):
-    """An order document as the API accepts it: within storage bounds."""
+class OrderRequestIn(OrderRequest):
+    quantity: PositiveAmount
+    limit_price: PositiveAmount | None = None
+    reference_price: PositiveAmount | None = None
 
-    @model_validator(mode="after")
-    def _bounded(self) -> Self:
-        values = {
-            "request.quantity": self.request.quantity,
-            "request.limit_price": self.request.limit_price or Decimal(0),
-            "filled": self.filled,
-            "cost": self.cost,
-            "fee": self.fee,
-        }
-        for name, value in values.items():
-            _check(name, value, Decimal("1e15"))
-        return self
+
+class OrderIn(OrderRecord):
+    """An order document as the API accepts it: amounts by the grammar, within storage
+    bounds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request: OrderRequestIn
+    filled: Amount = Decimal(0)
+    cost: Amount = Decimal(0)
+    fee: SignedAmount = Decimal(0)
+    fills: tuple[FillIn, ...] = ()
 
     def record(self) -> OrderRecord:
         return OrderRecord.model_validate(self.model_dump())
 
 
-def _check(name: str, value: Decimal, limit: Decimal) -> None:
-    if not value.is_finite() or abs(value) >= limit:
-        raise ValueError(f"{name} must be finite and below {limit:.0E}")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -18:
-        raise ValueError(f"{name} has more than 18 decimal places")
+# The exchanges Stratus trades on: the paper venue and the ccxt ids the gateway is set up
+# and tested for (EXCHANGE_OPTIONS). ccxt would load any other id, but the gateway would
+# not recognise its "duplicate clientOrderId" answers, so a retried create could place an
+# order twice.
+EXCHANGES = ("paper", *EXCHANGE_OPTIONS)
+
+
+def _known_exchange(exchange_id: str) -> str:
+    if exchange_id not in EXCHANGES:
+        known = ", ".join(EXCHANGES)
+        raise ValueError(f"unknown exchange {exchange_id!r}: Stratus trades on {known}")
+    return exchange_id
+
+
+def _printable(credential: SecretStr) -> SecretStr:
+    # Never quote the value: it is a secret.
+    if not _PRINTABLE.fullmatch(credential.get_secret_value()):
+        raise ValueError("must be printable ASCII without spaces")
+    return credential
+
+
+_PRINTABLE = re.compile(r"[\x21-\x7e]+")
+ExchangeId = Annotated[
+    str,
+    StringConstraints(max_length=32),
+    AfterValidator(_known_exchange),
+    WithJsonSchema({"type": "string", "enum": list(EXCHANGES)}),
+]
+Credential = Annotated[SecretStr, Field(min_length=1, max_length=512), AfterValidator(_printable)]
+
+
+class AccountIn(BaseModel):
+    """A new account, from the API or `stratus accounts add`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account: AccountId
+    exchange_id: ExchangeId = Field(description='ccxt exchange id, or "paper"')
+    label: Text = ""
+    currency: Asset = Field(default="USDT", description="equity and allocations are in it")
+    sandbox: bool = False
+    demo: bool = False
+    enabled: bool = Field(default=True, description="false: the account takes no new signals")
+    api_key: Credential
+    secret: Credential
+
+    def public(self) -> dict[str, Any]:
+        """The fields anyone may see: SqlAccounts.create's keyword arguments."""
+        return self.model_dump(exclude={"account", "api_key", "secret"})
+
+
+class AccountPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    exchange_id: ExchangeId | None = None
+    label: Text | None = None
+    currency: Asset | None = None
+    sandbox: bool | None = None
+    demo: bool | None = None
+    enabled: bool | None = None
+    api_key: Credential | None = None
+    secret: Credential | None = None
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1, description="expected version")
+
+    @model_validator(mode="after")
+    def _omitted_not_null(self) -> Self:
+        nulls = [name for name in self.model_fields_set if getattr(self, name) is None]
+        if nulls and nulls != ["version"]:
+            raise ValueError(f"fields may be omitted but not null: {', '.join(sorted(nulls))}")
+        return self
 
 
 class Created(BaseModel):

@@ -5,6 +5,7 @@ PostgreSQL: the session's database of tests/integration/conftest.py (`postgres_u
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,7 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
+from google.auth import crypt, jwt
 from sqlalchemy import Engine, text
 
 from stratus import migrations
@@ -31,7 +35,8 @@ from stratus.service.services import Services
 
 DEV_TOKEN = "stx_stratus-dev-only-not-secret"
 AUDIENCE = "https://manager.test"
-SERVICE_ACCOUNTS = {"functions@p.iam.gserviceaccount.com": "trader"}
+SERVICE = "functions@p.iam.gserviceaccount.com"  # the executor's service identity
+SERVICE_ACCOUNTS = {SERVICE: "trader"}
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
@@ -139,14 +144,68 @@ class Api:
 
 
 @pytest.fixture
-def api(system: Services) -> Iterator[Api]:
+def api(system: Services, id_token: Any) -> Iterator[Api]:
+    """Tokens: "admin", "trader", "reader" (API tokens), "service" (the executor's Google
+    ID token)."""
     app = create_app(system)
     store: Store = app.state.store
-    tokens = {"admin": DEV_TOKEN}
+    tokens = {"admin": DEV_TOKEN, "service": id_token()}
     for role in (Role.TRADER, Role.READER):
         tokens[role.value] = store.tokens.issue(f"test-{role.value}", role)[1]
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, store, tokens)
+
+
+@pytest.fixture(scope="session")
+def google_key() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+@pytest.fixture
+def id_token(google_key: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Makes Google-style ID tokens; Google's certificate fetch returns our public key."""
+    private, public = google_key
+    fetched = []
+
+    def fake_fetch(_request: Any, url: str) -> dict[str, str]:
+        fetched.append(url)
+        return {"test-key": public}
+
+    monkeypatch.setattr("google.oauth2.id_token._fetch_certs", fake_fetch)
+    signer = crypt.RSASigner.from_string(private, key_id="test-key")
+
+    def make(**claims: Any) -> str:
+        now = int(time.time())
+        payload = {
+            "iss": "https://accounts.google.com",
+            "aud": AUDIENCE,
+            "email": SERVICE,
+            "email_verified": True,
+            "iat": now,
+            "exp": now + 3600,
+            "sub": "1234",
+            **claims,
+        }
+        token: bytes = jwt.encode(signer, payload)
+        return token.decode()
+
+    make.fetched = fetched  # type: ignore[attr-defined]
+    return make
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def fill(
@@ -177,6 +236,30 @@ def fill(
         "liquidity": "taker",
         "executed_at": at.isoformat(),
     }
+
+
+def order_request(n: int, **fields: Any) -> dict[str, Any]:
+    """Leg 0 of signal sig-<n>: a market buy of 1 BTC/USDT, unless `fields` say otherwise."""
+    return {
+        "request_id": f"sig-{n}-0",
+        "signal_id": f"sig-{n}",
+        "leg": 0,
+        "account": "acct-1",
+        "strategy": "trend",
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "order_type": "market",
+        "quantity": "1",
+        "created_at": START.isoformat(),
+        **fields,
+    }
+
+
+def order(n: int, quantity: str = "1", limit_price: str = "100", **fields: Any) -> dict[str, Any]:
+    """An executor's order document (POST /orders) for a limit buy."""
+    request = order_request(n, order_type="limit", quantity=quantity, limit_price=limit_price)
+    at = START.isoformat()
+    return {"request": request, "created_at": at, "updated_at": at, **fields}
 
 
 def D(value: Any) -> Decimal:

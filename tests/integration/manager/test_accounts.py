@@ -7,8 +7,9 @@ import logging
 
 import pytest
 
-from tests.integration.manager.conftest import Api, fill
+from tests.integration.manager.conftest import SERVICE, START, Api, fill
 
+FULLWIDTH_BYBIT = "".join(chr(ord(c) + 0xFEE0) for c in "bybit")  # U+FF42...
 BODY = {"account": "acct-1", "exchange_id": "bybit", "api_key": "AK-123", "secret": "SK-456"}
 
 
@@ -59,14 +60,47 @@ def test_credentials_are_encrypted_at_rest_and_never_returned(
     assert "SK-789" not in repr(directory)
 
 
-def test_only_admins_and_service_identities_read_credentials(api: Api) -> None:
+def test_only_the_executors_service_identity_reads_credentials(api: Api) -> None:
     api.post("/api/v1/accounts", json=BODY)
-    answer = api.get("/api/v1/accounts/acct-1/credentials")
+    answer = api.get("/api/v1/accounts/acct-1/credentials", role="service")
     assert answer.status_code == 200
     assert (answer.json()["api_key"], answer.json()["secret"]) == ("AK-123", "SK-456")
-    assert api.get("/api/v1/accounts/acct-1/credentials", role="trader").status_code == 403
-    assert api.get("/api/v1/accounts/acct-1/credentials", role="reader").status_code == 403
-    assert api.get("/api/v1/accounts/nobody/credentials").status_code == 404
+    for person in ("admin", "trader", "reader"):
+        refused = api.get("/api/v1/accounts/acct-1/credentials", role=person)
+        assert refused.status_code == 403
+        assert "SK-456" not in refused.text
+    missing = api.get("/api/v1/accounts/nobody/credentials", role="service")
+    assert missing.status_code == 404
+
+
+def test_every_read_of_decrypted_keys_is_audited(api: Api) -> None:
+    api.post("/api/v1/accounts", json=BODY)
+    api.get("/api/v1/accounts/acct-1/credentials", role="service")
+    api.get("/api/v1/accounts/acct-1/credentials", role="admin")  # refused: no read
+    api.store.accounts.exchange_account("acct-1")  # the executor in process
+    reads = api.get("/api/v1/audit", params={"action": "account.credentials.read"}).json()
+    assert [(e["actor"], e["entity_id"]) for e in reads["items"]] == [
+        ("system", "acct-1"),
+        (SERVICE, "acct-1"),
+    ]
+    assert [e["at"] for e in reads["items"]] == [START.isoformat().replace("+00:00", "Z")] * 2
+    assert reads["items"][0]["after"] == {"api_key_fingerprint": "...3"}
+    assert "SK-456" not in json.dumps(reads)
+    assert "AK-123" not in json.dumps(reads)
+
+
+def test_people_see_a_fingerprint_and_replace_keys(api: Api) -> None:
+    created = api.post("/api/v1/accounts", json={**BODY, "api_key": "bybit-key-0123456789WXYZ"})
+    assert created.json()["api_key_fingerprint"] == "...WXYZ"
+    replaced = api.patch(
+        "/api/v1/accounts/acct-1", json={"api_key": "new-key-0123456789ABCD", "secret": "SK-2"}
+    )
+    assert replaced.json()["api_key_fingerprint"] == "...ABCD"
+    assert api.get("/api/v1/accounts/acct-1", role="reader").json()["api_key_fingerprint"] == (
+        "...ABCD"
+    )
+    keys = api.store.accounts.exchange_account("acct-1")
+    assert (keys.api_key, keys.secret) == ("new-key-0123456789ABCD", "SK-2")
 
 
 def test_only_admins_manage_accounts(api: Api) -> None:
@@ -121,3 +155,35 @@ def test_balances_per_account_and_asset(api: Api) -> None:
         ).status_code
         == 403
     )
+
+
+@pytest.mark.parametrize(
+    "exchange_id", ["kraken", "BYBIT", "bybit ", "", "x" * 33, FULLWIDTH_BYBIT]
+)
+def test_unknown_exchange_ids_are_refused_with_the_known_ones(api: Api, exchange_id: str) -> None:
+    refused = api.post("/api/v1/accounts", json={**BODY, "exchange_id": exchange_id})
+    assert refused.status_code == 422
+    [problem] = refused.json()["detail"]
+    assert problem["loc"] == ["body", "exchange_id"]
+    assert api.get("/api/v1/accounts").json()["total"] == 0
+    assert api.post("/api/v1/accounts", json=BODY).status_code == 201
+    patched = api.patch("/api/v1/accounts/acct-1", json={"exchange_id": exchange_id})
+    assert patched.status_code == 422
+    assert api.get("/api/v1/accounts/acct-1").json()["exchange_id"] == "bybit"
+
+
+def test_the_reason_names_the_exchanges_stratus_trades_on(api: Api) -> None:
+    refused = api.post("/api/v1/accounts", json={**BODY, "exchange_id": "kraken"})
+    assert refused.json()["detail"][0]["msg"] == (
+        "Value error, unknown exchange 'kraken': Stratus trades on paper, bybit, binance"
+    )
+    for known in ("paper", "bybit", "binance"):
+        body = {**BODY, "account": f"on-{known}", "exchange_id": known}
+        assert api.post("/api/v1/accounts", json=body).status_code == 201
+
+
+def test_credentials_must_be_printable_and_are_never_echoed(api: Api) -> None:
+    for bad in ("with space", "tab\there", FULLWIDTH_BYBIT, "x" * 513):
+        refused = api.post("/api/v1/accounts", json={**BODY, "secret": bad})
+        assert refused.status_code == 422
+        assert bad not in refused.text

@@ -10,61 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import crypt, jwt
 
-from tests.integration.manager.conftest import AUDIENCE, Api, fill
-
-SERVICE = "functions@p.iam.gserviceaccount.com"
-
-
-@pytest.fixture(scope="module")
-def google_key() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
-@pytest.fixture
-def id_token(google_key: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Makes Google-style ID tokens; Google's certificate fetch returns our public key."""
-    private, public = google_key
-    fetched = []
-
-    def fake_fetch(_request: Any, url: str) -> dict[str, str]:
-        fetched.append(url)
-        return {"test-key": public}
-
-    monkeypatch.setattr("google.oauth2.id_token._fetch_certs", fake_fetch)
-    signer = crypt.RSASigner.from_string(private, key_id="test-key")
-
-    def make(**claims: Any) -> str:
-        now = int(time.time())
-        payload = {
-            "iss": "https://accounts.google.com",
-            "aud": AUDIENCE,
-            "email": SERVICE,
-            "email_verified": True,
-            "iat": now,
-            "exp": now + 3600,
-            "sub": "1234",
-            **claims,
-        }
-        token: bytes = jwt.encode(signer, payload)
-        return token.decode()
-
-    make.fetched = fetched  # type: ignore[attr-defined]
-    return make
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.integration.manager.conftest import AUDIENCE, SERVICE, Api, bearer, fill
 
 
 def test_every_api_route_needs_a_token(api: Api) -> None:

@@ -17,7 +17,7 @@ from stratus.config import Settings
 from stratus.domain.errors import PermanentError
 from stratus.domain.orders import Fill, OrderRecord, OrderRequest
 from stratus.domain.records import NotFound
-from tests.integration.manager.conftest import START, Api, fill
+from tests.integration.manager.conftest import START, Api, fill, order_request
 
 
 @pytest.fixture
@@ -26,20 +26,7 @@ def client(api: Api) -> ManagerClient:
 
 
 def request(n: int) -> OrderRequest:
-    return OrderRequest.model_validate(
-        {
-            "request_id": f"sig-{n}-0",
-            "signal_id": f"sig-{n}",
-            "leg": 0,
-            "account": "acct-1",
-            "strategy": "trend",
-            "symbol": "BTC/USDT",
-            "side": "buy",
-            "order_type": "market",
-            "quantity": "1",
-            "created_at": START,
-        }
-    )
+    return OrderRequest.model_validate(order_request(n))
 
 
 def test_ledger_over_http(client: ManagerClient, api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,17 +75,18 @@ def test_account_directory_over_http(client: ManagerClient, api: Api) -> None:
     api.account("acct-1")
     api.account("acct-2")
     assert client.accounts() == ["acct-1", "acct-2"]
-    found = client.exchange_account("acct-2")
+    executor = ManagerClient(api.client, lambda: api.tokens["service"])
+    found = executor.exchange_account("acct-2")
     assert (found.exchange_id, found.api_key, found.secret) == (
         "paper",
         "key-acct-2",
         "secret-acct-2",
     )
     with pytest.raises(KeyError):
-        client.exchange_account("nobody")
-    trader = ManagerClient(api.client, lambda: api.tokens["trader"])
-    with pytest.raises(PermanentError, match="http_403"):
-        trader.exchange_account("acct-1")
+        executor.exchange_account("nobody")
+    for person in ("trader", "admin"):
+        with pytest.raises(PermanentError, match="http_403"):
+            ManagerClient(api.client, lambda t=api.tokens[person]: t).exchange_account("acct-1")
 
 
 def test_accounts_are_checked_without_their_keys(client: ManagerClient, api: Api) -> None:
@@ -183,3 +171,19 @@ def test_bootstrap_uses_the_client_when_a_manager_url_is_set(
     assert isinstance(services.ledger, ManagerClient)
     assert services.quotas is services.ledger is services.accounts
     assert services.allocations is services.ledger
+
+
+def test_amounts_travel_as_plain_text_the_manager_reads(client: ManagerClient, api: Api) -> None:
+    """Decimals our code computes may print as "1E-8"; the manager refuses exponents."""
+    api.account()
+    api.put("/api/v1/quotas/acct-1/trend", json={"max_notional": "150"})
+    tiny_fee = Fill.model_validate({**fill(1), "fee": Decimal("1E-8"), "price": Decimal("1E+2")})
+    applied = client.apply_fill(tiny_fee)
+    assert applied is not None
+    assert applied.fees == Decimal("0.00000001")
+    wallets = {"acct-1": {"BTC": Decimal("-5E-7")}}
+    assert client.record_snapshot(START, {"BTC/USDT": Decimal("1.2E+2")}, wallets) is True
+    assert client.reserve(request(1), Decimal("1E+2")) is None
+    assert client.reserve(request(2), Decimal("1E+2")) == "quota_max_notional"
+    record = OrderRecord.intent(request(3), START).model_copy(update={"fee": Decimal("-2E-9")})
+    assert client.record_order(record) is True

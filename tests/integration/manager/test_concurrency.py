@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TypeVar
 
@@ -12,27 +11,14 @@ from stratus.adapters.sql.accounts import SqlAccounts
 from stratus.domain.orders import Fill, OrderRequest
 from stratus.domain.positions import replay
 from stratus.service.services import Services
-from tests.integration.manager.conftest import Api, MasterKey, fill
+from tests.integration.manager.conftest import Api, MasterKey, fill, order_request
 
 THREADS = 12
 T = TypeVar("T")
 
 
 def request(n: int) -> OrderRequest:
-    return OrderRequest.model_validate(
-        {
-            "request_id": f"sig-{n}-0",
-            "signal_id": f"sig-{n}",
-            "leg": 0,
-            "account": "acct-1",
-            "strategy": "trend",
-            "symbol": "BTC/USDT",
-            "side": "buy",
-            "order_type": "market",
-            "quantity": "1",
-            "created_at": datetime(2026, 1, 1, tzinfo=UTC),
-        }
-    )
+    return OrderRequest.model_validate(order_request(n))
 
 
 def run_all(calls: Sequence[Callable[..., T]]) -> list[T]:

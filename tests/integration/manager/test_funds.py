@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.integration.manager.conftest import START, Api, fill
+from tests.integration.manager.conftest import START, Api, fill, order_request
 
 RESERVE = "/api/v1/quotas/reservations"
 
@@ -92,30 +92,16 @@ def test_daily_loss_quota_counts_todays_fills(api: Api) -> None:
 
 
 def test_quota_port_through_services(api: Api) -> None:
-    from datetime import UTC, datetime
     from decimal import Decimal
 
     from stratus.domain.orders import OrderRequest
 
     api.account()
     api.put("/api/v1/quotas/acct-1/trend", json={"max_open_orders": 1})
-    request = OrderRequest.model_validate(
-        {
-            "request_id": "sig-0",
-            "signal_id": "sig",
-            "leg": 0,
-            "account": "acct-1",
-            "strategy": "trend",
-            "symbol": "BTC/USDT",
-            "side": "buy",
-            "order_type": "market",
-            "quantity": "1",
-            "created_at": datetime(2026, 1, 1, tzinfo=UTC),
-        }
-    )
+    request = OrderRequest.model_validate(order_request(0))
     quotas = api.client.app.state.services.quotas  # type: ignore[attr-defined]
     assert quotas.reserve(request, Decimal(100)) is None
     second = request.model_copy(update={"request_id": "sig-1"})
     assert quotas.reserve(second, Decimal(100)) == "quota_max_open_orders"
-    quotas.release("sig-0")
+    quotas.release("sig-0-0")
     assert quotas.reserve(second, Decimal(100)) is None

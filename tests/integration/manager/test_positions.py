@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.integration.manager.conftest import START, Api, fill
+from tests.integration.manager.conftest import START, Api, fill, order
 
 UPDATE = "/api/v1/positions/update"
 
@@ -100,33 +100,20 @@ def test_readers_cannot_apply_fills(api: Api) -> None:
 
 
 def test_orders_ledger_records_forward_only(api: Api) -> None:
-    order = {
-        "request": {
-            "request_id": "sig-1-0",
-            "signal_id": "sig-1",
-            "leg": 0,
-            "account": "acct-1",
-            "strategy": "trend",
-            "symbol": "BTC/USDT",
-            "side": "buy",
-            "order_type": "limit",
-            "quantity": "2",
-            "limit_price": "100",
-            "created_at": START.isoformat(),
-        },
-        "status": "partially_filled",
-        "filled": "1",
-        "cost": "100",
-        "fee": "0.1",
-        "exchange_order_id": "ex-1",
-        "created_at": START.isoformat(),
-        "updated_at": START.isoformat(),
-    }
-    first = api.post("/api/v1/orders", role="trader", json=order).json()
+    document = order(
+        1,
+        quantity="2",
+        status="partially_filled",
+        filled="1",
+        cost="100",
+        fee="0.1",
+        exchange_order_id="ex-1",
+    )
+    first = api.post("/api/v1/orders", role="trader", json=document).json()
     assert first["changed"] is True
-    done = {**order, "status": "filled", "filled": "2", "cost": "200"}
+    done = {**document, "status": "filled", "filled": "2", "cost": "200"}
     assert api.post("/api/v1/orders", role="trader", json=done).json()["changed"] is True
-    assert api.post("/api/v1/orders", role="trader", json=order).json()["changed"] is False
+    assert api.post("/api/v1/orders", role="trader", json=document).json()["changed"] is False
     listed = api.get("/api/v1/orders", params={"status": "filled", "account": "acct-1"}).json()
     [entry] = listed["items"]
     assert (entry["filled"], entry["status"], entry["version"]) == ("2", "filled", 2)

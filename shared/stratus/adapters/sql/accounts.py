@@ -21,7 +21,7 @@ from stratus.adapters.sql.audit import Page, paged
 from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.tables import PositionRow
 from stratus.crypto import Sealed, Vault
-from stratus.domain.accounts import Account
+from stratus.domain.accounts import Account, key_fingerprint
 from stratus.domain.records import Conflict, NotFound
 from stratus.ports import Clock, ExchangeAccount
 
@@ -38,9 +38,8 @@ class SqlAccounts:
         self, account: str, api_key: str, secret: str, actor: str = audit.SYSTEM, **public: Any
     ) -> Account:
         now = self._clock.now()
-        sealed = self._vault.seal(_credentials(api_key, secret), account)
         row = AccountRow(account=account, created_at=now, updated_at=now, **public)
-        _store(row, sealed)
+        self._seal(row, api_key, secret)
         try:
             with self._db.transaction() as session:
                 session.add(row)
@@ -79,7 +78,7 @@ class SqlAccounts:
                 current = self._open(row)
                 api_key = changes.get("api_key") or current["api_key"]
                 secret = changes.get("secret") or current["secret"]
-                _store(row, self._vault.seal(_credentials(api_key, secret), account))
+                self._seal(row, api_key, secret)
             row.updated_at = now
             session.flush()
             after = _account(row)
@@ -141,14 +140,28 @@ class SqlAccounts:
     def database(self) -> Database:
         return self._db
 
-    # AccountDirectory: credentials decrypted only here, only in memory.
+    # AccountDirectory: credentials decrypted only here, only in memory, and each read
+    # audited (who and when, never the secret).
 
-    def exchange_account(self, account: str) -> ExchangeAccount:
+    def exchange_account(self, account: str, reader: str = audit.SYSTEM) -> ExchangeAccount:
+        """The account's decrypted keys for `reader` (the executor: in process, or the
+        functions' service identity through the API). Raises KeyError if unknown."""
+        now = self._clock.now()
         with self._db.transaction() as session:
             row = session.get(AccountRow, account)
             if row is None:
                 raise KeyError(account)
             credentials = self._open(row)
+            audit.record(
+                session,
+                actor=reader,
+                action="account.credentials.read",
+                entity="account",
+                entity_id=account,
+                before=None,
+                after={"api_key_fingerprint": row.api_key_fingerprint},
+                at=now,
+            )
             return ExchangeAccount(
                 account=row.account,
                 exchange_id=row.exchange_id,
@@ -215,6 +228,10 @@ class SqlAccounts:
             )
             return 1
 
+    def _seal(self, row: AccountRow, api_key: str, secret: str) -> None:
+        _store(row, self._vault.seal(_credentials(api_key, secret), row.account))
+        row.api_key_fingerprint = key_fingerprint(api_key)
+
     def _open(self, row: AccountRow) -> dict[str, str]:
         opened: dict[str, str] = json.loads(self._vault.open(_sealed(row), row.account))
         return opened
@@ -252,6 +269,7 @@ def _account(row: AccountRow) -> Account:
         sandbox=row.sandbox,
         demo=row.demo,
         enabled=row.enabled,
+        api_key_fingerprint=row.api_key_fingerprint,
         key_version=row.key_version,
         created_at=row.created_at,
         updated_at=row.updated_at,

@@ -26,6 +26,7 @@ class AccountRow(Base):
     sandbox: Mapped[bool] = mapped_column(Boolean)
     demo: Mapped[bool] = mapped_column(Boolean)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    api_key_fingerprint: Mapped[str | None] = mapped_column(String(8))  # never more
     key_version: Mapped[str] = mapped_column(String(32), index=True)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     credentials: Mapped[bytes] = mapped_column(LargeBinary)

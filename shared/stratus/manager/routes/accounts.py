@@ -4,66 +4,30 @@ their balances."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Self
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Response
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    StringConstraints,
-    model_validator,
-)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, SecretStr
 
-from stratus.adapters.sql.tokens import Role
 from stratus.domain.accounts import Account, Balance, BalanceSnapshot
 from stratus.domain.common import Identifier
-from stratus.manager.auth import Admin, Reader, Trader
+from stratus.manager.auth import Admin, Executor, Reader, Trader
+from stratus.manager.bodies import StrictJsonRoute
 from stratus.manager.routes.deps import StoreDep
-from stratus.manager.schemas import Amount, Asset, Currency, Paged, Paging, Text, paged
+from stratus.manager.schemas import (
+    AccountIn,
+    AccountPatch,
+    Amount,
+    Asset,
+    Currency,
+    Paged,
+    Paging,
+    paged,
+)
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter(tags=["accounts"], route_class=StrictJsonRoute)
 
-ExchangeId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$")]
-Credential = Annotated[SecretStr, Field(min_length=1, max_length=512)]
 AccountPath = Annotated[Identifier, Path(description="account id")]
-
-
-class AccountIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    account: Identifier
-    exchange_id: ExchangeId = Field(description='ccxt exchange id, or "paper"')
-    label: Text = ""
-    currency: Asset = Field(default="USDT", description="equity and allocations are in it")
-    sandbox: bool = False
-    demo: bool = False
-    enabled: bool = Field(default=True, description="false: the account takes no new signals")
-    api_key: Credential
-    secret: Credential
-
-
-class AccountPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    exchange_id: ExchangeId | None = None
-    label: Text | None = None
-    currency: Asset | None = None
-    sandbox: bool | None = None
-    demo: bool | None = None
-    enabled: bool | None = None
-    api_key: Credential | None = None
-    secret: Credential | None = None
-    version: int | None = Field(default=None, ge=1, le=2**31 - 1, description="expected version")
-
-    @model_validator(mode="after")
-    def _omitted_not_null(self) -> Self:
-        nulls = [name for name in self.model_fields_set if getattr(self, name) is None]
-        if nulls and nulls != ["version"]:
-            raise ValueError(f"fields may be omitted but not null: {', '.join(sorted(nulls))}")
-        return self
 
 
 class Credentials(BaseModel):
@@ -94,12 +58,7 @@ def create_account(body: AccountIn, store: StoreDep, principal: Admin) -> Accoun
         body.api_key.get_secret_value(),
         body.secret.get_secret_value(),
         actor=principal.name,
-        exchange_id=body.exchange_id,
-        label=body.label,
-        currency=body.currency,
-        sandbox=body.sandbox,
-        demo=body.demo,
-        enabled=body.enabled,
+        **body.public(),
     )
 
 
@@ -126,13 +85,12 @@ def delete_account(account: AccountPath, store: StoreDep, principal: Admin) -> R
 
 
 @router.get("/accounts/{account}/credentials", response_model=Credentials)
-def credentials(account: AccountPath, store: StoreDep, principal: Trader) -> Credentials:
-    """Decrypted exchange credentials: for admins and for service identities (the
-    functions' service account) only; never for a trader's API token."""
-    if not (principal.service or principal.allows(Role.ADMIN)):
-        raise HTTPException(403, "credentials are for admins and service identities")
+def credentials(account: AccountPath, store: StoreDep, principal: Executor) -> Credentials:
+    """Decrypted exchange credentials, for the executor's service identity only (the
+    functions' service account); people, admins included, never get them back. Every
+    read is audited."""
     try:
-        found = store.accounts.exchange_account(account)
+        found = store.accounts.exchange_account(account, reader=principal.name)
     except KeyError:
         raise HTTPException(404, f"account {account!r} not found") from None
     return Credentials(

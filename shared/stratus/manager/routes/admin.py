@@ -11,10 +11,11 @@ from stratus.adapters.sql.audit import AuditEntry
 from stratus.adapters.sql.tokens import Role, Token
 from stratus.domain.common import Identifier
 from stratus.manager.auth import Admin, Reader
+from stratus.manager.bodies import StrictJsonRoute
 from stratus.manager.routes.deps import StoreDep
 from stratus.manager.schemas import Paged, Paging, paged
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJsonRoute)
 
 
 class KeyStatus(BaseModel):

@@ -11,10 +11,11 @@ from stratus.domain.accounts import Allocation
 from stratus.domain.common import Identifier
 from stratus.domain.quotas import Quota
 from stratus.manager.auth import Reader, Trader
+from stratus.manager.bodies import StrictJsonRoute
 from stratus.manager.routes.deps import StoreDep
 from stratus.manager.schemas import Amount, Paged, Paging, paged
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJsonRoute)
 
 Version = Field(default=None, ge=1, le=2**31 - 1, description="expected version (409 if stale)")
 

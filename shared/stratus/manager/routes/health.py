@@ -7,9 +7,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from stratus import migrations
+from stratus.manager.bodies import StrictJsonRoute
 from stratus.manager.routes.deps import StoreDep
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=StrictJsonRoute)
 
 
 @router.get("/health")

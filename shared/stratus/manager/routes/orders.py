@@ -12,10 +12,11 @@ from stratus.domain.common import Identifier, Symbol
 from stratus.domain.orders import Fill, OrderStatus
 from stratus.domain.records import OrderEntry
 from stratus.manager.auth import Reader, Trader
+from stratus.manager.bodies import StrictJsonRoute
 from stratus.manager.routes.deps import StoreDep
 from stratus.manager.schemas import OrderIn, Paged, Paging, paged
 
-router = APIRouter(tags=["ledger"])
+router = APIRouter(tags=["ledger"], route_class=StrictJsonRoute)
 
 ClientOrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:\-]{1,64}$")]
 

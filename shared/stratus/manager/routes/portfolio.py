@@ -12,10 +12,11 @@ from stratus.domain.common import Identifier, Symbol
 from stratus.domain.performance import exposure_by_asset
 from stratus.domain.portfolio import PortfolioMetrics
 from stratus.manager.auth import Reader, Trader
+from stratus.manager.bodies import StrictJsonRoute
 from stratus.manager.routes.deps import ServicesDep, StoreDep
 from stratus.manager.schemas import Asset, Mode, Price
 
-router = APIRouter(tags=["portfolio"])
+router = APIRouter(tags=["portfolio"], route_class=StrictJsonRoute)
 ONE = Decimal(1)  # "at risk" threshold when only the metrics are wanted
 
 

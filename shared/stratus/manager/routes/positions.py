@@ -15,10 +15,11 @@ from stratus.adapters.sql.portfolio import PositionFilter
 from stratus.domain.common import Identifier, Symbol
 from stratus.domain.performance import TrackedPosition
 from stratus.manager.auth import Reader, Trader
+from stratus.manager.bodies import StrictJsonRoute
 from stratus.manager.routes.deps import StoreDep
 from stratus.manager.schemas import Asset, FillIn, Mode, Paged, Paging, Price, Status, Wallet, paged
 
-router = APIRouter(tags=["positions"])
+router = APIRouter(tags=["positions"], route_class=StrictJsonRoute)
 _ONE = Page(limit=1)
 
 
