@@ -2,11 +2,11 @@
 
 Raising means "retry" (Pub/Sub redelivers with backoff); returning means "done". A
 message that can never succeed is acknowledged and published to its topic's dead-letter
-topic with `reason`, `detail` and `function`, so it neither retries forever nor
-disappears: on a PermanentError, and on the last delivery attempt Pub/Sub makes (its
-`deliveryAttempt`) when the handler still fails, since Pub/Sub would otherwise forward
-it without a reason. What the message owns (an order) is finished with that reason
-first, and its copies are dead-lettered once.
+topic with `reason`, `detail`, `function` and the `delivery_attempt` it failed on (when
+Pub/Sub passes one), so it neither retries forever nor disappears: on a PermanentError,
+and on the last delivery attempt Pub/Sub makes (its `deliveryAttempt`) when the handler
+still fails, since Pub/Sub would otherwise forward it without a reason. What the message
+owns (an order) is finished with that reason first, and its copies are dead-lettered once.
 """
 
 from __future__ import annotations
@@ -77,12 +77,12 @@ def deliver(
                 return
             HANDLERS[function](services, message)
         except PermanentError as error:
-            dead_letter(services, function, data, attributes, message, error)
+            dead_letter(services, function, data, attributes, message, error, attempt)
         except Exception as error:
             if attempt is None or attempt < topology().retry.max_delivery_attempts:
                 raise
             given_up = PermanentError(GAVE_UP, f"attempt {attempt}: {error!r}")
-            dead_letter(services, function, data, attributes, message, given_up)
+            dead_letter(services, function, data, attributes, message, given_up, attempt)
 
 
 def _stale(services: Services, function: str, published_at: datetime | None) -> bool:
@@ -102,10 +102,12 @@ def dead_letter(
     attributes: Mapping[str, str],
     message: Any,
     error: PermanentError,
+    attempt: int | None,
 ) -> None:
     """Acknowledge a message that can never succeed: finish what it owns with the reason,
     then publish it to the dead-letter topic, once however many copies fail (claimed
-    under its identity first; a copy finding the claim unfinished retries later)."""
+    under its identity first; a copy finding the claim unfinished retries later). The
+    attempt it failed on tells a refusal at first sight from a give-up after retries."""
     fields = log_fields(function=function, reason=error.reason, detail=error.detail)
     if message is not None and function in ON_DEAD_LETTER:
         try:
@@ -124,11 +126,10 @@ def dead_letter(
             return
         raise ConcurrentUpdate(f"{key} is being dead-lettered by another copy")
     log.error("dead-lettering message", extra=fields)
-    services.bus.publish(
-        topology().dead_letter_topic(topic),
-        data,
-        {**attributes, "reason": error.reason, "detail": error.detail, "function": function},
-    )
+    why = {"reason": error.reason, "detail": error.detail, "function": function}
+    if attempt is not None:
+        why["delivery_attempt"] = str(attempt)
+    services.bus.publish(topology().dead_letter_topic(topic), data, {**attributes, **why})
     services.state.mark_done(key)
 
 

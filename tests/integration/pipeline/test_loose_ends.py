@@ -266,6 +266,7 @@ def test_an_order_given_up_on_its_last_attempt_is_closed_with_the_reason(
     )
     assert "connect timeout" in dead.attributes["detail"]
     attempts = topology().retry.max_delivery_attempts
+    assert dead.attributes["delivery_attempt"] == str(attempts)
     assert venue.creates == attempts * 4  # four tries per delivery, never after giving up
 
 
