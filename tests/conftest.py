@@ -55,13 +55,14 @@ def bus(services: Services) -> LocalBus:
     return services.bus
 
 
-def open_accounts(services: Services, *accounts: str) -> None:
-    """Paper accounts in the system of record: signals for any other account never trade."""
+def open_accounts(services: Services, *accounts: str, exchange_id: str = "paper") -> None:
+    """Accounts in the system of record (paper ones unless said): signals for any other
+    account never trade."""
     directory = services.accounts
     assert isinstance(directory, SqlAccounts)
     for account in accounts:
         directory.create(
-            account, "paper-key", "paper-secret", exchange_id="paper", label="",
+            account, "paper-key", "paper-secret", exchange_id=exchange_id, label="",
             currency="USDT", sandbox=False, demo=False,
         )  # fmt: skip
 

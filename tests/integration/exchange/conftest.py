@@ -23,6 +23,7 @@ from stratus.domain.orders import OrderRequest, OrderType
 from stratus.ports import ExchangeAccount
 from stratus.service.bootstrap import build
 from stratus.service.services import Services
+from tests.conftest import open_accounts
 
 API_KEY = "test-key"
 SECRET = "test-secret"
@@ -91,8 +92,11 @@ def sleeps() -> list[float]:
 def live(
     settings: Settings, clock: ManualClock, exchanges: CcxtExchanges, sleeps: list[float]
 ) -> Services:
-    """The embedded stack trading through real ccxt against the served exchange."""
-    return build(settings, clock=clock, exchanges=exchanges, sleep=sleeps.append)
+    """The embedded stack trading through real ccxt against the served exchange, its
+    account open in the system of record (unknown accounts never trade)."""
+    services = build(settings, clock=clock, exchanges=exchanges, sleep=sleeps.append)
+    open_accounts(services, ACCOUNT, exchange_id="bybit")
+    return services
 
 
 @pytest.fixture
@@ -163,8 +167,13 @@ def binance_live(
     binance_exchanges: CcxtExchanges,
     sleeps: list[float],
 ) -> Services:
-    """The embedded stack trading through real ccxt.binance against the served fake."""
-    return build(binance_settings, clock=clock, exchanges=binance_exchanges, sleep=sleeps.append)
+    """The embedded stack trading through real ccxt.binance against the served fake, its
+    account open in the system of record."""
+    services = build(
+        binance_settings, clock=clock, exchanges=binance_exchanges, sleep=sleeps.append
+    )
+    open_accounts(services, BINANCE_ACCOUNT, exchange_id="binance")
+    return services
 
 
 @pytest.fixture

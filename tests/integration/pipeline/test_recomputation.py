@@ -27,6 +27,7 @@ from stratus.domain.orders import Fill, Liquidity, OrderRecord, OrderStatus
 from stratus.service.bootstrap import build
 from stratus.service.reconciliation import reconcile_account
 from stratus.service.services import Services
+from tests.conftest import open_accounts
 
 SEED = 20260105
 SIGNALS = 300
@@ -173,6 +174,7 @@ def stream() -> Stream:
     services = build(
         settings, clock=clock, exchanges=PaperVenues(clock, feed), sleep=lambda _s: None
     )
+    open_accounts(services, *ACCOUNTS)
     return Stream(services, clock, rng)
 
 

@@ -22,11 +22,13 @@ from stratus.domain.risk import TradingState
 from stratus.domain.sizing import SizingPolicy
 from stratus.service.reconciliation import follow_orders
 from stratus.service.services import Services
-from tests.integration.pipeline.test_risk_flow import rejections, signal
+from tests.integration.pipeline.test_risk_flow import account, rejections, signal
 
 ETH = "ETH/USDT:USDT"
 BTC = "BTC/USDT:USDT"
 WINDOW = timedelta(minutes=45)
+
+__all__ = ["account"]  # the autouse fixture opening "acct", shared with test_risk_flow
 
 
 @pytest.fixture(autouse=True)
