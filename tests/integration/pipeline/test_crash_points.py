@@ -20,6 +20,7 @@ from stratus.service.dispatch import deliver
 from stratus.service.reconciliation import reconcile_account
 from stratus.service.sweep import sweep
 from stratus.topology import topology
+from tests.conftest import open_accounts
 from tests.integration.pipeline.chaos import ChaosBus, Crash, FaultyVenues, Stack
 from tests.integration.pipeline.faults import FaultPoints
 from tests.integration.pipeline.invariants import violations, world_of
@@ -46,6 +47,7 @@ def crashy(tmp_path: Path, feed: PriceFeed, clock: ManualClock) -> tuple[Stack, 
         Settings(database_url=f"sqlite:///{tmp_path}/stratus.db"),
         clock=clock, bus=bus, exchanges=venues, sleep=lambda _s: None,
     )  # fmt: skip
+    open_accounts(services, "acct")
     faults = FaultPoints()
     faults.install(services)
     bus.attach(lambda function, *args: faults.run(function, deliver, services, function, *args))
@@ -126,6 +128,7 @@ def test_reconcile_is_finished_by_the_next_run_after_a_crash_between_any_two_ste
     stack, faults = crashy
 
     def loose_account(account: str) -> None:
+        open_accounts(stack.services, account)
         faults.arm("execute_order", 3, redelivered=False)
         stack.signal(f"{account}-owed", account=account, quantity="0.1")
         outside = OrderRequest.model_validate(

@@ -37,6 +37,7 @@ from stratus.service.handlers.risk import check_risk
 from stratus.service.reconciliation import reconcile_account
 from stratus.service.services import Services
 from stratus.topology import topology
+from tests.conftest import open_accounts
 from tests.integration.pipeline.chaos import Crash
 from tests.integration.pipeline.faults import FaultPoints
 
@@ -205,6 +206,7 @@ def test_a_correction_named_again_with_another_size_is_applied_once_then_complet
 def test_every_copy_of_a_poison_message_makes_one_dead_letter(
     services: Services, bus: LocalBus
 ) -> None:
+    open_accounts(services, "acct")  # known, so the symbol is what poisons it
     poison = json.dumps(
         {"signal_id": "p-1", "source": "t", "account": "acct", "strategy": "st",
          "symbol": "DOGE/USDT:USDT", "action": "buy", "quantity": "1",
