@@ -24,6 +24,7 @@ from stratus.ports import Clock
 from stratus.service.bootstrap import build
 from stratus.service.reconciliation import follow_orders, reconcile_account
 from stratus.service.services import Services
+from tests.conftest import open_accounts
 from tests.integration.pipeline.test_risk_flow import signal
 
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
@@ -41,7 +42,9 @@ def bus_of(services: Services) -> LocalBus:
 
 
 def trade(services: Services, account: str, eth_limit: Decimal) -> None:
-    """A long, a short, and two working limit buys (SOL's never fills)."""
+    """In a newly opened account: a long, a short, and two working limit buys (SOL's
+    never fills)."""
+    open_accounts(services, account)
     orders: list[dict[str, object]] = [
         {"symbol": BTC, "quantity": "0.2"},
         {"symbol": ETH, "quantity": "3", "action": "sell"},
