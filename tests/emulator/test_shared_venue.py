@@ -9,7 +9,7 @@ import urllib.request
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
-from tests.emulator.helpers import BTC, SOL, eventually, fills, positions, publish, signal, unique
+from tests.emulator.helpers import BTC, SOL, eventually, fills, opened, positions, publish, signal
 
 from stratus.adapters.clock import SystemClock
 from stratus.adapters.firestore_paper_venues import FirestoreVenueStore
@@ -21,7 +21,7 @@ from stratus.scheduling import headers_for
 
 
 def test_function_processes_share_one_paper_venue(stack: Stack) -> None:
-    account = unique("acct-venue")
+    account = opened(stack, "acct-venue")
     publish(stack, signal(account, BTC, "buy", "0.02"))
     publish(stack, signal(account, SOL, "buy", "5", limit_price="140"))  # rests: SOL > 148
     eventually(lambda: positions(stack, account), lambda p: p.get(BTC) == D("0.02"))
