@@ -1,0 +1,213 @@
+"""Signal fates, dead letters and reconciliation reports: written by the recorder, read by
+the API and the console. Every write is idempotent (a redelivered message changes nothing)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from stratus.adapters.sql.audit import Page, paged
+from stratus.adapters.sql.convert import order_row
+from stratus.adapters.sql.db import Database
+from stratus.adapters.sql.outcome_tables import DeadLetterRow, ReconciliationRow, SignalRow
+from stratus.adapters.sql.tables import OrderRow
+from stratus.domain.outcomes import SignalOutcome, SignalStatus
+from stratus.domain.reconciliation import ReconciliationReport
+from stratus.domain.records import OrderEntry
+
+TEXT_LIMIT = 2000  # characters of a dead letter's data or a detail kept
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One thing learnt about a signal; what it says of the signal itself may be partial."""
+
+    signal_id: str
+    status: SignalStatus
+    at: datetime
+    reason: str | None = None
+    detail: str | None = None
+    source: str | None = None
+    account: str | None = None
+    strategy: str | None = None
+    symbol: str | None = None
+    action: str | None = None
+    quantity: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class SignalFilter:
+    status: str | None = None
+    account: str | None = None
+    strategy: str | None = None
+    symbol: str | None = None
+    source: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SignalFate:
+    outcome: SignalOutcome
+    orders: list[OrderEntry]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    topic: str
+    message_id: str
+    function: str
+    reason: str
+    detail: str
+    signal_id: str | None
+    data: str
+    dead_lettered_at: datetime
+
+
+@dataclass(frozen=True)
+class DeadLetterCount:
+    topic: str
+    count: int
+    last: datetime
+
+
+class SqlOutcomes:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def learn(self, fact: Fact) -> SignalOutcome:
+        """Fold a fact into the signal's row: its status only grows graver; what is known
+        of the signal is filled in from whichever fact carries it."""
+        with self._db.transaction() as session:
+            row = session.get(SignalRow, fact.signal_id, with_for_update=True)
+            if row is None:
+                row = SignalRow(signal_id=fact.signal_id, received_at=fact.at, updated_at=fact.at)
+                session.add(row)
+            if row.status is None or fact.status.gravity > SignalStatus(row.status).gravity:
+                row.status, row.reason = fact.status.value, fact.reason
+                row.detail = fact.detail[:TEXT_LIMIT] if fact.detail is not None else None
+                row.updated_at = max(row.updated_at, fact.at)
+            for name in ("source", "account", "strategy", "symbol", "action", "quantity"):
+                if getattr(row, name) is None and getattr(fact, name) is not None:
+                    setattr(row, name, getattr(fact, name))
+            row.received_at = min(row.received_at, fact.at)
+            session.flush()
+            return _outcome(row)
+
+    def dead_letter(self, letter: DeadLetter) -> bool:
+        """Keep a dead letter once per (topic, message id); False for a repeat."""
+        with self._db.transaction() as session:
+            if session.get(DeadLetterRow, (letter.topic, letter.message_id)) is not None:
+                return False
+            session.add(DeadLetterRow(**{**vars(letter), "data": letter.data[:TEXT_LIMIT]}))
+            return True
+
+    def report(self, report: ReconciliationReport) -> bool:
+        with self._db.transaction() as session:
+            if session.get(ReconciliationRow, report.report_id) is not None:
+                return False
+            session.add(
+                ReconciliationRow(
+                    report_id=report.report_id,
+                    account=report.account,
+                    run_at=report.run_at,
+                    clean=report.clean,
+                    adopted_fills=report.adopted_fills,
+                    report=report.model_dump_json(),
+                )
+            )
+            return True
+
+    def signals(self, where: SignalFilter, page: Page) -> tuple[list[SignalFate], int]:
+        """Newest first, each with the orders it became."""
+        query = select(SignalRow).order_by(SignalRow.received_at.desc(), SignalRow.signal_id)
+        for column, value in (
+            (SignalRow.status, where.status),
+            (SignalRow.account, where.account),
+            (SignalRow.strategy, where.strategy),
+            (SignalRow.symbol, where.symbol),
+            (SignalRow.source, where.source),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if where.since is not None:
+            query = query.where(SignalRow.received_at >= where.since)
+        if where.until is not None:
+            query = query.where(SignalRow.received_at < where.until)
+        with self._db.transaction() as session:
+            rows, total = paged(session, query, page)
+            orders = _orders_of(session, [row.signal_id for row in rows])
+            fates = [SignalFate(_outcome(row), orders.get(row.signal_id, [])) for row in rows]
+        return fates, total
+
+    def dead_letters(self, page: Page, topic: str | None = None) -> tuple[list[DeadLetter], int]:
+        query = select(DeadLetterRow).order_by(DeadLetterRow.dead_lettered_at.desc())
+        if topic is not None:
+            query = query.where(DeadLetterRow.topic == topic)
+        with self._db.transaction() as session:
+            rows, total = paged(session, query, page)
+            return [_dead_letter(row) for row in rows], total
+
+    def dead_letter_counts(self) -> list[DeadLetterCount]:
+        query = (
+            select(DeadLetterRow.topic, func.count(), func.max(DeadLetterRow.dead_lettered_at))
+            .group_by(DeadLetterRow.topic)
+            .order_by(DeadLetterRow.topic)
+        )
+        with self._db.transaction() as session:
+            return [DeadLetterCount(t, n, last) for t, n, last in session.execute(query)]
+
+    def reports(
+        self, page: Page, account: str | None = None, clean: bool | None = None
+    ) -> tuple[list[ReconciliationReport], int]:
+        query = select(ReconciliationRow).order_by(ReconciliationRow.run_at.desc())
+        if account is not None:
+            query = query.where(ReconciliationRow.account == account)
+        if clean is not None:
+            query = query.where(ReconciliationRow.clean.is_(clean))
+        with self._db.transaction() as session:
+            rows, total = paged(session, query, page)
+            found = [ReconciliationReport.model_validate_json(row.report) for row in rows]
+        return found, total
+
+    def last_reconcile(self) -> datetime | None:
+        with self._db.transaction() as session:
+            found: datetime | None = session.scalar(select(func.max(ReconciliationRow.run_at)))
+            return found
+
+
+def _orders_of(session: Session, signal_ids: list[str]) -> dict[str, list[OrderEntry]]:
+    found: dict[str, list[OrderEntry]] = defaultdict(list)
+    if signal_ids:
+        query = select(OrderRow).where(OrderRow.signal_id.in_(signal_ids))
+        for row in session.scalars(query.order_by(OrderRow.request_id)):
+            found[row.signal_id].append(order_row(row))
+    return found
+
+
+def _outcome(row: SignalRow) -> SignalOutcome:
+    return SignalOutcome(
+        signal_id=row.signal_id,
+        source=row.source,
+        account=row.account,
+        strategy=row.strategy,
+        symbol=row.symbol,
+        action=row.action,
+        quantity=row.quantity,
+        status=SignalStatus(row.status),
+        reason=row.reason,
+        detail=row.detail,
+        received_at=row.received_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _dead_letter(row: DeadLetterRow) -> DeadLetter:
+    fields: dict[str, Any] = {name: getattr(row, name) for name in DeadLetter.__dataclass_fields__}
+    return DeadLetter(**fields)

@@ -1,0 +1,154 @@
+"""The recorder: what a person must know, derived from the messages already on the topics
+into the system of record, so that no function writes more on its hot path.
+
+- `signals`: the signal was accepted; `signal-refusals`: refused at the webhook;
+  `order-rejections`: an order of it was rejected; any `<topic>-dead-letter`: a message
+  could never be processed (kept, counted per topic, and charged to its signal). Each
+  change of a signal's fate is published on `signal-outcomes` for the live console.
+- `reconciliation-reports`: kept as they are.
+
+In production each topic has a push subscription to POST /pubsub/{topic} on the manager;
+locally the manager watches the in-process bus. Every record is idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+
+from stratus.adapters.sql.outcomes import DeadLetter, Fact, SqlOutcomes
+from stratus.contracts import codec
+from stratus.domain.orders import OrderRejection
+from stratus.domain.outcomes import SignalRefusal, SignalStatus
+from stratus.domain.reconciliation import ReconciliationReport
+from stratus.domain.signals import Signal
+from stratus.observability import log_fields
+from stratus.ports import Envelope
+from stratus.service.services import Services
+from stratus.topology import Topology, topology
+
+log = logging.getLogger(__name__)
+
+FACT_TOPICS = ("signals", "signal-refusals", "order-rejections")
+REPORT_TOPIC = "reconciliation-reports"
+DEAD_LETTER = "-dead-letter"
+
+
+def recorded_topics(topo: Topology | None = None) -> list[str]:
+    """Every topic the recorder listens to: its own, and each topic's dead letters."""
+    topo = topo or topology()
+    return [*FACT_TOPICS, REPORT_TOPIC, *(topo.dead_letter_topic(t) for t in topo.topics)]
+
+
+class Recorder:
+    def __init__(self, services: Services, outcomes: SqlOutcomes) -> None:
+        self._services = services
+        self._outcomes = outcomes
+
+    def __call__(self, envelope: Envelope) -> None:
+        self.record(envelope)
+
+    def record(self, envelope: Envelope) -> None:
+        """Record one message; raises only when it may succeed later (the database)."""
+        topic = envelope.topic
+        if topic.endswith(DEAD_LETTER):
+            self._dead_letter(envelope)
+        elif topic == REPORT_TOPIC:
+            report = codec.decode(topic, envelope.data)
+            assert isinstance(report, ReconciliationReport)
+            self._outcomes.report(report)
+        elif topic in FACT_TOPICS:
+            self._learn(_fact(codec.decode(topic, envelope.data), envelope.published_at))
+        else:
+            log.warning("recorder ignores topic %s", topic)
+
+    def _learn(self, fact: Fact) -> None:
+        outcome = self._outcomes.learn(fact)
+        self._services.publish("signal-outcomes", outcome)
+
+    def _dead_letter(self, envelope: Envelope) -> None:
+        attributes = envelope.attributes
+        source = envelope.topic.removesuffix(DEAD_LETTER)
+        signal_id = _signal_id(envelope.data)
+        reason = attributes.get("reason") or "max_delivery_attempts"
+        detail = attributes.get("detail") or _delivery_detail(attributes)
+        letter = DeadLetter(
+            topic=source,
+            message_id=envelope.message_id,
+            function=attributes.get("function") or _subscriber(attributes),
+            reason=reason[:64],
+            detail=detail,
+            signal_id=signal_id,
+            data=envelope.data.decode("utf-8", errors="replace"),
+            dead_lettered_at=envelope.published_at,
+        )
+        if not self._outcomes.dead_letter(letter):
+            return
+        log.info("dead letter recorded", extra=log_fields(topic=source, reason=reason))
+        if signal_id is not None and source != "signal-outcomes":
+            self._learn(
+                Fact(signal_id, SignalStatus.DEAD_LETTERED, envelope.published_at, reason, detail)
+            )
+
+
+def _fact(message: object, at: datetime) -> Fact:
+    if isinstance(message, Signal):
+        return Fact(
+            message.signal_id,
+            SignalStatus.ACCEPTED,
+            message.created_at,
+            source=message.source,
+            account=message.account,
+            strategy=message.strategy,
+            symbol=message.symbol,
+            action=message.action.value,
+            quantity=message.quantity,
+        )
+    if isinstance(message, SignalRefusal):
+        return Fact(
+            message.signal_id or f"refused-{message.refused_at:%Y%m%dT%H%M%S%f}-{message.source}",
+            SignalStatus.REFUSED,
+            message.refused_at,
+            message.reason,
+            message.detail,
+            source=message.source,
+            account=message.account,
+            strategy=message.strategy,
+            symbol=message.symbol,
+            action=message.action,
+        )
+    assert isinstance(message, OrderRejection)
+    return Fact(
+        message.signal_id,
+        SignalStatus.REJECTED,
+        message.rejected_at,
+        message.reason,
+        f"{message.side} {message.quantity} {message.symbol} ({message.request_id}): "
+        f"{message.detail}",
+        account=message.account,
+        strategy=message.strategy,
+        symbol=message.symbol,
+    )
+
+
+def _signal_id(data: bytes) -> str | None:
+    """The signal a dead letter belongs to, when its message names one."""
+    try:
+        record = json.loads(data)
+    except ValueError:
+        return None
+    found = record.get("signal_id") if isinstance(record, dict) else None
+    return found if isinstance(found, str) and 0 < len(found) <= 128 else None
+
+
+def _subscriber(attributes: Mapping[str, str]) -> str:
+    # Pub/Sub's own dead-lettering names the subscription ("<topic>-to-<function>").
+    subscription = attributes.get("CloudPubSubDeadLetterSourceSubscription", "")
+    return subscription.rpartition("-to-")[2] or "unknown"
+
+
+def _delivery_detail(attributes: Mapping[str, str]) -> str:
+    attempts = attributes.get("CloudPubSubDeadLetterSourceDeliveryCount", "?")
+    return f"not acknowledged after {attempts} delivery attempts"
