@@ -18,7 +18,7 @@ from stratus.manager.auth import Authenticator
 from stratus.manager.bodies import MAX_BODY_BYTES
 from stratus.manager.console import pages
 from stratus.manager.live import Hub
-from stratus.manager.recorder import Recorder, recorded_topics
+from stratus.manager.recorder import Recorder
 from stratus.manager.routes import (
     accounts,
     admin,
@@ -35,6 +35,7 @@ from stratus.manager.store import Store
 from stratus.ports import Feed
 from stratus.service.bootstrap import services as default_services
 from stratus.service.services import Services
+from stratus.topology import topology
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.state.hub = hub
     app.state.recorder = recorder = Recorder(services, store.outcomes)
     if isinstance(services.bus, LocalBus):  # else Pub/Sub pushes to /api/v1/pubsub/{topic}
-        services.bus.watch("manager", recorded_topics(), recorder)
+        services.bus.watch("manager", topology().recorded(), recorder)
     errors.install(app)
     app.add_middleware(errors.TraceMiddleware)
     app.include_router(health.router)
@@ -79,6 +80,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         app.include_router(module.router, prefix=API)
     app.include_router(live.router)
     app.include_router(pages.router)
+    app.add_middleware(pages.OwnOriginOnly)
     app.mount("/static", pages.static, name="static")
     _offline_docs(app)
     if services.settings.environment is Environment.LOCAL:

@@ -9,7 +9,7 @@ WebSocket clients.
 Both carry `heartbeat`s, and an `error` before the server closes. Every message is a JSON
 object with a "type"; amounts are decimal strings (docs/console.md). The topics come from
 a Feed, watched only while someone listens: the in-process bus, or this instance's own
-Pub/Sub subscriptions.
+Pub/Sub subscriptions (topology.yaml `manager.streams`).
 """
 
 from __future__ import annotations
@@ -25,13 +25,10 @@ from stratus.contracts import codec
 from stratus.domain.errors import InvalidMessage
 from stratus.domain.orders import OrderRequest
 from stratus.ports import Envelope, Feed
+from stratus.topology import topology
 
 log = logging.getLogger(__name__)
 
-STREAMS: dict[str, tuple[str, ...]] = {
-    "positions": ("position-updates",),
-    "activity": ("orders", "executions", "signal-outcomes"),
-}
 WATCHER = "console"
 HEARTBEAT_SECONDS = 15.0
 QUEUE_LIMIT = 1000  # messages a slow client may fall behind before it is dropped
@@ -117,7 +114,7 @@ class Hub:
             self._linger.cancel()
             self._linger = None
         if not self._watching:
-            topics = sorted({topic for topics in STREAMS.values() for topic in topics})
+            topics = topology().manager.streams
             await asyncio.to_thread(self._feed.watch, WATCHER, topics, self.offer)
             self._watching = True
         listener = Listener(stream)

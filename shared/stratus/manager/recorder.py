@@ -7,8 +7,9 @@ into the system of record, so that no function writes more on its hot path.
   change of a signal's fate is published on `signal-outcomes` for the live console.
 - `reconciliation-reports`: kept as they are.
 
-In production each topic has a push subscription to POST /pubsub/{topic} on the manager;
-locally the manager watches the in-process bus. Every record is idempotent.
+Which topics: topology.yaml `manager.records` and every dead-letter topic. In production
+each has a push subscription to POST /api/v1/pubsub/{topic}; locally the manager watches
+the in-process bus. Every record is idempotent.
 """
 
 from __future__ import annotations
@@ -27,19 +28,12 @@ from stratus.domain.signals import Signal
 from stratus.observability import log_fields
 from stratus.ports import Envelope
 from stratus.service.services import Services
-from stratus.topology import Topology, topology
 
 log = logging.getLogger(__name__)
 
 FACT_TOPICS = ("signals", "signal-refusals", "order-rejections")
 REPORT_TOPIC = "reconciliation-reports"
 DEAD_LETTER = "-dead-letter"
-
-
-def recorded_topics(topo: Topology | None = None) -> list[str]:
-    """Every topic the recorder listens to: its own, and each topic's dead letters."""
-    topo = topo or topology()
-    return [*FACT_TOPICS, REPORT_TOPIC, *(topo.dead_letter_topic(t) for t in topo.topics)]
 
 
 class Recorder:

@@ -17,6 +17,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import AwareDatetime
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stratus.adapters.sql.audit import Page
 from stratus.adapters.sql.history import SqlHistory
@@ -57,6 +59,32 @@ ADMIN_PAGES = {"admin"}
 # Which live stream makes a page refresh itself.
 LIVE = {"overview": "positions", "positions": "positions", "orders": "activity"}
 LIVE |= {"fills": "activity", "signals": "activity", "pnl": "activity"}
+
+# Pages load and talk to this origin only: nothing leaves the machine, whatever a
+# vendored bundle asks for (ReDoc's sidebar logo comes from its CDN, and is blocked).
+POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; connect-src 'self'; worker-src 'self' blob:; "
+    "frame-ancestors 'none'"
+)
+
+
+class OwnOriginOnly:
+    """Puts the Content-Security-Policy on every HTML answer (console, /docs, /redoc)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers["Content-Security-Policy"] = POLICY
+            await send(message)
+
+        await self.app(scope, receive, send_with_policy if scope["type"] == "http" else send)
+
 
 router = APIRouter(include_in_schema=False)
 static = StaticFiles(directory=str(HERE / "static"))

@@ -18,10 +18,11 @@ from stratus.domain.outcomes import SignalOutcome, SignalStatus
 from stratus.domain.reconciliation import ReconciliationReport
 from stratus.domain.records import OrderEntry
 from stratus.manager.auth import Reader, Trader
-from stratus.manager.recorder import Recorder, recorded_topics
+from stratus.manager.recorder import Recorder
 from stratus.manager.routes.deps import StoreDep
 from stratus.manager.schemas import Paged, Paging, paged
 from stratus.ports import Envelope
+from stratus.topology import topology
 
 router = APIRouter()
 
@@ -123,7 +124,7 @@ PushTopic = Annotated[str, Path(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
 def push(topic: PushTopic, body: Push, request: Request, _: Trader) -> Response:
     """Pub/Sub push of a topic the recorder keeps (signals, refusals, rejections,
     reconciliation reports, dead letters). 2xx acknowledges; a failure is redelivered."""
-    if topic not in recorded_topics():
+    if topic not in topology().recorded():
         raise HTTPException(404, f"the recorder does not keep topic {topic!r}")
     try:
         data = base64.b64decode(body.message.data, validate=True)
