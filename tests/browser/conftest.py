@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from tests.conftest import unavailable
 
 from stratus.adapters.local_bus import LocalBus
 from stratus.adapters.sql.tokens import Role
@@ -32,6 +31,7 @@ from stratus.manager.store import Store
 from stratus.service.bootstrap import build
 from stratus.service.handlers import ingest
 from stratus.service.services import Services
+from tests.conftest import unavailable
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ADMIN_TOKEN = Settings().manager_dev_token.get_secret_value()

@@ -10,6 +10,8 @@ from urllib.parse import urlparse
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
+
+from stratus.manager.console.pages import PAGES
 from tests.browser.conftest import (
     ADMIN_TOKEN,
     SCREENSHOTS,
@@ -17,8 +19,6 @@ from tests.browser.conftest import (
     requested_urls,
     screenshot,
 )
-
-from stratus.manager.console.pages import PAGES
 
 LOCAL_SCHEMES = {"data", "blob", "about", "chrome"}  # chrome: the browser's own pages
 
@@ -69,15 +69,11 @@ def test_every_page_loads_with_no_request_leaving_the_machine(
     blocked: list[str] = []
     for path, name, title in PAGES:
         browser.get(console.url + path)
-        WebDriverWait(browser, 10).until(
-            lambda d, title=title: title.split()[0] in d.find_element(By.ID, "content").text
-        )
+        wait_for_text(browser, "#content h1", title.split()[0], timeout=10)
         screenshot(browser, f"desktop-{name}")
         browser.set_window_size(390, 844)  # a phone
         browser.refresh()
-        WebDriverWait(browser, 10).until(
-            lambda d, title=title: title.split()[0] in d.find_element(By.ID, "content").text
-        )
+        wait_for_text(browser, "#content h1", title.split()[0], timeout=10)
         overflow = browser.execute_script(
             "return document.documentElement.scrollWidth - window.innerWidth"
         )
@@ -92,7 +88,7 @@ def test_every_page_loads_with_no_request_leaving_the_machine(
     ):
         browser.get(console.url + docs)
         WebDriverWait(browser, 20).until(
-            lambda d, ready=ready: d.find_elements(By.CSS_SELECTOR, ready)
+            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ready))
         )
         screenshot(browser, docs.strip("/"))
         sent, refused = requested_urls(browser)

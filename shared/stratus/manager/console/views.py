@@ -73,9 +73,11 @@ def _equity(store: Store, account: str) -> Equity:
 def switches(services: Services, store: Store, accounts: list[Account]) -> list[Switch]:
     """The kill switch of every scope trading happens in: global, each account, each
     strategy with a position or an allocation."""
-    strategies = {item.position.strategy for item in store.portfolio.tracked(PositionFilter())[0]}
+    positions = [item.position for item in store.portfolio.tracked(PositionFilter())[0]]
+    names = {a.account for a in accounts} | {p.account for p in positions}
+    strategies = {p.strategy for p in positions}
     strategies.update(a.strategy for a in store.funds.allocations(EVERY)[0])
-    scopes = [f"account:{a.account}" for a in accounts]
+    scopes = [f"account:{name}" for name in sorted(names)]
     scopes += [f"strategy:{name}" for name in sorted(strategies)]
     default = services.settings.trading_state
     found = services.state.trading_state(["global", *scopes])
