@@ -104,6 +104,7 @@ class Hub:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watching = False
+        self._starting = asyncio.Lock()  # two first clients must not both start the feed
         self._linger: asyncio.TimerHandle | None = None
 
     async def join(self, stream: str) -> Listener:
@@ -113,10 +114,11 @@ class Hub:
         if self._linger is not None:
             self._linger.cancel()
             self._linger = None
-        if not self._watching:
-            topics = topology().manager.streams
-            await asyncio.to_thread(self._feed.watch, WATCHER, topics, self.offer)
-            self._watching = True
+        async with self._starting:
+            if not self._watching:
+                topics = topology().manager.streams
+                await asyncio.to_thread(self._feed.watch, WATCHER, topics, self.offer)
+                self._watching = True
         listener = Listener(stream)
         with self._lock:
             self._listeners.add(listener)
