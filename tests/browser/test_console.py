@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from stratus.manager.console.pages import PAGES
 from tests.browser.conftest import (
@@ -20,6 +20,15 @@ from tests.browser.conftest import (
     screenshot,
 )
 
+# Read in the page in one go: htmx may swap the elements between two WebDriver calls.
+CONTAINS = (
+    "return [...document.querySelectorAll(arguments[0])]"
+    ".some(e => e.innerText.includes(arguments[1]))"
+)
+ONLY_REFUSED = (
+    "const fates = [...document.querySelectorAll('#signals .fate')].map(e => e.innerText);"
+    "return fates.length > 0 && fates.every(f => f === 'refused')"
+)
 LOCAL_SCHEMES = {"data", "blob", "about", "chrome"}  # chrome: the browser's own pages
 
 
@@ -41,7 +50,7 @@ def wait_for_text(driver: Any, css: str, text: str, timeout: float) -> float:
     """Seconds until an element matching `css` contains `text`."""
     started = time.monotonic()
     WebDriverWait(driver, timeout, poll_frequency=0.05).until(
-        lambda d: any(text in e.text for e in d.find_elements(By.CSS_SELECTOR, css))
+        lambda d: d.execute_script(CONTAINS, css, text)
     )
     return time.monotonic() - started
 
@@ -70,6 +79,10 @@ def test_every_page_loads_with_no_request_leaving_the_machine(
     for path, name, title in PAGES:
         browser.get(console.url + path)
         wait_for_text(browser, "#content h1", title.split()[0], timeout=10)
+        if name == "pnl":  # the chart draws once its series arrive
+            WebDriverWait(browser, 10).until(
+                lambda d: d.find_elements(By.CSS_SELECTOR, "#pnl-chart .uplot canvas")
+            )
         screenshot(browser, f"desktop-{name}")
         browser.set_window_size(390, 844)  # a phone
         browser.refresh()
@@ -127,11 +140,19 @@ def test_a_refused_signal_shows_its_reason(console: Console, browser: Any) -> No
     answer = console.post_signal(refused)
     assert answer.status_code == 400
     reason = answer.json()["error"]
-    wait_for_text(browser, f"tr[data-signal='{refused['signal_id']}'] .reason", reason, 5)
-    row = browser.find_element(By.CSS_SELECTOR, f"tr[data-signal='{refused['signal_id']}']")
-    assert "refused" in row.find_element(By.CSS_SELECTOR, ".fate").text
-    assert "quantity" in row.find_element(By.CSS_SELECTOR, ".reason").text
+    row = f"tr[data-signal='{refused['signal_id']}']"
+    wait_for_text(browser, f"{row} .reason", reason, 5)
+    wait_for_text(browser, f"{row} .fate", "refused", 1)
+    wait_for_text(browser, f"{row} .reason", "quantity", 1)
     screenshot(browser, "refused-signal")
+    # Filter by fate, the account left empty: only refusals remain.
+    Select(browser.find_element(By.CSS_SELECTOR, "form.filter select")).select_by_visible_text(
+        "refused"
+    )
+    browser.find_element(By.CSS_SELECTOR, "form.filter button").click()
+    WebDriverWait(browser, 5).until(
+        lambda d: d.execute_script(ONLY_REFUSED) and d.find_elements(By.CSS_SELECTOR, row)
+    )
 
 
 def test_a_reader_sees_no_admin_data(console: Console, browser: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from importlib.resources import files
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -39,6 +40,8 @@ templates.env.filters.update(
     money=lambda value, places=2: "" if value is None else money(Decimal(value), places),
     amount=lambda value: "" if value is None else amount(Decimal(value)),
     when=lambda value: "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S"),
+    # A query string of the filters that are set (an empty one would be a 422).
+    qs=lambda query: urlencode({key: value for key, value in query.items() if value}),
 )
 
 # (path, name, title): the navigation, in order. Admin pages are marked.

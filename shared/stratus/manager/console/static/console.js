@@ -15,6 +15,10 @@
 
   document.body.addEventListener("htmx:configRequest", (event) => {
     if (token()) event.detail.headers.Authorization = "Bearer " + token();
+    // A filter left empty is no filter (the server refuses an empty value).
+    for (const [name, value] of Object.entries(event.detail.parameters)) {
+      if (value === "") delete event.detail.parameters[name];
+    }
   });
   document.body.addEventListener("htmx:afterRequest", (event) => {
     if (event.detail.target === content && event.detail.successful) current = event.detail.pathInfo.finalRequestPath;
