@@ -61,11 +61,7 @@ class Console:
         body = json.dumps(signal).encode()
         stamp = str(int(time.time()))
         secret = json.loads(self.services.secrets.get(ingest.WEBHOOK_SECRETS))["demo"]
-        headers = {
-            ingest.SOURCE_HEADER: "demo",
-            ingest.TIMESTAMP_HEADER: stamp,
-            ingest.SIGNATURE_HEADER: ingest.sign(secret, stamp, body),
-        }
+        headers = ingest.signed_headers("demo", secret, stamp, body)
         return httpx.post(f"{self.url}/webhook", content=body, headers=headers, timeout=10)
 
 

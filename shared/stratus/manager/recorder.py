@@ -78,7 +78,7 @@ class Recorder:
             data=envelope.data.decode("utf-8", errors="replace"),
             dead_lettered_at=envelope.published_at,
         )
-        if not self._outcomes.dead_letter(letter):
+        if not self._outcomes.dead_letter(letter):  # a repeat
             return
         log.info("dead letter recorded", extra=log_fields(topic=source, reason=reason))
         if signal_id is not None and source != "signal-outcomes":

@@ -34,11 +34,7 @@ class Up:
         stamp = str(int(self.services.clock.now().timestamp()))
         if secret is None:
             secret = json.loads(self.services.secrets.get(ingest.WEBHOOK_SECRETS))["demo"]
-        headers = {
-            ingest.SOURCE_HEADER: "demo",
-            ingest.TIMESTAMP_HEADER: stamp,
-            ingest.SIGNATURE_HEADER: ingest.sign(secret, stamp, body),
-        }
+        headers = ingest.signed_headers("demo", secret, stamp, body)
         answer = self.client.post("/webhook", content=body, headers=headers)
         self.bus.drain()
         return answer

@@ -7,8 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -58,8 +58,10 @@ class SignalFate:
     orders: list[OrderEntry]
 
 
-@dataclass(frozen=True)
-class DeadLetter:
+class DeadLetter(BaseModel):
+    """A message some subscriber could never process; `topic` is where it came from (its
+    dead-letter topic is `<topic>-dead-letter`)."""
+
     topic: str
     message_id: str
     function: str
@@ -70,8 +72,7 @@ class DeadLetter:
     dead_lettered_at: datetime
 
 
-@dataclass(frozen=True)
-class DeadLetterCount:
+class DeadLetterCount(BaseModel):
     topic: str
     count: int
     last: datetime
@@ -105,7 +106,7 @@ class SqlOutcomes:
         with self._db.transaction() as session:
             if session.get(DeadLetterRow, (letter.topic, letter.message_id)) is not None:
                 return False
-            session.add(DeadLetterRow(**{**vars(letter), "data": letter.data[:TEXT_LIMIT]}))
+            session.add(DeadLetterRow(**{**letter.model_dump(), "data": letter.data[:TEXT_LIMIT]}))
             return True
 
     def report(self, report: ReconciliationReport) -> bool:
@@ -161,7 +162,8 @@ class SqlOutcomes:
             .order_by(DeadLetterRow.topic)
         )
         with self._db.transaction() as session:
-            return [DeadLetterCount(t, n, last) for t, n, last in session.execute(query)]
+            rows = session.execute(query)
+            return [DeadLetterCount(topic=t, count=n, last=last) for t, n, last in rows]
 
     def reports(
         self, page: Page, account: str | None = None, clean: bool | None = None
@@ -209,5 +211,4 @@ def _outcome(row: SignalRow) -> SignalOutcome:
 
 
 def _dead_letter(row: DeadLetterRow) -> DeadLetter:
-    fields: dict[str, Any] = {name: getattr(row, name) for name in DeadLetter.__dataclass_fields__}
-    return DeadLetter(**fields)
+    return DeadLetter(**{name: getattr(row, name) for name in DeadLetter.model_fields})

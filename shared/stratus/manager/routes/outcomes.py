@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
-from stratus.adapters.sql.outcomes import DeadLetter, SignalFilter
+from stratus.adapters.sql.outcomes import DeadLetter, DeadLetterCount, SignalFilter
 from stratus.domain.common import Identifier, Symbol
 from stratus.domain.errors import InvalidMessage
 from stratus.domain.outcomes import SignalOutcome, SignalStatus
@@ -29,23 +29,6 @@ router = APIRouter()
 
 class SignalOut(SignalOutcome):
     orders: list[OrderEntry]  # what it became, from the orders ledger
-
-
-class DeadLetterOut(BaseModel):
-    topic: str
-    message_id: str
-    function: str
-    reason: str
-    detail: str
-    signal_id: str | None
-    data: str
-    dead_lettered_at: datetime
-
-
-class DeadLetterCountOut(BaseModel):
-    topic: str
-    count: int
-    last: datetime
 
 
 @router.get("/signals", response_model=Paged[SignalOut], tags=["signals"])
@@ -74,19 +57,17 @@ def list_signals(
 Topic = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
 
 
-@router.get("/dead-letters", response_model=Paged[DeadLetterOut], tags=["dead letters"])
+@router.get("/dead-letters", response_model=Paged[DeadLetter], tags=["dead letters"])
 def list_dead_letters(
     store: StoreDep, _: Reader, page: Paging, topic: Topic | None = None
-) -> Paged[DeadLetterOut]:
-    """Messages that could never be processed, newest first; `topic` is where each came
-    from (its dead-letter topic is `<topic>-dead-letter`)."""
-    letters, total = store.outcomes.dead_letters(page, topic)
-    return paged([_letter(item) for item in letters], total, page)
+) -> Paged[DeadLetter]:
+    """Messages that could never be processed, newest first."""
+    return paged(*store.outcomes.dead_letters(page, topic), page)
 
 
-@router.get("/dead-letters/counts", response_model=list[DeadLetterCountOut], tags=["dead letters"])
-def dead_letter_counts(store: StoreDep, _: Reader) -> list[DeadLetterCountOut]:
-    return [DeadLetterCountOut(**vars(count)) for count in store.outcomes.dead_letter_counts()]
+@router.get("/dead-letters/counts", response_model=list[DeadLetterCount], tags=["dead letters"])
+def dead_letter_counts(store: StoreDep, _: Reader) -> list[DeadLetterCount]:
+    return store.outcomes.dead_letter_counts()
 
 
 @router.get(
@@ -143,7 +124,3 @@ def push(topic: PushTopic, body: Push, request: Request, _: Trader) -> Response:
     except InvalidMessage as problem:  # cannot succeed later: acknowledged, and said why
         raise HTTPException(422, f"{problem.reason}: {problem.detail}") from None
     return Response(status_code=204)
-
-
-def _letter(letter: DeadLetter) -> DeadLetterOut:
-    return DeadLetterOut(**vars(letter))

@@ -65,6 +65,15 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + digest.hexdigest()
 
 
+def signed_headers(source: str, secret: str, timestamp: str, body: bytes) -> dict[str, str]:
+    """The headers a sender puts on a request (the demo, the tests)."""
+    return {
+        SOURCE_HEADER: source,
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
+    }
+
+
 def ingest_signal(services: Services, headers: Mapping[str, str], body: bytes) -> HttpResult:
     settings = services.settings
     if len(body) > settings.max_webhook_bytes:
