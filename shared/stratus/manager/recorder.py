@@ -71,7 +71,7 @@ class Recorder:
         letter = DeadLetter(
             topic=source,
             message_id=envelope.message_id,
-            function=attributes.get("function") or _subscriber(attributes),
+            function=(attributes.get("function") or _subscriber(attributes))[:64],
             reason=reason[:64],
             detail=detail,
             signal_id=signal_id,

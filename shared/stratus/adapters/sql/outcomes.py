@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from stratus.adapters.sql.audit import Page, paged
@@ -22,6 +23,10 @@ from stratus.domain.reconciliation import ReconciliationReport
 from stratus.domain.records import OrderEntry
 
 TEXT_LIMIT = 2000  # characters of a dead letter's data or a detail kept
+ATTEMPTS = 3
+# The text a fact may tell of its signal, and its columns' widths (a refusal quotes
+# whatever the body said).
+WIDTHS = {"source": 128, "account": 128, "strategy": 128, "symbol": 64, "action": 16}
 
 
 @dataclass(frozen=True)
@@ -84,19 +89,30 @@ class SqlOutcomes:
 
     def learn(self, fact: Fact) -> SignalOutcome:
         """Fold a fact into the signal's row: its status only grows graver; what is known
-        of the signal is filled in from whichever fact carries it."""
+        of the signal is filled in from whichever fact carries it. Two first facts of one
+        signal racing to insert: the loser reads the winner's row and folds into it."""
+        for _ in range(ATTEMPTS - 1):
+            try:
+                return self._learn(fact)
+            except IntegrityError:
+                continue
+        return self._learn(fact)
+
+    def _learn(self, fact: Fact) -> SignalOutcome:
         with self._db.transaction() as session:
             row = session.get(SignalRow, fact.signal_id, with_for_update=True)
             if row is None:
                 row = SignalRow(signal_id=fact.signal_id, received_at=fact.at, updated_at=fact.at)
                 session.add(row)
             if row.status is None or fact.status.gravity > SignalStatus(row.status).gravity:
-                row.status, row.reason = fact.status.value, fact.reason
+                row.status = fact.status.value
+                row.reason = fact.reason[:64] if fact.reason is not None else None
                 row.detail = fact.detail[:TEXT_LIMIT] if fact.detail is not None else None
                 row.updated_at = max(row.updated_at, fact.at)
-            for name in ("source", "account", "strategy", "symbol", "action", "quantity"):
-                if getattr(row, name) is None and getattr(fact, name) is not None:
-                    setattr(row, name, getattr(fact, name))
+            for name in (*WIDTHS, "quantity"):
+                value = getattr(fact, name)
+                if getattr(row, name) is None and value is not None:
+                    setattr(row, name, value[: WIDTHS[name]] if isinstance(value, str) else value)
             row.received_at = min(row.received_at, fact.at)
             session.flush()
             return _outcome(row)
