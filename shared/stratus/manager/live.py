@@ -24,6 +24,7 @@ from typing import Any
 from stratus.contracts import codec
 from stratus.domain.errors import InvalidMessage
 from stratus.domain.orders import OrderRequest
+from stratus.domain.positions import PositionUpdate
 from stratus.ports import Envelope, Feed
 from stratus.topology import topology
 
@@ -59,7 +60,8 @@ def message_of(envelope: Envelope) -> tuple[str, Message] | None:
     body = decoded.model_dump(mode="json")
     match envelope.topic:
         case "position-updates":
-            kind = "close" if decoded.quantity == 0 else "update"  # type: ignore[attr-defined]
+            assert isinstance(decoded, PositionUpdate)
+            kind = "close" if decoded.quantity == 0 else "update"
             return "positions", {"type": kind, "position": body}
         case "orders":
             assert isinstance(decoded, OrderRequest)
