@@ -31,7 +31,7 @@ from stratus.manager.store import Store
 from stratus.service.bootstrap import build
 from stratus.service.handlers import ingest
 from stratus.service.services import Services
-from tests.conftest import unavailable
+from tests.conftest import open_accounts, unavailable
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ADMIN_TOKEN = Settings().manager_dev_token.get_secret_value()
@@ -73,6 +73,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     services = build(Settings(database_url=f"sqlite:///{database}"))
     assert isinstance(services.bus, LocalBus)
     app = local_app(services)
+    open_accounts(services, "acct")
     reader = Store.of(services).tokens.issue("browser-reader", Role.READER)[1]
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

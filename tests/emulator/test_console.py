@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from tests.emulator.helpers import ETH, eventually, publish, signal, unique
+from tests.emulator.helpers import ETH, eventually, opened, publish, signal
 
 from stratus.config import Settings
 from stratus.local.stack import Stack
@@ -33,7 +33,7 @@ def test_a_published_signal_streams_live_and_its_fate_is_recorded(stack: Stack) 
 
     manager = stack.endpoints.manager
     ws = manager.replace("http://", "ws://")
-    account = unique("console")
+    account = opened(stack, "console")
     with (
         connect(f"{ws}/ws/positions?token={TOKEN}") as positions,
         connect(f"{ws}/ws/activity?token={TOKEN}") as activity,

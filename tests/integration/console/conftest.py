@@ -18,6 +18,7 @@ from stratus.config import Settings
 from stratus.manager.store import Store
 from stratus.service.handlers import ingest
 from stratus.service.services import Services
+from tests.conftest import open_accounts
 
 ADMIN = {"Authorization": f"Bearer {Settings().manager_dev_token.get_secret_value()}"}
 
@@ -46,6 +47,7 @@ class Up:
 
 @pytest.fixture
 def up(services: Services, bus: LocalBus) -> Iterator[Up]:
+    open_accounts(services, "acct", "other")
     with TestClient(local_app(services)) as client:
         yield Up(client, services, bus, Store.of(services))
 

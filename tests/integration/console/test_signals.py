@@ -49,7 +49,7 @@ def test_an_unauthenticated_flood_writes_nothing(up: Up) -> None:
 
 
 def test_a_signal_rejected_by_risk_shows_the_rule(up: Up) -> None:
-    up.webhook(signal("big-1", quantity="50"))  # 50 BTC: far over the risk limits
+    up.webhook(signal("big-1", quantity="5"))  # 5 BTC: over the risk limits
     found = fates(up, status="rejected")["big-1"]
     rejection = json.loads(up.bus.messages("order-rejections")[0].data)
     assert found["reason"] == rejection["reason"]
@@ -82,7 +82,7 @@ def test_filters_and_pages(up: Up) -> None:
 
 
 def test_a_fate_only_grows_graver_and_a_repeat_changes_nothing(up: Up) -> None:
-    up.webhook(signal("g-1", quantity="50"))  # rejected
+    up.webhook(signal("g-1", quantity="5"))  # rejected
     rejection = up.bus.messages("order-rejections")[-1]
     recorder = up.client.app.state.recorder  # type: ignore[attr-defined]
     recorder.record(rejection)  # a redelivery
