@@ -2,7 +2,7 @@
 #
 # 1. The recorder: one push subscription "<topic>-to-manager" per topic of topology.yaml
 #    `manager.records` and per dead-letter topic, to POST /api/v1/pubsub/<topic> with an
-#    OIDC token of stratus-pubsub-push (a trader to the manager). Each message reaches one
+#    OIDC token of stratus-pubsub-push (a reader service identity to the manager). Each message reaches one
 #    instance; signal fates, dead letters and reconciliation reports land in Cloud SQL.
 # 2. The live streams: every message of `manager.streams` must reach EVERY instance with
 #    a console open, so each instance creates its own subscriptions ("console-<id>-..."),
@@ -62,7 +62,7 @@ resource "google_pubsub_subscription" "manager" {
   depends_on = [google_cloud_run_v2_service_iam_member.push_manager_invoker]
 }
 
-# Pub/Sub push -> the manager (the token is also a trader identity in the manager's env).
+# Pub/Sub push -> the manager (the token is also a reader service identity in its env).
 resource "google_cloud_run_v2_service_iam_member" "push_manager_invoker" {
   location = google_cloud_run_v2_service.manager.location
   name     = google_cloud_run_v2_service.manager.name

@@ -16,10 +16,11 @@ locals {
     # accounts trade (fills, orders, quotas) and may read the keys of their accounts, but
     # the public ingest_signal only reads (local.manager_roles).
     STRATUS_MANAGER_AUDIENCE = local.manager_url
-    # Pub/Sub push (the console's recorder, console.tf) trades too: it writes signal fates.
+    # Pub/Sub push (the console's recorder, console.tf) is a reader service: its route takes
+    # any service identity, and as a reader it can never read exchange keys.
     STRATUS_MANAGER_SERVICE_ACCOUNTS = jsonencode(merge(
       { for name, role in local.manager_roles : google_service_account.function[name].email => role },
-      { (google_service_account.pubsub_push.email) = "trader" },
+      { (google_service_account.pubsub_push.email) = "reader" },
     ))
   })
 }

@@ -765,12 +765,12 @@ def test_the_recorder_is_pushed_every_topic_the_topology_names_and_every_dead_le
     assert set(topology_manager["records"]) <= set(topology()["topics"])
 
 
-def test_the_pubsub_push_identity_may_call_the_manager_as_a_trader() -> None:
+def test_the_pubsub_push_identity_calls_the_manager_as_a_reader_service() -> None:
     invoker = resource("google_cloud_run_v2_service_iam_member", "push_manager_invoker")
     assert expr(invoker, "role") == "roles/run.invoker"
     assert "google_service_account.pubsub_push" in expr(invoker, "member")
     env = expr(locals_(), "manager_env")
-    assert "google_service_account.pubsub_push.email" in env
+    assert '(google_service_account.pubsub_push.email) = "reader"' in env
 
 
 def test_each_manager_instance_may_keep_its_own_stream_subscriptions_only() -> None:

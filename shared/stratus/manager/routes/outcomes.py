@@ -17,7 +17,7 @@ from stratus.domain.errors import InvalidMessage
 from stratus.domain.outcomes import SignalOutcome, SignalStatus
 from stratus.domain.reconciliation import ReconciliationReport
 from stratus.domain.records import OrderEntry
-from stratus.manager.auth import Reader, Trader
+from stratus.manager.auth import Pusher, Reader
 from stratus.manager.recorder import Recorder
 from stratus.manager.routes.deps import StoreDep
 from stratus.manager.schemas import Paged, Paging, paged
@@ -102,7 +102,7 @@ PushTopic = Annotated[str, Path(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
 
 
 @router.post("/pubsub/{topic}", status_code=204, tags=["recorder"])
-def push(topic: PushTopic, body: Push, request: Request, _: Trader) -> Response:
+def push(topic: PushTopic, body: Push, request: Request, _: Pusher) -> Response:
     """Pub/Sub push of a topic the recorder keeps (signals, refusals, rejections,
     reconciliation reports, dead letters). 2xx acknowledges; a failure is redelivered."""
     if topic not in topology().recorded():

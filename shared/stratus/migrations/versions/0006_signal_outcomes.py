@@ -1,8 +1,8 @@
 """Signal outcomes, dead letters and reconciliation reports in the system of record;
 orders remember their signal.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-03 04:20:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from stratus.adapters.sql.types import Money, UtcDateTime
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
