@@ -770,7 +770,7 @@ def test_the_pubsub_push_identity_calls_the_manager_as_a_reader_service() -> Non
     assert expr(invoker, "role") == "roles/run.invoker"
     assert "google_service_account.pubsub_push" in expr(invoker, "member")
     env = expr(locals_(), "manager_env")
-    assert '(google_service_account.pubsub_push.email) = "reader"' in env
+    assert '(google_service_account.pubsub_push.email)="reader"' in env  # squashed
 
 
 def test_each_manager_instance_may_keep_its_own_stream_subscriptions_only() -> None:
