@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
@@ -15,7 +15,7 @@ from stratus.adapters.sql.tokens import Role
 from stratus.config import Environment, Settings
 from stratus.manager import errors
 from stratus.manager.auth import Authenticator
-from stratus.manager.bodies import MAX_BODY_BYTES
+from stratus.manager.bodies import MAX_BODY_BYTES, StrictJsonRoute
 from stratus.manager.console import pages
 from stratus.manager.live import Hub
 from stratus.manager.recorder import Recorder
@@ -103,8 +103,9 @@ def _feed(services: Services) -> Feed:
 def _offline_docs(app: FastAPI) -> None:
     """Swagger UI at /docs and ReDoc at /redoc from the vendored assets."""
     vendor = "/static/vendor"
+    docs = APIRouter(include_in_schema=False, route_class=StrictJsonRoute)
 
-    @app.get("/docs", include_in_schema=False)
+    @docs.get("/docs")
     def swagger() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=app.openapi_url or "/openapi.json",
@@ -115,7 +116,7 @@ def _offline_docs(app: FastAPI) -> None:
             swagger_ui_parameters={"validatorUrl": None},  # no badge from swagger.io
         )
 
-    @app.get("/redoc", include_in_schema=False)
+    @docs.get("/redoc")
     def redoc() -> HTMLResponse:
         return get_redoc_html(
             openapi_url=app.openapi_url or "/openapi.json",
@@ -124,6 +125,8 @@ def _offline_docs(app: FastAPI) -> None:
             redoc_favicon_url="data:,",
             with_google_fonts=False,
         )
+
+    app.include_router(docs)
 
 
 def _seed_dev_token(store: Store, settings: Settings) -> None:

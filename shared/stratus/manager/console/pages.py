@@ -30,6 +30,7 @@ from stratus.domain.orders import OrderStatus
 from stratus.domain.outcomes import SignalStatus
 from stratus.formatting import amount, money
 from stratus.manager.auth import Admin, Reader
+from stratus.manager.bodies import StrictJsonRoute
 from stratus.manager.console import views
 from stratus.manager.routes.deps import ServicesDep, StoreDep
 from stratus.manager.schemas import Paging, Status
@@ -89,7 +90,7 @@ class OwnOriginOnly:
         await self.app(scope, receive, send_with_policy if scope["type"] == "http" else send)
 
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=StrictJsonRoute)
 static = StaticFiles(directory=str(HERE / "static"))
 WORKING = [OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED]
 

@@ -7,8 +7,9 @@ from pydantic import BaseModel
 
 from stratus.adapters.sql.tokens import Role
 from stratus.manager.auth import Reader
+from stratus.manager.bodies import StrictJsonRoute
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=StrictJsonRoute)
 
 
 class Me(BaseModel):

@@ -18,13 +18,14 @@ from stratus.domain.outcomes import SignalOutcome, SignalStatus
 from stratus.domain.reconciliation import ReconciliationReport
 from stratus.domain.records import OrderEntry
 from stratus.manager.auth import Pusher, Reader
+from stratus.manager.bodies import StrictJsonRoute
 from stratus.manager.recorder import Recorder
 from stratus.manager.routes.deps import StoreDep
 from stratus.manager.schemas import Paged, Paging, paged
 from stratus.ports import Envelope
 from stratus.topology import topology
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJsonRoute)
 
 
 class SignalOut(SignalOutcome):
