@@ -21,6 +21,7 @@ from datetime import datetime
 
 from stratus.adapters.sql.outcomes import DeadLetter, Fact, SqlOutcomes
 from stratus.contracts import codec
+from stratus.domain.errors import InvalidMessage
 from stratus.domain.orders import OrderRejection
 from stratus.domain.outcomes import SignalRefusal, SignalStatus
 from stratus.domain.reconciliation import ReconciliationReport
@@ -47,16 +48,22 @@ class Recorder:
     def record(self, envelope: Envelope) -> None:
         """Record one message; raises only when it may succeed later (the database)."""
         topic = envelope.topic
-        if topic.endswith(DEAD_LETTER):
-            self._dead_letter(envelope)
-        elif topic == REPORT_TOPIC:
-            report = codec.decode(topic, envelope.data)
-            assert isinstance(report, ReconciliationReport)
-            self._outcomes.report(report)
-        elif topic in FACT_TOPICS:
-            self._learn(_fact(codec.decode(topic, envelope.data), envelope.published_at))
-        else:
-            log.warning("recorder ignores topic %s", topic)
+        try:
+            if topic.endswith(DEAD_LETTER):
+                self._dead_letter(envelope)
+            elif topic == REPORT_TOPIC:
+                report = codec.decode(topic, envelope.data)
+                assert isinstance(report, ReconciliationReport)
+                self._outcomes.report(report)
+            elif topic in FACT_TOPICS:
+                self._learn(_fact(codec.decode(topic, envelope.data), envelope.published_at))
+            else:
+                log.warning("recorder ignores topic %s", topic)
+        except InvalidMessage as problem:
+            # Its subscriber dead-letters it with this reason, and that dead letter comes
+            # here: retrying or dead-lettering it twice would count it twice.
+            fields = log_fields(topic=topic, reason=problem.reason, detail=problem.detail)
+            log.warning("unreadable message left to its subscriber", extra=fields)
 
     def _learn(self, fact: Fact) -> None:
         outcome = self._outcomes.learn(fact)
@@ -71,8 +78,8 @@ class Recorder:
         letter = DeadLetter(
             topic=source,
             message_id=envelope.message_id,
-            function=(attributes.get("function") or _subscriber(attributes))[:64],
-            reason=reason[:64],
+            function=attributes.get("function") or _subscriber(attributes),
+            reason=reason,
             detail=detail,
             signal_id=signal_id,
             data=envelope.data.decode("utf-8", errors="replace"),

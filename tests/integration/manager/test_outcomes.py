@@ -8,7 +8,9 @@ from datetime import timedelta
 from stratus.adapters.sql.audit import Page
 from stratus.adapters.sql.outcomes import DeadLetter, Fact, SignalFilter
 from stratus.domain.outcomes import SignalStatus
+from stratus.manager.recorder import Recorder
 from stratus.manager.store import Store
+from stratus.ports import Envelope
 from stratus.service.services import Services
 from tests.integration.manager.conftest import START
 
@@ -67,3 +69,28 @@ def test_a_dead_letter_is_kept_once_and_counted(system: Services) -> None:
     assert not outcomes.dead_letter(letter)
     [count] = outcomes.dead_letter_counts()
     assert (count.topic, count.count, count.last) == ("orders", 1, START)
+
+
+def test_a_dead_letter_of_any_bytes_is_kept(system: Services) -> None:
+    outcomes = Store.of(system).outcomes
+    letter = DeadLetter(
+        topic="executions",
+        message_id="7",
+        function="update_position",
+        reason="poison\x00",
+        detail="bad \x00 byte",
+        signal_id=None,
+        data=b"\x00\xff{".decode("utf-8", errors="replace"),
+        dead_lettered_at=START,
+    )
+    assert outcomes.dead_letter(letter)
+    [kept], _ = outcomes.dead_letters(Page())
+    assert "\x00" not in kept.data + kept.detail + kept.reason
+    assert kept.detail == "bad \ufffd byte"
+
+
+def test_a_message_the_recorder_cannot_read_is_left_to_its_subscriber(system: Services) -> None:
+    store = Store.of(system)
+    recorder = Recorder(system, store.outcomes)
+    recorder.record(Envelope("1", "signals", b'{"signal_id": "x"}', {}, START))  # no raise
+    assert store.outcomes.signals(SignalFilter(), Page()) == ([], 0)

@@ -24,9 +24,12 @@ from stratus.domain.records import OrderEntry
 
 TEXT_LIMIT = 2000  # characters of a dead letter's data or a detail kept
 ATTEMPTS = 3
+REASON_WIDTH = 64
 # The text a fact may tell of its signal, and its columns' widths (a refusal quotes
 # whatever the body said).
 WIDTHS = {"source": 128, "account": 128, "strategy": 128, "symbol": 64, "action": 16}
+# A dead letter's text, from whatever a publisher put in it.
+LETTER_WIDTHS = {"function": 64, "reason": REASON_WIDTH, "detail": TEXT_LIMIT, "data": TEXT_LIMIT}
 
 
 @dataclass(frozen=True)
@@ -106,13 +109,14 @@ class SqlOutcomes:
                 session.add(row)
             if row.status is None or fact.status.gravity > SignalStatus(row.status).gravity:
                 row.status = fact.status.value
-                row.reason = fact.reason[:64] if fact.reason is not None else None
-                row.detail = fact.detail[:TEXT_LIMIT] if fact.detail is not None else None
+                row.reason = _stored(fact.reason, REASON_WIDTH)
+                row.detail = _stored(fact.detail, TEXT_LIMIT)
                 row.updated_at = max(row.updated_at, fact.at)
-            for name in (*WIDTHS, "quantity"):
-                value = getattr(fact, name)
-                if getattr(row, name) is None and value is not None:
-                    setattr(row, name, value[: WIDTHS[name]] if isinstance(value, str) else value)
+            for name, width in WIDTHS.items():
+                if getattr(row, name) is None:
+                    setattr(row, name, _stored(getattr(fact, name), width))
+            if row.quantity is None:
+                row.quantity = fact.quantity
             row.received_at = min(row.received_at, fact.at)
             session.flush()
             return _outcome(row)
@@ -122,7 +126,9 @@ class SqlOutcomes:
         with self._db.transaction() as session:
             if session.get(DeadLetterRow, (letter.topic, letter.message_id)) is not None:
                 return False
-            session.add(DeadLetterRow(**{**letter.model_dump(), "data": letter.data[:TEXT_LIMIT]}))
+            fields = letter.model_dump()
+            fields.update({name: _stored(fields[name], w) for name, w in LETTER_WIDTHS.items()})
+            session.add(DeadLetterRow(**fields))
             return True
 
     def report(self, report: ReconciliationReport) -> bool:
@@ -198,6 +204,12 @@ class SqlOutcomes:
         with self._db.transaction() as session:
             found: datetime | None = session.scalar(select(func.max(ReconciliationRow.run_at)))
             return found
+
+
+def _stored(text: str | None, width: int) -> str | None:
+    """Text as a column holds it: cut to its width, and no NUL (PostgreSQL refuses it; a
+    dead letter may carry any bytes)."""
+    return None if text is None else text.replace("\x00", "\ufffd")[:width]
 
 
 def _orders_of(session: Session, signal_ids: list[str]) -> dict[str, list[OrderEntry]]:

@@ -13,7 +13,6 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from stratus.adapters.sql.outcomes import DeadLetter, DeadLetterCount, SignalFilter
 from stratus.domain.common import Identifier, Symbol
-from stratus.domain.errors import InvalidMessage
 from stratus.domain.outcomes import SignalOutcome, SignalStatus
 from stratus.domain.reconciliation import ReconciliationReport
 from stratus.domain.records import OrderEntry
@@ -120,8 +119,5 @@ def push(topic: PushTopic, body: Push, request: Request, _: Pusher) -> Response:
         published_at=body.message.publish_time or datetime.now(UTC),
     )
     recorder: Recorder = request.app.state.recorder
-    try:
-        recorder.record(envelope)
-    except InvalidMessage as problem:  # cannot succeed later: acknowledged, and said why
-        raise HTTPException(422, f"{problem.reason}: {problem.detail}") from None
+    recorder.record(envelope)
     return Response(status_code=204)
