@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 FACT_TOPICS = ("signals", "signal-refusals", "order-rejections")
 REPORT_TOPIC = "reconciliation-reports"
 DEAD_LETTER = "-dead-letter"
+SIGNAL_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}", re.ASCII)  # the Identifier grammar
 
 
 class Recorder:
@@ -141,7 +143,7 @@ def _signal_id(data: bytes) -> str | None:
     except ValueError:
         return None
     found = record.get("signal_id") if isinstance(record, dict) else None
-    return found if isinstance(found, str) and 0 < len(found) <= 128 else None
+    return found if isinstance(found, str) and SIGNAL_ID.fullmatch(found) else None
 
 
 def _subscriber(attributes: Mapping[str, str]) -> str:

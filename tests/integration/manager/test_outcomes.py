@@ -78,7 +78,7 @@ def test_a_dead_letter_of_any_bytes_is_kept(system: Services) -> None:
         message_id="7",
         function="update_position",
         reason="poison\x00",
-        detail="bad \x00 byte",
+        detail="bad \x00 byte \ud800",
         signal_id=None,
         data=b"\x00\xff{".decode("utf-8", errors="replace"),
         dead_lettered_at=START,
@@ -86,7 +86,7 @@ def test_a_dead_letter_of_any_bytes_is_kept(system: Services) -> None:
     assert outcomes.dead_letter(letter)
     [kept], _ = outcomes.dead_letters(Page())
     assert "\x00" not in kept.data + kept.detail + kept.reason
-    assert kept.detail == "bad \ufffd byte"
+    assert kept.detail == "bad \ufffd byte ?"
 
 
 def test_a_message_the_recorder_cannot_read_is_left_to_its_subscriber(system: Services) -> None:
@@ -94,3 +94,7 @@ def test_a_message_the_recorder_cannot_read_is_left_to_its_subscriber(system: Se
     recorder = Recorder(system, store.outcomes)
     recorder.record(Envelope("1", "signals", b'{"signal_id": "x"}', {}, START))  # no raise
     assert store.outcomes.signals(SignalFilter(), Page()) == ([], 0)
+    odd = Envelope("2", "signals-dead-letter", b'{"signal_id": "\\ud800"}', {}, START)
+    recorder.record(odd)  # a dead letter naming no readable signal: kept, charged to none
+    [letter], _ = store.outcomes.dead_letters(Page())
+    assert letter.signal_id is None

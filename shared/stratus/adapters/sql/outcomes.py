@@ -207,9 +207,12 @@ class SqlOutcomes:
 
 
 def _stored(text: str | None, width: int) -> str | None:
-    """Text as a column holds it: cut to its width, and no NUL (PostgreSQL refuses it; a
-    dead letter may carry any bytes)."""
-    return None if text is None else text.replace("\x00", "\ufffd")[:width]
+    """Text as a column holds it: cut to its width, valid UTF-8 (no lone surrogate) and
+    no NUL, which PostgreSQL refuses. A dead letter may carry anything."""
+    if text is None:
+        return None
+    valid = text.encode("utf-8", errors="replace").decode("utf-8")
+    return valid.replace("\x00", "\ufffd")[:width]
 
 
 def _orders_of(session: Session, signal_ids: list[str]) -> dict[str, list[OrderEntry]]:
