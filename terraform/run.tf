@@ -16,9 +16,12 @@ locals {
     # accounts trade (fills, orders, quotas) and may read the keys of their accounts, but
     # the public ingest_signal only reads (local.manager_roles).
     STRATUS_MANAGER_AUDIENCE = local.manager_url
-    STRATUS_MANAGER_SERVICE_ACCOUNTS = jsonencode({
-      for name, role in local.manager_roles : google_service_account.function[name].email => role
-    })
+    # Pub/Sub push (the console's recorder, console.tf) is a reader service: its route takes
+    # any service identity, and as a reader it can never read exchange keys.
+    STRATUS_MANAGER_SERVICE_ACCOUNTS = jsonencode(merge(
+      { for name, role in local.manager_roles : google_service_account.function[name].email => role },
+      { (google_service_account.pubsub_push.email) = "reader" },
+    ))
   })
 }
 
@@ -35,7 +38,9 @@ resource "google_cloud_run_v2_service" "manager" {
   template {
     service_account                  = google_service_account.manager.email
     max_instance_request_concurrency = 40
-    timeout                          = "60s"
+    # A console's WebSocket is one request: it lasts up to this long, then the browser
+    # reconnects (and gets a fresh snapshot). API calls finish in well under a second.
+    timeout = "3600s"
 
     scaling {
       min_instance_count = var.manager_min_instances

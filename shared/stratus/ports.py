@@ -6,7 +6,7 @@ Every outside system sits behind one of these Protocols, with an embedded implem
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -31,6 +31,33 @@ class Clock(Protocol):
 class EventBus(Protocol):
     def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> None:
         """Publish one encoded message; returns once the bus has stored it."""
+        ...
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One message as a subscriber receives it."""
+
+    message_id: str
+    topic: str
+    data: bytes
+    attributes: Mapping[str, str]
+    published_at: datetime
+
+
+Watcher = Callable[[Envelope], None]
+
+
+class Feed(Protocol):
+    """Topics this process listens to beside the functions' subscriptions (the manager's
+    console streams): the in-process bus, or its own Pub/Sub subscriptions."""
+
+    def watch(self, name: str, topics: Iterable[str], watcher: Watcher) -> None:
+        """Deliver what is published on `topics` from now on to `watcher`."""
+        ...
+
+    def unwatch(self, name: str) -> None:
+        """Stop delivering to the watcher registered as `name` (and free what it held)."""
         ...
 
 

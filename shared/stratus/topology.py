@@ -65,6 +65,12 @@ class Function(_Data):
     secrets: tuple[str, ...] = ()
 
 
+class Manager(_Data):
+    records: tuple[str, ...] = ()  # shared push subscriptions (and every dead-letter topic)
+    streams: tuple[str, ...] = ()  # per-instance subscriptions of the live console
+    publishes: tuple[str, ...] = ()
+
+
 class Schedule(_Data):
     cron: str
     function: str
@@ -74,6 +80,7 @@ class Topology(_Data):
     retry: RetryPolicy
     topics: dict[str, Topic]
     functions: dict[str, Function]
+    manager: Manager = Manager()
     schedules: dict[str, Schedule]
 
     @model_validator(mode="after")
@@ -83,6 +90,10 @@ class Topology(_Data):
             for topic in used:
                 if topic not in self.topics:
                     raise ValueError(f"function {name} uses unknown topic {topic}")
+        manager = self.manager
+        for topic in (*manager.records, *manager.streams, *manager.publishes):
+            if topic not in self.topics:
+                raise ValueError(f"the manager uses unknown topic {topic}")
         for name, schedule in self.schedules.items():
             if schedule.function not in self.functions:
                 raise ValueError(f"schedule {name} targets unknown function {schedule.function}")
@@ -95,6 +106,10 @@ class Topology(_Data):
     @staticmethod
     def dead_letter_topic(topic: str) -> str:
         return f"{topic}-dead-letter"
+
+    def recorded(self) -> list[str]:
+        """Topics the manager's recorder gets pushed: its own and every dead-letter topic."""
+        return [*self.manager.records, *(self.dead_letter_topic(t) for t in self.topics)]
 
 
 @cache

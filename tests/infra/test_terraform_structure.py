@@ -742,3 +742,51 @@ def test_package_copies_of_topology_and_schemas_match() -> None:
         checked += 1
     if not checked:
         pytest.skip("no package copies of topology.yaml or schemas yet")
+
+
+# --- the console (console.tf) -------------------------------------------------------------
+
+
+def test_the_recorder_is_pushed_every_topic_the_topology_names_and_every_dead_letter() -> None:
+    local = locals_()
+    assert "local.topology.manager" in expr(local, "manager")
+    records = expr(local, "manager_records")
+    assert "local.manager.records" in records
+    assert "values(local.dead_letter_topics)" in records
+    subscription = resource("google_pubsub_subscription", "manager")
+    assert for_each(subscription) == "${local.manager_records}"
+    push = block(subscription, "push_config")
+    assert expr(push, "push_endpoint").startswith("${local.manager_url}/api/v1/pubsub/")
+    oidc = block(push, "oidc_token")
+    assert "google_service_account.pubsub_push" in expr(oidc, "service_account_email")
+    assert expr(oidc, "audience") == "${local.manager_url}"
+    assert "dead_letter_policy" in expr(subscription, "dynamic")
+    topology_manager = topology()["manager"]
+    assert set(topology_manager["records"]) <= set(topology()["topics"])
+
+
+def test_the_pubsub_push_identity_calls_the_manager_as_a_reader_service() -> None:
+    invoker = resource("google_cloud_run_v2_service_iam_member", "push_manager_invoker")
+    assert expr(invoker, "role") == "roles/run.invoker"
+    assert "google_service_account.pubsub_push" in expr(invoker, "member")
+    env = expr(locals_(), "manager_env")
+    assert '(google_service_account.pubsub_push.email)="reader"' in env  # squashed
+
+
+def test_each_manager_instance_may_keep_its_own_stream_subscriptions_only() -> None:
+    attach = resource("google_pubsub_topic_iam_member", "manager_stream_subscriber")
+    assert for_each(attach) == "${toset(local.manager.streams)}"
+    role = resource("google_project_iam_custom_role", "console_streams")
+    assert sorted(role["permissions"]) == [
+        "pubsub.subscriptions.consume",
+        "pubsub.subscriptions.create",
+        "pubsub.subscriptions.delete",
+        "pubsub.subscriptions.get",
+    ]
+    publisher = resource("google_pubsub_topic_iam_member", "manager_publisher")
+    assert for_each(publisher) == "${toset(local.manager.publishes)}"
+
+
+def test_a_console_websocket_may_stay_open_an_hour() -> None:
+    template = block(resource("google_cloud_run_v2_service", "manager"), "template")
+    assert expr(template, "timeout") == "3600s"

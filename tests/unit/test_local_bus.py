@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from stratus.adapters.clock import ManualClock
 from stratus.adapters.local_bus import LocalBus
+from stratus.ports import Envelope
 from stratus.topology import topology
 
 
@@ -58,3 +59,23 @@ def test_topics_without_subscribers_are_retained_only() -> None:
     assert bus.drain() == 0
     assert len(bus.messages("order-rejections")) == 1
     assert calls == []
+
+
+def test_a_watcher_gets_its_topics_is_retried_and_can_leave() -> None:
+    bus, _ = make_bus(failures=0)
+    seen: list[str] = []
+
+    def watcher(envelope: Envelope) -> None:
+        seen.append(envelope.topic)
+        if len(seen) == 1:
+            raise RuntimeError("database away")
+
+    bus.watch("manager", ["signals", "executions"], watcher)
+    bus.publish("signals", b"{}", {})
+    bus.publish("orders", b"{}", {})
+    bus.drain()
+    assert seen == ["signals", "signals"]  # redelivered once; orders is not watched
+    bus.publish("executions", b"{}", {})
+    bus.unwatch("manager")
+    bus.drain()
+    assert seen == ["signals", "signals"]  # queued for a watcher that left: dropped

@@ -4,7 +4,8 @@ Publishing queues one delivery per subscribing function (from the topology); `dr
 delivers them through the very entry the Cloud Functions use, with the attempt number
 Pub/Sub passes as deliveryAttempt. A delivery that raises is redelivered up to the
 topology's max attempts, then forwarded to the dead-letter topic, as Pub/Sub does.
-`duplicate_rate` delivers some messages twice, to exercise idempotency.
+`duplicate_rate` delivers some messages twice, to exercise idempotency. Subscribers other
+than functions (the manager's) `watch` topics and are delivered alike.
 """
 
 from __future__ import annotations
@@ -13,28 +14,19 @@ import logging
 import random
 import threading
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import count
 
 from stratus.observability import log_fields
-from stratus.ports import Clock
+from stratus.ports import Clock, Envelope, Watcher
 from stratus.topology import Topology
 
 log = logging.getLogger(__name__)
 
 # function, data, attributes, publish time, delivery attempt (Pub/Sub's deliveryAttempt)
 Deliver = Callable[[str, bytes, Mapping[str, str], datetime, int], None]
-
-
-@dataclass(frozen=True)
-class Envelope:
-    message_id: str
-    topic: str
-    data: bytes
-    attributes: Mapping[str, str]
-    published_at: datetime
 
 
 @dataclass
@@ -53,6 +45,7 @@ class LocalBus:
     history: dict[str, list[Envelope]] = field(default_factory=lambda: defaultdict(list))
     _queue: deque[_Delivery] = field(default_factory=deque)
     _deliver: Deliver | None = None
+    _watchers: dict[str, tuple[frozenset[str], Watcher]] = field(default_factory=dict)
     _ids: count[int] = field(default_factory=count)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -62,6 +55,16 @@ class LocalBus:
     def attach(self, deliver: Deliver) -> None:
         self._deliver = deliver
 
+    def watch(self, name: str, topics: Iterable[str], watcher: Watcher) -> None:
+        """Subscribe `name` to `topics`: what is published from now on is delivered to
+        `watcher` too, queued and retried like a function's subscription."""
+        with self._lock:
+            self._watchers[name] = (frozenset(topics), watcher)
+
+    def unwatch(self, name: str) -> None:
+        with self._lock:
+            self._watchers.pop(name, None)
+
     def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> None:
         with self._lock:
             envelope = Envelope(
@@ -70,6 +73,9 @@ class LocalBus:
             self.history[topic].append(envelope)
             for function in self.topology.subscribers(topic):
                 self._queue.append(_Delivery(function, envelope))
+            for name, (topics, _) in self._watchers.items():
+                if topic in topics:
+                    self._queue.append(_Delivery(name, envelope))
 
     def messages(self, topic: str) -> list[Envelope]:
         """Everything ever published to `topic` (a retained log, for tests and the CLI)."""
@@ -95,14 +101,20 @@ class LocalBus:
     def _attempt(self, delivery: _Delivery) -> None:
         assert self._deliver is not None
         envelope = delivery.envelope
+        watched = self._watchers.get(delivery.function)
+        if watched is None and delivery.function not in self.topology.functions:
+            return  # its watcher left: nobody listens any more
         try:
-            self._deliver(
-                delivery.function,
-                envelope.data,
-                envelope.attributes,
-                envelope.published_at,
-                delivery.attempt,
-            )
+            if watched is not None:
+                watched[1](envelope)
+            else:
+                self._deliver(
+                    delivery.function,
+                    envelope.data,
+                    envelope.attributes,
+                    envelope.published_at,
+                    delivery.attempt,
+                )
         except Exception as error:
             self._retry_or_dead_letter(delivery, error)
 

@@ -134,11 +134,7 @@ def replay(
         bus.drain()
         body = json.dumps(signal).encode()
         stamp = str(int(at.timestamp()))
-        headers = {
-            ingest.SOURCE_HEADER: "demo",
-            ingest.TIMESTAMP_HEADER: stamp,
-            ingest.SIGNATURE_HEADER: ingest.sign(secret, stamp, body),
-        }
+        headers = ingest.signed_headers("demo", secret, stamp, body)
         result = ingest.ingest_signal(services, headers, body)
         bus.drain()
         outcomes.append(Outcome(at, signal, result.status, result.body))

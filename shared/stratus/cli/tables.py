@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
 
 from tabulate import tabulate
 
+from stratus.formatting import amount, money
 
-def money(value: Decimal, places: int = 2) -> str:
-    return f"{value:,.{places}f}"
-
-
-def amount(value: Decimal) -> str:
-    text = f"{value:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+__all__ = ["amount", "money", "table"]
 
 
 def table(title: str, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

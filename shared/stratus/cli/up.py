@@ -1,7 +1,7 @@
 """`stratus up`: the manager API and the signal webhook on this machine, embedded default.
 
 Signals posted to /webhook flow through the in-process bus to the same handlers the Cloud
-Functions run; positions and fills are served under /api/v1 (OpenAPI at /docs).
+Functions run; the operator console is at /, the API under /api/v1 (OpenAPI at /docs).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from stratus.adapters.local_bus import LocalBus
-from stratus.config import Settings
+from stratus.config import Environment, Settings
 from stratus.local import up as emulator_stack
 from stratus.manager.app import create_app
 from stratus.observability import configure_logging, trace_from_header, traced
@@ -89,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
         )
     }
     scheduler = Scheduler(topology().schedules, jobs).start()
+    sign_in = ""
+    if settings.environment is Environment.LOCAL:  # the only place the dev token exists
+        sign_in = f" (sign in with {settings.manager_dev_token.get_secret_value()})"
+    print(f"console at http://{args.host}:{args.port}/{sign_in}", flush=True)
     try:
         uvicorn.run(local_app(services), host=args.host, port=args.port, log_level="info")
     finally:

@@ -19,6 +19,7 @@ from stratus.contracts import json_text
 from stratus.domain.common import Message
 from stratus.domain.errors import InvalidMessage
 from stratus.domain.orders import Fill, OrderRejection, OrderRequest
+from stratus.domain.outcomes import SignalOutcome, SignalRefusal
 from stratus.domain.positions import PositionUpdate
 from stratus.domain.reconciliation import ReconciliationReport
 from stratus.domain.risk import RiskWarning
@@ -37,6 +38,8 @@ MODELS: dict[str, type[Message]] = {
         PositionUpdate,
         RiskWarning,
         ReconciliationReport,
+        SignalRefusal,
+        SignalOutcome,
     )
 }
 

@@ -40,6 +40,7 @@ class OrderEntry(BaseModel):
 
     client_order_id: str
     request_id: str
+    signal_id: str
     exchange_order_id: str | None
     account: str
     strategy: str

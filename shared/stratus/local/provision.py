@@ -1,8 +1,9 @@
 """Schemas, topics, dead-letter topics and push subscriptions from the topology data.
 
 The same data terraform/pubsub.tf reads, with the same names: a push subscription
-"<topic>-to-<function>" per topic-triggered function and a pull subscription named like
-each dead-letter topic that holds its dead letters. Needs PUBSUB_EMULATOR_HOST set.
+"<topic>-to-<function>" per topic-triggered function, "<topic>-to-manager" per topic the
+manager records, and a pull subscription named like each dead-letter topic that holds its
+dead letters. Needs PUBSUB_EMULATOR_HOST set.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from stratus.topology import RetryPolicy, Topology
 
 Endpoint = Callable[[str, str], str]  # (function, topic) -> push endpoint URL
+MANAGER = "manager"  # the recorder's subscriptions: "<topic>-to-manager"
 
 
 def subscription_name(topic: str, function: str) -> str:
@@ -84,5 +86,19 @@ def provision(project: str, topology: Topology, endpoint: Endpoint, retry: Retry
                 "enable_message_ordering": True,
                 # No dead_letter_policy here: the emulator cannot dead-letter from an ordered
                 # subscription (see stratus.local.relay), so the relay enforces it.
+            },
+        )
+    for topic in topology.recorded():  # the manager's recorder (terraform/console.tf)
+        create(
+            subscriber.create_subscription,
+            {
+                "name": subscriber.subscription_path(project, subscription_name(topic, MANAGER)),
+                "topic": publisher.topic_path(project, topic),
+                "push_config": {"push_endpoint": endpoint(MANAGER, topic)},
+                "ack_deadline_seconds": retry.ack_deadline_seconds,
+                "retry_policy": {
+                    "minimum_backoff": {"seconds": retry.minimum_backoff_seconds},
+                    "maximum_backoff": {"seconds": retry.maximum_backoff_seconds},
+                },
             },
         )

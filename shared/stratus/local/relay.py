@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -29,12 +29,14 @@ Publish = Callable[[str, bytes, Mapping[str, str]], None]
 
 @dataclass(frozen=True)
 class Route:
-    """Where pushes for one function go, and where its dead letters go."""
+    """Where pushes for one function (or the manager) go, and where its dead letters go."""
 
     function: str
-    port: int  # the function's functions-framework server
-    subscription: str
-    dead_letter_topic: str
+    port: int  # the function's functions-framework server (or the manager)
+    subscription: str  # may name "{topic}": the topic the push path ends with
+    dead_letter_topic: str  # "": that topic + "-dead-letter"
+    headers: Mapping[str, str] = field(default_factory=dict)  # e.g. the manager's bearer
+    path: str = "/projects/{project}/topics/{topic}"  # what the pushed-to server serves
 
 
 class PushRelay:
@@ -64,7 +66,8 @@ class PushRelay:
 
     def endpoint(self, function: str, topic: str) -> str:
         """The push endpoint for `function`; the path names the topic, as in production."""
-        return f"http://127.0.0.1:{self.port}/{function}/projects/{self.project}/topics/{topic}"
+        path = self.routes[function].path.format(project=self.project, topic=topic)
+        return f"http://127.0.0.1:{self.port}/{function}{path}"
 
     def start(self) -> PushRelay:
         self._thread.start()
@@ -89,9 +92,12 @@ class PushRelay:
         with self._lock:
             failures = self._failures.get(key, 0) + 1
             self._failures[key] = failures
-        if failures < self.max_attempts:
+        topic = path.rstrip("/").rpartition("/")[2]
+        dead_letter_topic = route.dead_letter_topic or _dead_letter_of(topic)
+        if failures < self.max_attempts or not dead_letter_topic:
             return status  # a nack: the emulator redelivers after its backoff
-        self._dead_letter(route, message, failures)
+        subscription = route.subscription.format(topic=topic)
+        self._dead_letter(subscription, dead_letter_topic, message, failures)
         with self._lock:
             self._failures.pop(key, None)
         return 204
@@ -100,6 +106,7 @@ class PushRelay:
         connection = http.client.HTTPConnection("127.0.0.1", route.port, timeout=self.timeout)
         try:
             keep = {k: v for k, v in headers.items() if k.lower() in ("content-type", "ce-id")}
+            keep.update(route.headers)
             connection.request("POST", path, body=body, headers=keep)
             return connection.getresponse().status
         except OSError as error:  # the function is down: a failed delivery, as in Pub/Sub
@@ -108,11 +115,13 @@ class PushRelay:
         finally:
             connection.close()
 
-    def _dead_letter(self, route: Route, message: Mapping[str, Any], attempts: int) -> None:
+    def _dead_letter(
+        self, subscription: str, topic: str, message: Mapping[str, Any], attempts: int
+    ) -> None:
         attributes = {
             **(message.get("attributes") or {}),
             "CloudPubSubDeadLetterSourceDeliveryCount": str(attempts),
-            "CloudPubSubDeadLetterSourceSubscription": route.subscription,
+            "CloudPubSubDeadLetterSourceSubscription": subscription,
             "CloudPubSubDeadLetterSourceSubscriptionProject": self.project,
             "CloudPubSubDeadLetterSourceTopicPublishTime": str(message.get("publishTime", "")),
         }
@@ -120,10 +129,15 @@ class PushRelay:
         log.warning(
             "dead-lettering message %s of %s after %d attempts",
             message.get("messageId"),
-            route.subscription,
+            subscription,
             attempts,
         )
-        self._publish(route.dead_letter_topic, data, attributes)
+        self._publish(topic, data, attributes)
+
+
+def _dead_letter_of(topic: str) -> str:
+    """Where the manager's failures on `topic` go; a dead letter's own failures retry."""
+    return "" if topic.endswith("-dead-letter") else f"{topic}-dead-letter"
 
 
 def _handler(relay: PushRelay) -> type[BaseHTTPRequestHandler]:

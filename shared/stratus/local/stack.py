@@ -18,7 +18,7 @@ from typing import Self
 
 from stratus.local import emulators
 from stratus.local.processes import Process, StackError, free_port, wait_for_http, wait_for_port
-from stratus.local.provision import provision, subscription_name
+from stratus.local.provision import MANAGER, provision, subscription_name
 from stratus.local.relay import PushRelay, Route
 from stratus.local.scheduler import http_scheduler
 from stratus.topology import RetryPolicy, Topology, topology
@@ -112,11 +112,11 @@ class Stack:
         self._point_clients_here()
         migrate(config.database_url)
         ports = {name: config.port(10 + i) for i, name in enumerate(self.topology.functions)}
-        relay = self._relay(config.port(2), ports)
+        manager_port = config.port(3)
+        relay = self._relay(config.port(2), ports, manager_port if config.manager else None)
         provision(config.project, self.topology, relay.endpoint, self.retry)
         started = [self._function(name, port, logs) for name, port in ports.items()]
         if config.manager:
-            manager_port = config.port(3)
             started.append((self._manager(manager_port, logs), manager_port))
         for process, port in started:
             wait_for_port(port, process)
@@ -149,8 +149,9 @@ class Stack:
         self._exit.callback(process.stop)
         return process
 
-    def _relay(self, port: int, ports: dict[str, int]) -> PushRelay:
+    def _relay(self, port: int, ports: dict[str, int], manager_port: int | None) -> PushRelay:
         from stratus.adapters.pubsub_bus import PubSubBus
+        from stratus.config import Settings
 
         routes = {
             name: Route(
@@ -162,6 +163,18 @@ class Stack:
             for name, fn in self.topology.functions.items()
             if (topic := fn.trigger.topic) is not None
         }
+        if manager_port is not None:
+            # The manager's recorder: the relay plays the OIDC token Pub/Sub sends in
+            # production with the local admin token.
+            token = Settings().manager_dev_token.get_secret_value()
+            routes[MANAGER] = Route(
+                MANAGER,
+                manager_port,
+                subscription=subscription_name("{topic}", MANAGER),
+                dead_letter_topic="",
+                headers={"Authorization": f"Bearer {token}"},
+                path="/api/v1/pubsub/{topic}",
+            )
         bus = PubSubBus(self.config.project)
         relay = PushRelay(
             port, self.config.project, routes, self.retry.max_delivery_attempts, bus.publish

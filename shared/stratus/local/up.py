@@ -81,12 +81,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dev_token() -> str:
+    from stratus.config import Settings
+
+    return Settings().manager_dev_token.get_secret_value()
+
+
 def describe(stack: Stack) -> str:
     ends = stack.endpoints
     lines = [
         f"Pub/Sub emulator   PUBSUB_EMULATOR_HOST={ends.pubsub}",
         f"Firestore emulator FIRESTORE_EMULATOR_HOST={ends.firestore}",
-        f"manager            {ends.manager}/docs",
+        f"console            {ends.manager}/  (sign in with {_dev_token()})",
+        f"manager API        {ends.manager}/docs",
         *(f"{name:<18} {url}" for name, url in ends.functions.items()),
         f"logs               {stack.config.logs.resolve()}",
         "Ctrl-C stops everything.",

@@ -149,12 +149,14 @@ class Require:
 
     role: Role
     service_only: bool = False
+    service_role: Role | None = None  # what a service identity needs instead of `role`
 
     def __call__(self, principal: Annotated[Principal, Depends(_principal)]) -> Principal:
         if self.service_only and not principal.service:
             raise HTTPException(403, "only the executor's service identity may do this")
-        if not principal.allows(self.role):
-            raise HTTPException(403, f"needs the {self.role.value} role")
+        role = self.service_role if principal.service and self.service_role else self.role
+        if not principal.allows(role):
+            raise HTTPException(403, f"needs the {role.value} role")
         return principal
 
 
@@ -162,3 +164,6 @@ Reader = Annotated[Principal, Depends(Require(Role.READER))]
 Trader = Annotated[Principal, Depends(Require(Role.TRADER))]
 Admin = Annotated[Principal, Depends(Require(Role.ADMIN))]
 Executor = Annotated[Principal, Depends(Require(Role.TRADER, service_only=True))]
+# Pub/Sub's push identity is a reader service: made a trader it would be an executor, and
+# could read exchange keys. A token still needs the trader role (the local push relay).
+Pusher = Annotated[Principal, Depends(Require(Role.TRADER, service_role=Role.READER))]

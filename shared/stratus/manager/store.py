@@ -9,6 +9,7 @@ from stratus.adapters.sql.audit import SqlAuditLog
 from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.funds import SqlFunds
 from stratus.adapters.sql.ledger import SqlLedger
+from stratus.adapters.sql.outcomes import SqlOutcomes
 from stratus.adapters.sql.portfolio import SqlPortfolio
 from stratus.adapters.sql.quotas import SqlQuotas
 from stratus.adapters.sql.tokens import SqlTokens
@@ -26,6 +27,7 @@ class Store:
     portfolio: SqlPortfolio
     tokens: SqlTokens
     audit: SqlAuditLog
+    outcomes: SqlOutcomes
 
     @classmethod
     def of(cls, services: Services) -> Store:
@@ -46,4 +48,5 @@ class Store:
             portfolio=SqlPortfolio(database, clock),
             tokens=SqlTokens(database, clock),
             audit=SqlAuditLog(database),
+            outcomes=SqlOutcomes(database),
         )

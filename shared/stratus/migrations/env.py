@@ -6,12 +6,13 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
+# The models are imported so that `alembic revision --autogenerate` sees every table.
+import stratus.adapters.sql.admin_tables
 from stratus.adapters.sql.db import configured_engine, make_engine
 from stratus.adapters.sql.tables import Base
 from stratus.config import Settings
 
-# The models are imported so that `alembic revision --autogenerate` sees every table.
-import stratus.adapters.sql.admin_tables  # noqa: F401  isort: skip
+import stratus.adapters.sql.outcome_tables  # noqa: F401  isort: skip
 
 
 def _engine() -> Engine:

@@ -12,10 +12,16 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from stratus.manager.auth import Require
+from stratus.manager.console.pages import PAGES
 
-# Open by design: the probes Cloud Run and load balancers call, and the API's documents.
+# Open by design: the probes Cloud Run and load balancers call, the API's documents, the
+# console's page shells (they hold no data: each fetches its fragment with the token) and
+# its static assets.
 PROBES = {"/live", "/health", "/ready"}
-DOCUMENTS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+SHELLS = {path for path, _name, _title in PAGES}
+DOCUMENTS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/static"}
+# Authorized in the handler, by the ?token= a browser can send (tests/integration/console).
+STREAMS = {"/ws/positions", "/ws/activity"}
 
 # A value for each path parameter (things conftest's Api.account() creates). A new
 # parameter name fails the route table until it gets one here.
@@ -26,6 +32,7 @@ SAMPLES = {
     "client_order_id": "stx-1",
     "request_id": "req-1",
     "token_id": "no-such-token",
+    "topic": "signals",
 }
 
 
@@ -48,7 +55,8 @@ def operations(app: FastAPI) -> Iterator[Operation]:
         route, template = context.original_route, context.path
         assert isinstance(template, str)
         if not isinstance(route, APIRoute):
-            assert template in DOCUMENTS, f"{template}: not an APIRoute, so never authorized"
+            known = template in DOCUMENTS or template in STREAMS
+            assert known, f"{template}: not an APIRoute, so never authorized"
             continue
         rules = [call for call in _calls(route.dependant) if isinstance(call, Require)]
         assert len(rules) <= 1, f"{template}: {len(rules)} access rules"

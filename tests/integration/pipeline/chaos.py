@@ -15,13 +15,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from stratus.adapters.clock import ManualClock
-from stratus.adapters.local_bus import Envelope
 from stratus.adapters.paper.feed import PriceFeed
 from stratus.adapters.paper.venues import PaperVenues
 from stratus.domain.errors import ExchangeUnavailable
 from stratus.domain.market import Market, Quote
 from stratus.domain.orders import ExchangeOrder, OrderRequest
-from stratus.ports import Venue, VenueOrder, VenuePosition
+from stratus.ports import Envelope, Venue, VenueOrder, VenuePosition
 from stratus.service.services import Services
 from stratus.topology import topology
 

@@ -78,7 +78,7 @@ def store_position(row: PositionRow, tracked: TrackedPosition) -> None:
 def store_order(row: OrderRow, record: OrderRecord) -> None:
     request = record.request
     row.client_order_id = record.client_order_id
-    row.request_id = request.request_id
+    row.request_id, row.signal_id = request.request_id, request.signal_id
     row.exchange_order_id = record.exchange_order_id
     row.account, row.strategy, row.symbol = request.account, request.strategy, request.symbol
     row.side, row.order_type = request.side.value, request.order_type.value
@@ -93,6 +93,7 @@ def order_row(row: OrderRow) -> OrderEntry:
     return OrderEntry(
         client_order_id=row.client_order_id,
         request_id=row.request_id,
+        signal_id=row.signal_id,
         exchange_order_id=row.exchange_order_id,
         account=row.account,
         strategy=row.strategy,

@@ -68,6 +68,7 @@ class OrderRow(Base):
 
     client_order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     request_id: Mapped[str] = mapped_column(String(160), unique=True)
+    signal_id: Mapped[str] = mapped_column(String(128), index=True)  # what the order came from
     exchange_order_id: Mapped[str | None] = mapped_column(String(128))
     account: Mapped[str] = mapped_column(String(128))
     strategy: Mapped[str] = mapped_column(String(128))

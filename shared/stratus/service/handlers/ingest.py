@@ -11,10 +11,15 @@ form before anything uses them, the body is strict JSON (stratus.contracts.json_
 and every refusal is a 4xx with a reason. In order, with what each step costs:
 413 size; 401 headers, timestamp, signature (no state touched); 429 the source's rate
 limit (one counter write); 400 the body and the signal (no state); 400 the account (one
-read of the system of record); 409 a replay (one claim write); 202 published.
+read of the system of record); 409 a replay (one claim write); 202 published. A 400 is
+also published on `signal-refusals` (below).
 
 Sources with a TradingView mapping (settings.tradingview) send alert JSON instead of a
 Signal; the mapping translates it before the same validation.
+
+A request that passes authentication but is refused is published on `signal-refusals`
+with the reason, for the system of record; an unauthenticated one is answered and
+forgotten, so a flood of them costs no write.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from dataclasses import replace
 
 from stratus.contracts import codec, json_text
 from stratus.domain.errors import InvalidMessage, PermanentError
+from stratus.domain.outcomes import SignalRefusal
 from stratus.domain.records import Unavailable
 from stratus.domain.signals import Signal
 from stratus.observability import log_fields
@@ -43,6 +49,8 @@ SOURCE_HEADER = "X-Stratus-Source"
 TIMESTAMP_HEADER = "X-Stratus-Timestamp"
 SIGNATURE_HEADER = "X-Stratus-Signature"
 WEBHOOK_SECRETS = "webhook-secrets"
+BODY_EXCERPT = 500  # bytes of a refused body kept for the operator
+ID = re.compile(r"[A-Za-z0-9._:/\-]{1,128}")  # what a refusal may quote as an id or symbol
 
 # The only forms the headers may take. Whole Unix seconds: no sign, fraction, exponent,
 # NaN or spaces, so the freshness check below always compares two real numbers.
@@ -55,6 +63,15 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     """The signature header value a sender must put on a request."""
     digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "sha256=" + digest.hexdigest()
+
+
+def signed_headers(source: str, secret: str, timestamp: str, body: bytes) -> dict[str, str]:
+    """The headers a sender puts on a request (the demo, the tests)."""
+    return {
+        SOURCE_HEADER: source,
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
+    }
 
 
 def ingest_signal(services: Services, headers: Mapping[str, str], body: bytes) -> HttpResult:
@@ -73,6 +90,7 @@ def ingest_signal(services: Services, headers: Mapping[str, str], body: bytes) -
         signal = _signal(services, source, body)
         _check_account(services, signal)
     except PermanentError as problem:
+        _refused(services, source, body, problem)
         return error(400, problem.reason, problem.detail)
     nonce = f"webhook:{source}:{signature}"
     if not services.state.claim(nonce, 2 * settings.webhook_tolerance_seconds):
@@ -112,6 +130,35 @@ def _check_account(services: Services, signal: Signal) -> None:
             "account not checked: the system of record is unreachable",
             extra=log_fields(signal_id=signal.signal_id, detail=str(problem)),
         )
+
+
+def _refused(services: Services, source: str, body: bytes, problem: PermanentError) -> None:
+    try:
+        record = json_text.loads(body)
+    except InvalidMessage:
+        record = None
+    readable = record if isinstance(record, dict) else {}
+
+    def field(name: str) -> str | None:
+        value = readable.get(name)
+        return value if isinstance(value, str) and ID.fullmatch(value) else None
+
+    refusal = SignalRefusal(
+        source=source,
+        signal_id=field("signal_id"),
+        account=field("account"),
+        strategy=field("strategy"),
+        symbol=field("symbol"),
+        action=field("action"),
+        reason=problem.reason,
+        detail=problem.detail,
+        body=body[:BODY_EXCERPT].decode("utf-8", errors="replace"),
+        refused_at=services.clock.now(),
+    )
+    try:
+        services.publish("signal-refusals", refusal)
+    except Exception:  # the sender still gets its answer; the log keeps the refusal
+        log.exception("refusal not published", extra=log_fields(source=source))
 
 
 def _authenticate(services: Services, headers: Mapping[str, str], body: bytes) -> HttpResult | None:

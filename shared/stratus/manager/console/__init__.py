@@ -1,0 +1,1 @@
+"""The operator console served by the manager (pages.py)."""
