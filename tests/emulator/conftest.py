@@ -36,9 +36,10 @@ POSTGRES_URL = os.environ.get(
 )
 # The development source, and one the flood test may exhaust the rate limit of.
 WEBHOOK_SECRETS = {"demo": DEV_PLACEHOLDER, "flood": "flood-secret"}
-# Short backoff keeps redelivery and dead-lettering (5 attempts) within seconds.
+# Short backoff: redelivery after 1 s and dead-lettering after 5 attempts within 11 s
+# (1 + 2 + 4 + 4), longer than a function server takes to come back after a crash.
 RETRY = topology().retry.model_copy(
-    update={"minimum_backoff_seconds": 1, "maximum_backoff_seconds": 2}
+    update={"minimum_backoff_seconds": 1, "maximum_backoff_seconds": 4}
 )
 
 

@@ -4,6 +4,7 @@ order state in the Firestore emulator, fills and positions in PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.request
 from decimal import Decimal as D
@@ -89,6 +90,11 @@ def test_a_nacked_delivery_is_redelivered_and_applied_once(stack: Stack) -> None
     for function in ("execute_order", "update_position"):
         log = stack.processes[function].log_path.read_text()
         assert log.count("lost the ack") >= 1, f"{function} never failed a delivery"
+    # The relay numbers the deliveries of a message, as Pub/Sub does (deliveryAttempt).
+    log = stack.processes["execute_order"].log_path.read_text()
+    [message_id] = set(re.findall(r"execute_order: lost the ack of (\S+)", log))
+    assert f"message {message_id} delivery attempt 1\n" in log
+    assert f"message {message_id} delivery attempt 2\n" in log
     assert dead_letters(stack, "orders", trace) == []
 
 
@@ -103,10 +109,14 @@ def test_a_poison_message_is_dead_lettered_and_unblocks_its_key(stack: Stack) ->
     )
 
     attributes = letters[0].attributes
-    assert attributes["CloudPubSubDeadLetterSourceDeliveryCount"] == str(
-        stack.retry.max_delivery_attempts
-    )
+    attempts = stack.retry.max_delivery_attempts
+    assert attributes["CloudPubSubDeadLetterSourceDeliveryCount"] == str(attempts)
     assert attributes["CloudPubSubDeadLetterSourceSubscription"] == "orders-to-execute-order"
+    assert attributes["reason"] == "max_delivery_attempts"
+    assert attributes["detail"] == (
+        f"{attempts} deliveries failed; the last: execute_order answered HTTP 500"
+    )
+    assert attributes["function"] == "execute_order"
     assert json.loads(letters[0].data)["quantity"] == "2"
     eventually(lambda: positions(stack, account), lambda p: p.get(SOL) == D("1"))
     assert len(fills(stack, account)) == 1

@@ -176,9 +176,7 @@ class Stack:
                 path="/api/v1/pubsub/{topic}",
             )
         bus = PubSubBus(self.config.project)
-        relay = PushRelay(
-            port, self.config.project, routes, self.retry.max_delivery_attempts, bus.publish
-        )
+        relay = PushRelay(port, self.config.project, routes, self.retry, bus.publish)
         self._exit.callback(relay.stop)
         return relay.start()
 
