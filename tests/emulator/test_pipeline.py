@@ -122,6 +122,29 @@ def test_a_poison_message_is_dead_lettered_and_unblocks_its_key(stack: Stack) ->
     assert len(fills(stack, account)) == 1
 
 
+def test_orders_wait_for_an_executor_that_is_down_instead_of_dead_lettering(
+    stack: Stack,
+) -> None:
+    """The executor's whole server dies and stays down longer than the emulator takes to
+    redeliver five times: the relay holds the attempts to the retry policy's backoff, and
+    the server comes back (as Cloud Run starts a new instance) before the last one."""
+    account = unique("acct-outage")
+    trace = unique("t")
+    executor = stack.processes["execute_order"]
+    before = executor.pid
+    stack.kill("execute_order", keep_down_seconds=5)  # SIGKILL to its whole process group
+    publish(stack, signal(account, BTC, "buy", "0.01"), trace)
+    publish(stack, signal(account, BTC, "buy", "0.002"))  # behind it on its ordering key
+
+    eventually(
+        lambda: positions(stack, account), lambda p: p.get(BTC) == D("0.012"), timeout_seconds=40
+    )
+
+    assert executor.pid != before
+    assert [status for _, status, _ in orders(stack, account)] == [OrderStatus.FILLED] * 2
+    assert dead_letters(stack, "orders", trace) == []
+
+
 def test_a_message_that_can_never_work_is_dead_lettered_with_its_reason(stack: Stack) -> None:
     account = opened(stack, "acct-unknown")
     trace = unique("t")

@@ -21,6 +21,7 @@ from stratus.local.processes import Process, StackError, free_port, wait_for_htt
 from stratus.local.provision import MANAGER, provision, subscription_name
 from stratus.local.relay import PushRelay, Route
 from stratus.local.scheduler import http_scheduler
+from stratus.local.supervisor import Supervisor
 from stratus.topology import RetryPolicy, Topology, topology
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class Stack:
         self.retry = config.retry or self.topology.retry
         self.endpoints = Endpoints()
         self.processes: dict[str, Process] = {}
+        self.supervisor: Supervisor | None = None  # restarts dead servers once all are up
         self._exit = ExitStack()
 
     def __enter__(self) -> Self:
@@ -78,9 +80,18 @@ class Stack:
 
     def stop(self) -> None:
         """Stop everything started, newest first; safe to call twice."""
+        if self.supervisor is not None:
+            self.supervisor.stop()  # nothing is started again from here on
         for process in self.processes.values():
             process.terminate()  # all at once: each then exits within its own grace time
         self._exit.close()
+
+    def kill(self, name: str, keep_down_seconds: float = 0.0) -> None:
+        """SIGKILL a server's whole process group, as when its instance dies; the
+        supervisor starts it again, not before `keep_down_seconds`."""
+        if self.supervisor is not None and keep_down_seconds:
+            self.supervisor.keep_down(name, keep_down_seconds)
+        self.processes[name].kill()
 
     def env(self) -> dict[str, str]:
         """The environment every child gets (and tests can use to build Services)."""
@@ -122,6 +133,8 @@ class Stack:
             wait_for_port(port, process)
         if config.manager:
             wait_for_http(f"{self.endpoints.manager}/live", self.processes["manager"])
+        servers = {process.name: process for process, _ in started}
+        self.supervisor = Supervisor(servers).start()
         if config.scheduler:
             scheduler = http_scheduler(self.topology.schedules, self.endpoints.functions)
             self._exit.callback(scheduler.start().stop)
