@@ -27,6 +27,7 @@ class Supervisor:
     def __init__(self, processes: Mapping[str, Process], poll_seconds: float = 0.2) -> None:
         self._processes = dict(processes)
         self._poll = poll_seconds
+        self.restarts = 0
         self._due: dict[str, float] = {}  # a dead process -> when it may start again
         self._quick_deaths: dict[str, int] = {}
         self._held_until: dict[str, float] = {}
@@ -70,6 +71,7 @@ class Supervisor:
             self._due[name] = now + MAX_PAUSE_SECONDS
             return
         del self._due[name]
+        self.restarts += 1
         log.warning(
             "%s started again (pid %s), as Cloud Run starts a new instance", name, process.pid
         )

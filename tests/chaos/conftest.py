@@ -1,0 +1,106 @@
+"""The chaos tier: the pipeline on the emulator stack while its servers are killed.
+
+Each test starts its own stack (own emulators, a fresh PostgreSQL database): servers
+are SIGKILLed there, and reconcile must see only its own accounts. Needs what the
+emulator tier needs (skipped locally with how to get it, a failure in CI).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from stratus.adapters.paper.bybit_http import ServedBybit, paper_bybit
+from stratus.adapters.paper.feed import PriceFeed
+from stratus.adapters.paper.served import FeedClock
+from stratus.adapters.sql.accounts import SqlAccounts
+from stratus.config import Settings
+from stratus.local.stack import Stack, StackConfig
+from stratus.service.bootstrap import build
+from stratus.topology import topology
+from tests.chaos.harness import ChaosRun
+from tests.chaos.plan import Plan, plan
+from tests.emulator.helpers import fresh_database, require_gcloud
+
+HERE = Path(__file__).parent
+# Attempts 3, 6, 12 and 24 s apart: a message outlasts the executor's 15 s outage (and
+# its server's start), and a kill on top of it, as production's 10-600 s policy would.
+RETRY = topology().retry.model_copy(
+    update={"minimum_backoff_seconds": 3, "maximum_backoff_seconds": 30}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.emulator)
+            item.add_marker(pytest.mark.chaos)
+
+
+@pytest.fixture
+def chaos_plan() -> Plan:
+    """STRATUS_CHAOS_SEED replays a run; STRATUS_CHAOS_SIGNALS makes a longer one."""
+    seed = int(os.environ.get("STRATUS_CHAOS_SEED") or random.randrange(1_000_000))
+    chosen = plan(seed, signals=int(os.environ.get("STRATUS_CHAOS_SIGNALS", "200")))
+    print(chosen.describe())  # shown with the failure, to replay it
+    return chosen
+
+
+# Each function process keeps its own in-memory paper venue (issue 12, item 4): the
+# executor's orders are not where reconcile and these checks look, and a restarted
+# executor forgets them. The durable shared paper venue (branch paper-durable) fixes it.
+IN_PROCESS_PAPER = pytest.param(
+    "paper",
+    marks=pytest.mark.xfail(
+        reason="paper venues are per process until the durable shared one lands", strict=True
+    ),
+)
+
+
+@pytest.fixture(params=[IN_PROCESS_PAPER, "ccxt"])
+def chaos_run(
+    request: pytest.FixtureRequest, chaos_plan: Plan, tmp_path: Path
+) -> Iterator[ChaosRun]:
+    """A stack of its own on the in-process paper exchange, or on the served paper
+    Bybit v5 API through real ccxt (one API key per account)."""
+    require_gcloud()
+    with ExitStack() as resources:
+        env, keys = {}, {account: f"key-{account}" for account in chaos_plan.accounts}
+        if request.param == "ccxt":
+            credentials = dict.fromkeys(keys.values(), "secret")
+            feed = PriceFeed.default()
+            served = resources.enter_context(ServedBybit(paper_bybit(credentials, FeedClock(feed))))
+            env = {"STRATUS_EXCHANGE": "ccxt", "STRATUS_EXCHANGE_API_URL": served.url}
+        config = StackConfig(
+            project="stratus-chaos",
+            database_url=resources.enter_context(fresh_database("stratus_chaos")),
+            logs=tmp_path / "logs",
+            retry=RETRY,
+            manager=False,  # the functions write SQL themselves; the checks read it
+            scheduler=False,  # the run calls reconcile when it means to
+            env=env,
+        )
+        stack = resources.enter_context(Stack(config))
+        services = build(stack_settings(stack))  # as the CLI beside the stack would
+        if request.param == "ccxt":
+            assert isinstance(services.accounts, SqlAccounts)
+            for account, key in keys.items():
+                services.accounts.create(
+                    account, key, "secret", exchange_id="bybit", label="chaos",
+                    currency="USDT", sandbox=False, demo=False,
+                )  # fmt: skip
+        yield ChaosRun(stack, chaos_plan, services.exchanges)
+
+
+def stack_settings(stack: Stack) -> Settings:
+    """The Settings the stack's functions run with (their STRATUS_* environment)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in stack.env().items():
+            if name.startswith("STRATUS_"):
+                patch.setenv(name, value)
+        return Settings()
