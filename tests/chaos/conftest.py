@@ -28,10 +28,11 @@ from tests.chaos.plan import Plan, plan
 from tests.emulator.helpers import fresh_database, require_gcloud
 
 HERE = Path(__file__).parent
-# Attempts 3, 6, 12 and 24 s apart: a message outlasts the executor's 15 s outage (and
-# its server's start), and a kill on top of it, as production's 10-600 s policy would.
+# Attempts 5, 10, 20 and 40 s apart (75 s in all): a message outlasts the executor's
+# 15 s outage and a kill on top of it, and the 60 s an executor killed while sending
+# leaves its order leased, as production's 10-600 s policy does.
 RETRY = topology().retry.model_copy(
-    update={"minimum_backoff_seconds": 3, "maximum_backoff_seconds": 30}
+    update={"minimum_backoff_seconds": 5, "maximum_backoff_seconds": 40}
 )
 
 
@@ -77,7 +78,8 @@ def chaos_run(
             served = resources.enter_context(ServedBybit(paper_bybit(credentials, FeedClock(feed))))
             env = {"STRATUS_EXCHANGE": "ccxt", "STRATUS_EXCHANGE_API_URL": served.url}
         config = StackConfig(
-            project="stratus-chaos",
+            # A project per stack: Firestore clients are cached per project and process.
+            project=f"stratus-chaos-{request.param}",
             database_url=resources.enter_context(fresh_database("stratus_chaos")),
             logs=tmp_path / "logs",
             retry=RETRY,

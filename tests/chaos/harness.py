@@ -167,13 +167,14 @@ class ChaosRun:
         self.notes.append(f"the stack did not settle within {timeout_seconds:.0f} s")
 
     def _undecided(self, documents: list[OrderRecord]) -> list[str]:
-        """Signals with no order, rejection or dead letter that on_signal has not
-        processed either (a close of a flat strategy is processed into nothing)."""
+        """Signals with no order, rejection or dead letter yet, but for closes that
+        on_signal processed into nothing (the strategy was flat)."""
         decided = {r.request.signal_id for r in documents}
         decided.update(r.signal_id for r in self.rejections)
         decided.update(letter.field("signal_id") or "" for letter in self.dead_letters)
-        ids = [p.signal.signal_id for p in self.plan.signals]
-        return [sid for sid in ids if sid not in decided and sid not in self.processed(sid)]
+        waiting = [p.signal for p in self.plan.signals if p.signal.signal_id not in decided]
+        closes = self.processed(*(s.signal_id for s in waiting if s.action == "close"))
+        return [s.signal_id for s in waiting if s.signal_id not in closes]
 
     def processed(self, *signal_ids: str) -> set[str]:
         """Those of the signals on_signal finished (its idempotency key is set)."""
