@@ -125,14 +125,16 @@ def test_stratus_up_restarts_a_killed_server_and_ctrl_c_stops_everything(
                 break
         else:
             pytest.fail("stratus up --emulators exited before it was ready")
-        ports = [base, base + 1, base + 2, base + 3, *range(base + 10, base + 17)]
+        functions = {name: base + 10 + i for i, name in enumerate(topology().functions)}
+        ports = [base, base + 1, base + 2, base + 3, *functions.values()]
         assert all(_listening(port) for port in ports)
 
-        # execute_order's whole server dies (port base + 13, in topology order).
-        group = _group_serving(base + 13)
+        # execute_order's whole server dies.
+        executor = functions["execute_order"]
+        group = _group_serving(executor)
         os.killpg(group, signal.SIGKILL)
-        _eventually(lambda: _listening(base + 13) and _group_serving(base + 13) != group, 30)
-        restarted = _group_serving(base + 13)
+        _eventually(lambda: _listening(executor) and _group_serving(executor) != group, 30)
+        restarted = _group_serving(executor)
 
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=60) == 0
