@@ -27,20 +27,12 @@ from tests.chaos.harness import ChaosRun
 from tests.chaos.plan import Plan, plan
 from tests.emulator.helpers import fresh_database, require_gcloud
 
-HERE = Path(__file__).parent
 # Attempts 5, 10, 20 and 40 s apart (75 s in all): a message outlasts the executor's
 # 15 s outage and a kill on top of it, and the 60 s an executor killed while sending
 # leaves its order leased, as production's 10-600 s policy does.
 RETRY = topology().retry.model_copy(
     update={"minimum_backoff_seconds": 5, "maximum_backoff_seconds": 40}
 )
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if HERE in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.emulator)
-            item.add_marker(pytest.mark.chaos)
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ import pytest
 from tests.chaos.harness import ChaosRun
 from tests.invariants import summary, violations
 
+pytestmark = [pytest.mark.emulator, pytest.mark.chaos]
+
 
 @pytest.mark.timeout(480)
 def test_nothing_is_lost_or_invented_whatever_dies(chaos_run: ChaosRun) -> None:

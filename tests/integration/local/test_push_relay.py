@@ -8,6 +8,7 @@ import base64
 import json
 import threading
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -79,19 +80,41 @@ class Letters:
         self.sent.append((topic, data, dict(attributes)))
 
 
+@dataclass
+class Rig:
+    """A relay in front of the fake function, on a clock the test moves."""
+
+    function: Function
+    clock: Clock
+    letters: Letters
+    relay: PushRelay
+
+    def deliver(self, body: bytes | None = None, path: str = PATH) -> int:
+        return self.relay.deliver(path, {}, push() if body is None else body)
+
+    def fail_until_the_last_attempt(self) -> list[int]:
+        """Deliver each attempt but the last, waiting out the backoff in between."""
+        statuses = []
+        for _ in range(RETRY.max_delivery_attempts - 1):
+            statuses.append(self.deliver())
+            self.clock.now += RETRY.maximum_backoff_seconds
+        return statuses
+
+
 @pytest.fixture
-def relays() -> Iterator[list[PushRelay]]:
-    made: list[PushRelay] = []
-    yield made
-    for relay in made:
-        relay.stop()
+def rig(function: tuple[Function, int]) -> Iterator[Rig]:
+    fake, port = function
+    clock, letters = Clock(), Letters()
+    with relay_to(port, clock, letters) as relay:
+        yield Rig(fake, clock, letters, relay)
 
 
-def relay_to(port: int, clock: Clock, letters: Letters, relays: list[PushRelay]) -> PushRelay:
+@contextmanager
+def relay_to(port: int, clock: Clock, letters: Letters) -> Iterator[PushRelay]:
     route = Route("execute_order", port, "orders-to-execute-order", "orders-dead-letter")
     relay = PushRelay(0, "p", {"execute_order": route}, RETRY, letters.publish, 5, clock)
-    relays.append(relay.start())
-    return relay
+    yield relay.start()
+    relay.stop()
 
 
 def push(message_id: str = "m-1") -> bytes:
@@ -104,26 +127,20 @@ def push(message_id: str = "m-1") -> bytes:
     return json.dumps({"message": message, "subscription": "projects/p/subscriptions/s"}).encode()
 
 
-def test_copies_before_the_backoff_are_nacked_without_counting_as_attempts(
-    function: tuple[Function, int],
-    relays: list[PushRelay],
-) -> None:
-    fake, port = function
-    clock, letters = Clock(), Letters()
-    relay = relay_to(port, clock, letters, relays)
+def test_copies_before_the_backoff_are_nacked_without_counting_as_attempts(rig: Rig) -> None:
     statuses: dict[float, int] = {}
-    start = clock.now
+    start = rig.clock.now
     # The emulator pushes a nacked message about once a second, whatever the policy says.
     for second in range(0, 151):
-        clock.now = start + second
-        statuses[second] = relay.deliver(PATH, {}, push())
+        rig.clock.now = start + second
+        statuses[second] = rig.deliver()
 
     # Attempts after 0, 10, 20, 40 and 80 s of backoff: at 0, 10, 30, 70 and 150 s.
     forwarded = [s for s, status in statuses.items() if status != NOT_YET]
     assert forwarded == [0, 10, 30, 70, 150]
-    assert fake.attempts() == [1, 2, 3, 4, 5]
+    assert rig.function.attempts() == [1, 2, 3, 4, 5]
     assert statuses[150] == 204  # dead-lettered: acknowledged
-    [(topic, data, attributes)] = letters.sent
+    [(topic, data, attributes)] = rig.letters.sent
     assert topic == "orders-dead-letter"
     assert data == b'{"quantity": "1"}'
     assert attributes["reason"] == "max_delivery_attempts"
@@ -134,55 +151,40 @@ def test_copies_before_the_backoff_are_nacked_without_counting_as_attempts(
     assert attributes["CloudPubSubDeadLetterSourceSubscription"] == "orders-to-execute-order"
 
 
-def test_the_function_gets_the_push_body_with_its_delivery_attempt(
-    function: tuple[Function, int],
-    relays: list[PushRelay],
-) -> None:
-    fake, port = function
-    fake.status = 204
-    relay = relay_to(port, Clock(), Letters(), relays)
+def test_the_function_gets_the_push_body_with_its_delivery_attempt(rig: Rig) -> None:
+    rig.function.status = 204
 
-    assert relay.deliver(PATH, {"Content-Type": "application/json"}, push()) == 204
+    assert rig.relay.deliver(PATH, {"Content-Type": "application/json"}, push()) == 204
 
-    [body] = fake.bodies
+    [body] = rig.function.bodies
     assert body == {**json.loads(push()), "deliveryAttempt": 1}
 
 
-def test_a_message_is_dead_lettered_once_whatever_copies_follow(
-    function: tuple[Function, int],
-    relays: list[PushRelay],
-) -> None:
-    fake, port = function
-    clock, letters = Clock(), Letters()
-    relay = relay_to(port, clock, letters, relays)
-    for _ in range(RETRY.max_delivery_attempts - 1):
-        relay.deliver(PATH, {}, push())
-        clock.now += RETRY.maximum_backoff_seconds
+def test_a_message_is_dead_lettered_once_whatever_copies_follow(rig: Rig) -> None:
+    rig.fail_until_the_last_attempt()
     # Two copies of the last attempt in flight at once (an ack deadline ran out).
-    fake.hold.set()
-    copies = [threading.Thread(target=relay.deliver, args=(PATH, {}, push())) for _ in "ab"]
+    rig.function.hold.set()
+    copies = [threading.Thread(target=rig.deliver) for _ in "ab"]
     for copy in copies:
         copy.start()
-    while len(fake.bodies) < RETRY.max_delivery_attempts + 1:
+    while len(rig.function.bodies) < RETRY.max_delivery_attempts + 1:
         threading.Event().wait(0.01)
-    fake.release.set()
+    rig.function.release.set()
     for copy in copies:
         copy.join()
-    later = [relay.deliver(PATH, {}, push()) for _ in range(3)]
+    later = [rig.deliver() for _ in range(3)]
 
-    assert len(letters.sent) == 1
+    assert len(rig.letters.sent) == 1
     assert later == [204, 204, 204]
-    assert len(fake.bodies) == RETRY.max_delivery_attempts + 1  # later copies never forwarded
+    assert len(rig.function.bodies) == RETRY.max_delivery_attempts + 1  # no later copy
 
 
-def test_a_function_that_is_down_is_a_failed_delivery_named_in_the_dead_letter(
-    relays: list[PushRelay],
-) -> None:
+def test_a_function_that_is_down_is_a_failed_delivery_named_in_the_dead_letter() -> None:
     clock, letters = Clock(), Letters()
-    relay = relay_to(free_port(), clock, letters, relays)  # nothing listens there
-    for _ in range(RETRY.max_delivery_attempts):
-        relay.deliver(PATH, {}, push())
-        clock.now += RETRY.maximum_backoff_seconds
+    with relay_to(free_port(), clock, letters) as relay:  # nothing listens there
+        for _ in range(RETRY.max_delivery_attempts):
+            relay.deliver(PATH, {}, push())
+            clock.now += RETRY.maximum_backoff_seconds
 
     [(_, _, attributes)] = letters.sent
     assert "execute_order unreachable" in attributes["detail"]
@@ -190,35 +192,23 @@ def test_a_function_that_is_down_is_a_failed_delivery_named_in_the_dead_letter(
 
 
 def test_a_dead_letter_that_cannot_be_published_leaves_the_message_unacknowledged(
-    function: tuple[Function, int],
-    relays: list[PushRelay],
+    rig: Rig,
 ) -> None:
-    _, port = function
-    clock, letters = Clock(), Letters(failing=True)
-    relay = relay_to(port, clock, letters, relays)
-    statuses = []
-    for _ in range(RETRY.max_delivery_attempts):
-        statuses.append(relay.deliver(PATH, {}, push()))
-        clock.now += RETRY.maximum_backoff_seconds
-    assert statuses[-1] == 503  # not acknowledged: the emulator keeps it
+    rig.letters.failing = True
+    rig.fail_until_the_last_attempt()
+    assert rig.deliver() == 503  # the last attempt: not acknowledged, the emulator keeps it
 
-    letters.failing = False
-    assert relay.deliver(PATH, {}, push()) == 204
-    assert len(letters.sent) == 1
+    rig.letters.failing = False
+    assert rig.deliver() == 204
+    assert len(rig.letters.sent) == 1
 
 
-def test_other_messages_and_a_success_reset_nothing_they_should_not(
-    function: tuple[Function, int],
-    relays: list[PushRelay],
-) -> None:
-    fake, port = function
-    clock, letters = Clock(), Letters()
-    relay = relay_to(port, clock, letters, relays)
-    relay.deliver(PATH, {}, push("m-1"))
-    assert relay.deliver(PATH, {}, push("m-2")) == 500  # its own count: forwarded at once
-    fake.status = 204
-    clock.now += RETRY.minimum_backoff_seconds
-    assert relay.deliver(PATH, {}, push("m-1")) == 204
-    assert fake.attempts() == [1, 1, 2]
-    assert relay.deliver("/nobody/projects/p/topics/orders", {}, push()) == 404
-    assert relay.deliver(PATH, {}, b"not json") == 400
+def test_other_messages_and_a_success_reset_nothing_they_should_not(rig: Rig) -> None:
+    rig.deliver(push("m-1"))
+    assert rig.deliver(push("m-2")) == 500  # its own count: forwarded at once
+    rig.function.status = 204
+    rig.clock.now += RETRY.minimum_backoff_seconds
+    assert rig.deliver(push("m-1")) == 204
+    assert rig.function.attempts() == [1, 1, 2]
+    assert rig.deliver(path="/nobody/projects/p/topics/orders") == 404
+    assert rig.deliver(b"not json") == 400
