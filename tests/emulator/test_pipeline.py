@@ -128,7 +128,7 @@ def test_orders_wait_for_an_executor_that_is_down_instead_of_dead_lettering(
     """The executor's whole server dies and stays down longer than the emulator takes to
     redeliver five times: the relay holds the attempts to the retry policy's backoff, and
     the server comes back (as Cloud Run starts a new instance) before the last one."""
-    account = unique("acct-outage")
+    account = opened(stack, "acct-outage")
     trace = unique("t")
     executor = stack.processes["execute_order"]
     before = executor.pid
