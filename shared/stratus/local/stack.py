@@ -106,6 +106,8 @@ class Stack:
             "STRATUS_BUS": "pubsub",
             "STRATUS_STATE": config.state,
             "STRATUS_DATABASE_URL": config.database_url,
+            # The sweep closes a pending order once no copy of its message can come.
+            "STRATUS_DELIVERY_WINDOW_SECONDS": str(int(self.retry.delivery_window.total_seconds())),
             **config.env,
         }
 
