@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import pytest
@@ -55,14 +56,20 @@ def bus(services: Services) -> LocalBus:
     return services.bus
 
 
-def open_accounts(services: Services, *accounts: str, exchange_id: str = "paper") -> None:
-    """Accounts in the system of record (paper ones unless said): signals for any other
-    account never trade."""
+def open_accounts(
+    services: Services,
+    *accounts: str,
+    exchange_id: str = "paper",
+    keys: Mapping[str, str] | None = None,
+) -> None:
+    """Accounts in the system of record (paper ones unless said; API key "paper-key"
+    unless `keys` gives one per account): signals for any other account never trade."""
     directory = services.accounts
     assert isinstance(directory, SqlAccounts)
     for account in accounts:
+        key = (keys or {}).get(account, "paper-key")
         directory.create(
-            account, "paper-key", "paper-secret", exchange_id=exchange_id, label="",
+            account, key, "paper-secret", exchange_id=exchange_id, label="",
             currency="USDT", sandbox=False, demo=False,
         )  # fmt: skip
 

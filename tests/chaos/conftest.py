@@ -15,16 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from stratus.adapters.clock import SystemClock
 from stratus.adapters.paper.bybit_http import ServedBybit, paper_bybit
-from stratus.adapters.paper.feed import PriceFeed
-from stratus.adapters.paper.served import FeedClock
-from stratus.adapters.sql.accounts import SqlAccounts
 from stratus.config import Settings
 from stratus.local.stack import Stack, StackConfig
 from stratus.service.bootstrap import build
 from stratus.topology import topology
 from tests.chaos.harness import ChaosRun
 from tests.chaos.plan import Plan, plan
+from tests.conftest import open_accounts
 from tests.emulator.helpers import fresh_database, require_gcloud
 
 # Attempts 5, 10, 20 and 40 s apart (75 s in all): a message outlasts the executor's
@@ -44,30 +43,18 @@ def chaos_plan() -> Plan:
     return chosen
 
 
-# Each function process keeps its own in-memory paper venue (issue 12, item 4): the
-# executor's orders are not where reconcile and these checks look, and a restarted
-# executor forgets them. The durable shared paper venue (branch paper-durable) fixes it.
-IN_PROCESS_PAPER = pytest.param(
-    "paper",
-    marks=pytest.mark.xfail(
-        reason="paper venues are per process until the durable shared one lands", strict=True
-    ),
-)
-
-
-@pytest.fixture(params=[IN_PROCESS_PAPER, "ccxt"])
+@pytest.fixture(params=["paper", "ccxt"])
 def chaos_run(
     request: pytest.FixtureRequest, chaos_plan: Plan, tmp_path: Path
 ) -> Iterator[ChaosRun]:
-    """A stack of its own on the in-process paper exchange, or on the served paper
-    Bybit v5 API through real ccxt (one API key per account)."""
+    """A stack of its own on the stack's paper venue, or on the served paper Bybit v5
+    API through real ccxt (one API key per account)."""
     require_gcloud()
     with ExitStack() as resources:
         env, keys = {}, {account: f"key-{account}" for account in chaos_plan.accounts}
         if request.param == "ccxt":
-            credentials = dict.fromkeys(keys.values(), "secret")
-            feed = PriceFeed.default()
-            served = resources.enter_context(ServedBybit(paper_bybit(credentials, FeedClock(feed))))
+            credentials = dict.fromkeys(keys.values(), "paper-secret")
+            served = resources.enter_context(ServedBybit(paper_bybit(credentials, SystemClock())))
             env = {"STRATUS_EXCHANGE": "ccxt", "STRATUS_EXCHANGE_API_URL": served.url}
         config = StackConfig(
             # A project per stack: Firestore clients are cached per project and process.
@@ -76,18 +63,13 @@ def chaos_run(
             logs=tmp_path / "logs",
             retry=RETRY,
             manager=False,  # the functions write SQL themselves; the checks read it
-            scheduler=False,  # the run calls reconcile when it means to
+            scheduler=False,  # the run calls the sweep and reconcile when it means to
             env=env,
         )
         stack = resources.enter_context(Stack(config))
         services = build(stack_settings(stack))  # as the CLI beside the stack would
-        if request.param == "ccxt":
-            assert isinstance(services.accounts, SqlAccounts)
-            for account, key in keys.items():
-                services.accounts.create(
-                    account, key, "secret", exchange_id="bybit", label="chaos",
-                    currency="USDT", sandbox=False, demo=False,
-                )  # fmt: skip
+        exchange_id = "bybit" if request.param == "ccxt" else "paper"
+        open_accounts(services, *chaos_plan.accounts, exchange_id=exchange_id, keys=keys)
         yield ChaosRun(stack, chaos_plan, services.exchanges)
 
 

@@ -3,8 +3,9 @@
 The signals are published as a strategy would (the production publisher, ordering keys),
 their extra copies at once without an ordering key or later with one; meanwhile function
 servers are SIGKILLed (each started again by the stack, the executor once only after a
-15 s outage) and reconcile is called. Then the run settles, reconcile sweeps (as its
-schedule would), and `observe()` gathers every source of truth for tests/invariants.py.
+15 s outage) and the sweep and reconcile are called. Then the run settles, the sweep and
+reconcile run once more (as their schedules would), and `world()` gathers every source
+of truth for the invariants of tests/integration/pipeline/invariants.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from google.api_core.exceptions import AlreadyExists
@@ -26,22 +28,25 @@ from google.cloud import pubsub_v1
 from sqlalchemy import select
 
 from stratus.adapters.clock import SystemClock
-from stratus.adapters.exchange_gateway import ExchangeGateway, parse_order
+from stratus.adapters.exchange_gateway import ExchangeGateway
 from stratus.adapters.firestore_state import FirestoreStateStore
 from stratus.adapters.pubsub_bus import PubSubBus
 from stratus.adapters.sql.admin_tables import ReservationRow
+from stratus.adapters.sql.audit import Page
 from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.ledger import SqlLedger
-from stratus.adapters.sql.tables import OrderRow
+from stratus.adapters.sql.portfolio import LedgerFilter, SqlPortfolio
 from stratus.contracts import codec
-from stratus.domain.orders import OrderRecord, OrderRejection, OrderStatus
+from stratus.domain.orders import OrderRecord, OrderRejection, OrderRequest
+from stratus.domain.reconciliation import ReconciliationReport
 from stratus.local.stack import Stack
 from stratus.ports import Exchanges
 from stratus.scheduling import headers_for
 from tests.chaos.plan import OUTAGE_SECONDS, SYMBOLS, Plan
-from tests.invariants import DeadLetter, ExchangeOrder, LedgerOrder, Observed
+from tests.integration.pipeline.invariants import DeadLetter, World
 
-REJECTIONS = "order-rejections-chaos"  # a pull subscription the run reads rejections from
+# Topics the checks need every message of, each read through a pull subscription.
+TAPPED = ("order-requests", "order-rejections", "reconciliation-reports")
 QUIET_SECONDS = 3.0
 
 
@@ -53,16 +58,20 @@ class ChaosRun:
         self.ledger = SqlLedger(self.database, migrate=False)
         self.state = FirestoreStateStore(self.project, SystemClock())
         self.subscriber = pubsub_v1.SubscriberClient()
+        self.requests: list[OrderRequest] = []
         self.rejections: list[OrderRejection] = []
+        self.reports: list[ReconciliationReport] = []
         self.dead_letters: list[DeadLetter] = []
         self.notes = [plan.describe()]
         self._start = 0.0
-        self._subscribe(REJECTIONS, "order-rejections")
+        for topic in TAPPED:
+            self._tap(topic)
 
     # --- the run -------------------------------------------------------------------------
 
     def execute(self, settle_seconds: float = 150.0) -> dict[str, Any]:
-        """Play the plan, let the stack settle, sweep with reconcile; its report."""
+        """Play the plan, let the stack settle, run the sweep and reconcile as their
+        schedules would; reconcile's answer (its reports are kept in `reports`)."""
         self._start = time.monotonic()
         faults = threading.Thread(target=self._faults, name="chaos-faults")
         faults.start()
@@ -71,9 +80,12 @@ class ChaosRun:
         finally:
             faults.join()
         self.settle(settle_seconds)
-        report = self.reconcile()
-        self.settle(60.0)  # what the sweep published (fills it adopted or flushed)
-        return report
+        self.call("sweep")
+        self._read()
+        self.reports.clear()  # the run's: what counts is what the last reconcile finds
+        answer = self.call("reconcile")
+        self.settle(60.0)  # what they published (fills owed, adopted or corrected)
+        return answer
 
     def _publish(self) -> None:
         bus = PubSubBus(self.project)
@@ -110,8 +122,8 @@ class ChaosRun:
         for fault in self.plan.faults:
             self._wait(fault.at)
             if fault.action == "reconcile":
-                found = self.reconcile()
-                self.notes.append(f"mid-run reconcile at {fault.at:.0f} s: {_brief(found)}")
+                swept, found = self.call("sweep"), self.call("reconcile")
+                self.notes.append(f"mid-run at {fault.at:.0f} s: sweep {swept}, {_brief(found)}")
             else:
                 down = OUTAGE_SECONDS if fault.action == "outage" else 0.0
                 self.stack.kill(fault.function, keep_down_seconds=down)
@@ -121,31 +133,34 @@ class ChaosRun:
         if delay > 0:
             time.sleep(delay)
 
-    def reconcile(self) -> dict[str, Any]:
-        """Call reconcile as Cloud Scheduler does; its answer (a server just killed is
-        called again once it is back)."""
-        url = self.stack.endpoints.functions["reconcile"]
-        headers = headers_for("reconcile-every-5-min", datetime.now(UTC))
+    def call(self, function: str) -> dict[str, Any]:
+        """Call a scheduled function as Cloud Scheduler does; its answer (a server just
+        killed is called again once it is back)."""
+        url = self.stack.endpoints.functions[function]
+        schedule = next(
+            n for n, s in self.stack.topology.schedules.items() if s.function == function
+        )
         for _ in range(30):
+            headers = headers_for(schedule, datetime.now(UTC))
             request = urllib.request.Request(url, data=b"", method="POST", headers=headers)
             try:
                 with urllib.request.urlopen(request, timeout=120) as reply:
                     answer: dict[str, Any] = json.load(reply)
                     return answer
-            except urllib.error.HTTPError as error:
+            except urllib.error.HTTPError as error:  # 503: some account could not be done
                 failed: dict[str, Any] = json.load(error)
                 return failed
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(1)
-        raise AssertionError("reconcile never answered")
+        raise AssertionError(f"{function} never answered")
 
     def settle(self, timeout_seconds: float) -> None:
-        """Wait until every signal is processed, every order final, every fill booked,
+        """Wait until every signal is decided, every order final, every fill booked,
         and nothing changed for QUIET_SECONDS; past the timeout, note it and go on."""
         deadline = time.monotonic() + timeout_seconds
         last, quiet_since = None, time.monotonic()
         while time.monotonic() < deadline:
-            self._read_letters()
+            self._read()
             documents = self.documents()
             booked = {fill.fill_id for fill in self.ledger.fills()}
             progress = (
@@ -167,88 +182,85 @@ class ChaosRun:
         self.notes.append(f"the stack did not settle within {timeout_seconds:.0f} s")
 
     def _undecided(self, documents: list[OrderRecord]) -> list[str]:
-        """Signals with no order, rejection or dead letter yet, but for closes that
-        on_signal processed into nothing (the strategy was flat)."""
+        """Signals with no order, rejection or dead letter yet, but for closes of nothing."""
         decided = {r.request.signal_id for r in documents}
         decided.update(r.signal_id for r in self.rejections)
-        decided.update(letter.field("signal_id") or "" for letter in self.dead_letters)
+        decided.update(_signal_id(letter) for letter in self.dead_letters)
         waiting = [p.signal for p in self.plan.signals if p.signal.signal_id not in decided]
-        closes = self.processed(*(s.signal_id for s in waiting if s.action == "close"))
+        closes = self.nothing_to_close(s.signal_id for s in waiting if s.action == "close")
         return [s.signal_id for s in waiting if s.signal_id not in closes]
 
-    def processed(self, *signal_ids: str) -> set[str]:
-        """Those of the signals on_signal finished (its idempotency key is set)."""
-        return {sid for sid in signal_ids if self.state.is_done(f"on_signal:{sid}")}
+    def nothing_to_close(self, closes: Any) -> frozenset[str]:
+        """Of these closes, those on_signal finished without an order request (its
+        idempotency key is set, and no request of it was published)."""
+        planned = {request.signal_id for request in self.requests}
+        return frozenset(
+            sid for sid in closes if sid not in planned and self.state.is_done(f"on_signal:{sid}")
+        )
 
     # --- reading back ----------------------------------------------------------------------
 
     def documents(self) -> list[OrderRecord]:
         return [r for account in self.plan.accounts for r in self.state.orders(account)]
 
-    def observe(self, report: dict[str, Any]) -> Observed:
+    def world(self) -> World:
+        """Every source of truth, for the invariants (with a line of counts in `notes`)."""
         accounts = self.plan.accounts
-        self._read_letters()
+        self._read()
         with self.database.transaction() as session:
-            rows = session.scalars(select(OrderRow).where(OrderRow.account.in_(accounts)))
-            ledger_orders = [
-                LedgerOrder(
-                    row.client_order_id,
-                    row.request_id,
-                    row.exchange_order_id,
-                    OrderStatus(row.status),
-                    row.filled,
-                )
-                for row in rows
-            ]
-            held = set(
+            held = frozenset(
                 session.scalars(
-                    select(ReservationRow.request_id).where(
-                        ReservationRow.held.is_(True), ReservationRow.account.in_(accounts)
-                    )
+                    select(ReservationRow.request_id).where(ReservationRow.held.is_(True))
                 )
             )
-        orders, positions = exchange_truth(self.exchanges, accounts)
-        documents = self.documents()
-        fills = [f for account in accounts for f in self.ledger.fills(account)]
-        statuses = Counter(str(r.status) for r in documents)
-        reasons = Counter(letter.attributes.get("reason", "") for letter in self.dead_letters)
-        self.notes.append(
-            f"{len(documents)} orders {dict(statuses)}, {len(fills)} fills, "
-            f"{len(self.rejections)} risk rejections, dead letters {dict(reasons)}, "
-            f"{self.stack.supervisor.restarts if self.stack.supervisor else 0} server restarts"
+        entries, _ = SqlPortfolio(self.database, SystemClock()).orders(
+            LedgerFilter(), Page(limit=100_000)
         )
+        exchange_orders, exchange_positions = exchange_truth(self.exchanges, accounts)
         signals = [planned.signal for planned in self.plan.signals]
-        return Observed(
+        closes = (s.signal_id for s in signals if s.action == "close")
+        world = World(
             signals=signals,
-            processed=self.processed(*(signal.signal_id for signal in signals)),
-            documents=documents,
-            ledger_orders=ledger_orders,
-            fills=fills,
-            positions=[p for account in accounts for p in self.ledger.positions(account)],
-            exchange_orders=orders,
-            exchange_positions=positions,
-            held_reservations=held,
+            requests=self.requests,
             rejections=self.rejections,
             dead_letters=self.dead_letters,
-            reconcile_report=report,
-            notes=self.notes,
+            documents=self.documents(),
+            exchange_orders=exchange_orders,
+            exchange_positions=exchange_positions,
+            ledger_fills=self.ledger.fills(),
+            ledger_positions=self.ledger.positions(),
+            ledger_orders=entries,
+            held=held,
+            reports=self.reports,
+            nothing_to_close=self.nothing_to_close(closes),
         )
+        statuses = Counter(str(r.status) for r in world.documents)
+        reasons = Counter(d.attributes.get("reason", "") for d in self.dead_letters)
+        restarts = self.stack.supervisor.restarts if self.stack.supervisor else 0
+        self.notes.append(
+            f"{len(world.documents)} orders {dict(statuses)}, {len(world.ledger_fills)} "
+            f"fills, {len(self.rejections)} rejections, dead letters {dict(reasons)}, "
+            f"{len(world.nothing_to_close)} closes of nothing, {restarts} server restarts"
+        )
+        return world
 
-    def _subscribe(self, name: str, topic: str) -> None:
-        path = self.subscriber.subscription_path(self.project, name)
+    def _tap(self, topic: str) -> None:
+        path = self.subscriber.subscription_path(self.project, f"{topic}-chaos")
         topic_path = f"projects/{self.project}/topics/{topic}"
         with contextlib.suppress(AlreadyExists):  # a run before this one made it
             self.subscriber.create_subscription(request={"name": path, "topic": topic_path})
 
-    def _read_letters(self) -> None:
-        """Take what the rejections and dead-letter subscriptions hold (and ack it)."""
-        for data, _ in self._pull(REJECTIONS):
-            rejection = codec.decode("order-rejections", data)
-            assert isinstance(rejection, OrderRejection)
-            self.rejections.append(rejection)
+    def _read(self) -> None:
+        """Take what the taps and the dead-letter subscriptions hold (and ack it)."""
+        for data, _ in self._pull("order-requests-chaos"):
+            self.requests.append(_decoded("order-requests", data, OrderRequest))
+        for data, _ in self._pull("order-rejections-chaos"):
+            self.rejections.append(_decoded("order-rejections", data, OrderRejection))
+        for data, _ in self._pull("reconciliation-reports-chaos"):
+            self.reports.append(_decoded("reconciliation-reports", data, ReconciliationReport))
         for topic in self.stack.topology.topics:
             dead = self.stack.topology.dead_letter_topic(topic)
-            self.dead_letters.extend(DeadLetter(dead, d, a) for d, a in self._pull(dead))
+            self.dead_letters.extend(DeadLetter(topic, d, a) for d, a in self._pull(dead))
 
     def _pull(self, subscription: str) -> list[tuple[bytes, dict[str, str]]]:
         path = self.subscriber.subscription_path(self.project, subscription)
@@ -259,20 +271,18 @@ class ChaosRun:
             )
             if not reply.received_messages:
                 return taken
-            taken.extend(
-                (r.message.data, dict(r.message.attributes)) for r in reply.received_messages
-            )
-            self.subscriber.acknowledge(
-                subscription=path, ack_ids=[r.ack_id for r in reply.received_messages]
-            )
+            received = reply.received_messages
+            taken.extend((r.message.data, dict(r.message.attributes)) for r in received)
+            self.subscriber.acknowledge(subscription=path, ack_ids=[r.ack_id for r in received])
 
 
 def exchange_truth(
     exchanges: Exchanges, accounts: list[str]
-) -> tuple[list[ExchangeOrder], dict[tuple[str, str], Any]]:
-    """Every order and net position of the accounts, as the exchange lists them (through
-    the same ccxt-shaped client the functions use)."""
-    orders, positions = [], {}
+) -> tuple[Counter[str], dict[str, dict[str, Decimal]]]:
+    """How many orders the exchange holds per clientOrderId, and its net positions per
+    account, as it lists them (through the client the functions use)."""
+    orders: Counter[str] = Counter()
+    positions = {}
     for account in accounts:
         gateway = exchanges.for_account(account)
         assert isinstance(gateway, ExchangeGateway)
@@ -282,28 +292,26 @@ def exchange_truth(
         ]
         for symbol in SYMBOLS:
             for listing in listings:
-                for raw in listing(symbol):
-                    seen = parse_order(raw)
-                    orders.append(
-                        ExchangeOrder(
-                            account,
-                            str(raw.get("clientOrderId") or ""),
-                            seen.exchange_order_id,
-                            symbol,
-                            seen.status,
-                            seen.filled,
-                        )
-                    )
-        positions.update({(account, p.symbol): p.quantity for p in gateway.positions()})
+                orders.update(str(raw.get("clientOrderId") or "") for raw in listing(symbol))
+        positions[account] = {p.symbol: p.quantity for p in gateway.positions()}
     return orders, positions
 
 
+def _decoded(topic: str, data: bytes, kind: type[Any]) -> Any:
+    message = codec.decode(topic, data)
+    assert isinstance(message, kind)
+    return message
+
+
+def _signal_id(letter: DeadLetter) -> str:
+    try:
+        return str(json.loads(letter.data).get("signal_id") or "")
+    except (ValueError, AttributeError):
+        return ""
+
+
 def _brief(report: dict[str, Any]) -> str:
+    shown = ("adopted_fills", "lost_orders", "drifts")
     accounts = report.get("accounts", {})
-    found = {
-        account: {
-            k: v for k, v in r.items() if k in ("adopted_fills", "lost_orders", "drifts") and v
-        }
-        for account, r in accounts.items()
-    }
-    return json.dumps({"found": found, "failed": report.get("failed", {})}, default=str)
+    found = {a: {k: v for k, v in r.items() if k in shown and v} for a, r in accounts.items()}
+    return json.dumps({"reconcile": found, "failed": report.get("failed", {})}, default=str)
