@@ -41,7 +41,9 @@ class Planned:
 @dataclass(frozen=True)
 class Fault:
     at: float
-    action: str  # "kill", "outage" (kill and keep down OUTAGE_SECONDS) or "reconcile"
+    # "kill", "outage" (kill and keep down OUTAGE_SECONDS) or "reconcile" (the sweep, then
+    # reconcile, as their schedules call them)
+    action: str
     function: str = ""
 
 
@@ -62,7 +64,7 @@ class Plan:
         return (
             f"chaos seed {self.seed}: {len(self.signals)} signals ({copies} copies) over "
             f"{len(self.accounts)} accounts in {self.duration:.0f} s, {kills} server kills, "
-            f"an executor outage of {OUTAGE_SECONDS:.0f} s, a reconcile mid-run "
+            f"an executor outage of {OUTAGE_SECONDS:.0f} s, sweep and reconcile mid-run "
             f"(replay: STRATUS_CHAOS_SEED={self.seed})"
         )
 
