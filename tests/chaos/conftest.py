@@ -23,8 +23,8 @@ from stratus.service.bootstrap import build
 from stratus.topology import topology
 from tests.chaos.harness import ChaosRun
 from tests.chaos.plan import Plan, plan
-from tests.conftest import open_accounts
-from tests.emulator.helpers import fresh_database, require_gcloud
+from tests.conftest import fresh_database, open_accounts
+from tests.emulator.helpers import require_gcloud
 
 # Attempts 5, 10, 20 and 40 s apart (75 s in all): a message outlasts the executor's
 # 15 s outage and a kill on top of it, and the 60 s an executor killed while sending

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import unavailable
-from tests.emulator.helpers import fresh_database, require_gcloud
+from tests.conftest import fresh_database, unavailable
+from tests.emulator.helpers import require_gcloud
 
 from stratus.config import DEV_PLACEHOLDER
 from stratus.local.stack import Stack, StackConfig

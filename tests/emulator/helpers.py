@@ -4,21 +4,16 @@ tests (and the chaos tier, which runs on the same stack)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
 from tests.conftest import unavailable
 
 from stratus.adapters.pubsub_bus import PubSubBus, ordering_key
@@ -33,39 +28,12 @@ from stratus.local.stack import Stack
 
 T = TypeVar("T")
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
-POSTGRES_URL = os.environ.get(
-    "STRATUS_TEST_POSTGRES_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/test"
-)
 
 
 def require_gcloud() -> None:
     """Skip (locally) or fail (CI) without the emulators."""
     if shutil.which("gcloud") is None:
         unavailable("gcloud with the Pub/Sub and Firestore emulators", INSTALL_HINT)
-
-
-@contextmanager
-def fresh_database(prefix: str) -> Iterator[str]:
-    """A new PostgreSQL database (its URL), dropped afterwards."""
-    server = make_url(POSTGRES_URL).set(drivername="postgresql+pg8000")
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except (OperationalError, InterfaceError) as error:
-        admin.dispose()
-        unavailable(
-            "PostgreSQL",
-            f"start PostgreSQL at {server.host}:{server.port} or set STRATUS_TEST_POSTGRES_URL "
-            f"({error.__class__.__name__})",
-        )
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def eventually(
