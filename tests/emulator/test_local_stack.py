@@ -123,11 +123,13 @@ def test_stratus_up_restarts_a_killed_server_and_ctrl_c_stops_everything(
     )
     try:
         assert up.stdout is not None
+        said = []
         for line in up.stdout:  # pytest-timeout bounds this if it hangs
+            said.append(line)
             if "Ctrl-C stops everything" in line:
                 break
         else:
-            pytest.fail("stratus up --emulators exited before it was ready")
+            pytest.fail("stratus up --emulators exited before it was ready:\n" + "".join(said))
         functions = {name: base + 10 + i for i, name in enumerate(topology().functions)}
         ports = [base, base + 1, base + 2, base + 3, *functions.values()]
         assert all(_listening(port) for port in ports)
@@ -153,5 +155,10 @@ def test_stratus_up_restarts_a_killed_server_and_ctrl_c_stops_everything(
         with pytest.raises(ProcessLookupError):
             os.killpg(restarted, 0)  # the new instance was stopped too
     finally:
+        # Its children run in sessions of their own: only its Ctrl-C handling stops them.
         if up.poll() is None:
-            os.killpg(up.pid, signal.SIGKILL)
+            up.send_signal(signal.SIGINT)
+            try:
+                up.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(up.pid, signal.SIGKILL)
