@@ -127,7 +127,7 @@ class Stack:
         ports = {name: config.port(10 + i) for i, name in enumerate(self.topology.functions)}
         manager_port = config.port(3)
         relay = self._relay(config.port(2), ports, manager_port if config.manager else None)
-        provision(config.project, self.topology, relay.endpoint, self.retry)
+        provision(config.project, self.topology, relay.endpoint, self.retry, config.manager)
         started = [self._function(name, port, logs) for name, port in ports.items()]
         if config.manager:
             started.append((self._manager(manager_port, logs), manager_port))
