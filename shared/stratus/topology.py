@@ -32,11 +32,18 @@ class RetryPolicy(_Data):
         attempt may run until the ack deadline, and the waits between attempts grow
         exponentially (doubling) from the minimum backoff, capped at the maximum. With
         topology.yaml's policy: 5 x 60 s + 10 + 20 + 40 + 80 s = 450 s."""
-        waits = sum(
-            min(self.maximum_backoff_seconds, self.minimum_backoff_seconds * 2**retry)
-            for retry in range(self.max_delivery_attempts - 1)
-        )
+        waits = sum(self.backoff_seconds(n) for n in range(1, self.max_delivery_attempts))
         return timedelta(seconds=self.max_delivery_attempts * self.ack_deadline_seconds + waits)
+
+    def backoff_seconds(self, failures: int) -> float:
+        """How long Pub/Sub waits before the next delivery after `failures` failed ones:
+        exponential from the minimum, capped at the maximum (RetryPolicy's documented
+        behaviour; best effort in production, enforced by the local relay)."""
+        if failures < 1:
+            return 0.0
+        return float(
+            min(self.maximum_backoff_seconds, self.minimum_backoff_seconds * 2 ** (failures - 1))
+        )
 
 
 # Message fields of a topic's ordering key, unless topology.yaml says otherwise.

@@ -14,31 +14,25 @@ import socket
 import subprocess
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
-from tests.conftest import unavailable
+from tests.conftest import fresh_database, unavailable
+from tests.emulator.helpers import require_gcloud
 
 from stratus.config import DEV_PLACEHOLDER
-from stratus.local.emulators import INSTALL_HINT
 from stratus.local.stack import Stack, StackConfig
 from stratus.topology import topology
 
 HERE = Path(__file__).parent
 PROJECT = "stratus-emulator-tests"
-POSTGRES_URL = os.environ.get(
-    "STRATUS_TEST_POSTGRES_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/test"
-)
 # The development source, and one the flood test may exhaust the rate limit of.
 WEBHOOK_SECRETS = {"demo": DEV_PLACEHOLDER, "flood": "flood-secret"}
-# Short backoff keeps redelivery and dead-lettering (5 attempts) within seconds.
+# Short backoff: redelivery after 1 s and dead-lettering after 5 attempts within 11 s
+# (1 + 2 + 4 + 4), longer than a function server takes to come back after a crash.
 RETRY = topology().retry.model_copy(
-    update={"minimum_backoff_seconds": 1, "maximum_backoff_seconds": 2}
+    update={"minimum_backoff_seconds": 1, "maximum_backoff_seconds": 4}
 )
 
 
@@ -51,31 +45,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A fresh PostgreSQL database for the session, dropped afterwards."""
-    server = make_url(POSTGRES_URL).set(drivername="postgresql+pg8000")
-    name = f"stratus_emulator_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except (OperationalError, InterfaceError) as error:
-        admin.dispose()
-        unavailable(
-            "PostgreSQL",
-            f"start PostgreSQL at {server.host}:{server.port} or set STRATUS_TEST_POSTGRES_URL "
-            f"({error.__class__.__name__})",
-        )
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database("stratus_emulator") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if shutil.which("gcloud") is None:
-        unavailable("gcloud with the Pub/Sub and Firestore emulators", INSTALL_HINT)
+    require_gcloud()
     faulty = HERE / "faulty_main.py"
     config = StackConfig(
         project=PROJECT,

@@ -6,6 +6,9 @@ travels with every message of one signal (attribute trace_id):
   work must not happen twice.
 - "poison-*": fail every delivery, as a bug would; after max delivery attempts the
   message must reach the dead-letter topic and stop blocking its ordering key.
+
+Every delivery of a faulty message is logged with the deliveryAttempt of its push body
+(functions-framework leaves that field out of the CloudEvent: it is read from the request).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import flask
 import functions_framework
 
 _spec = importlib.util.spec_from_file_location(
@@ -36,6 +40,9 @@ class InjectedFault(RuntimeError):
 def _with_faults(function: str, event: Any) -> None:
     message = (event.data or {}).get("message") or {}
     trace = (message.get("attributes") or {}).get("trace_id", "")
+    if trace.startswith(("poison-", "nack-once-")):
+        attempt = (flask.request.get_json(silent=True) or {}).get("deliveryAttempt")
+        print(f"{function}: message {message.get('messageId')} delivery attempt {attempt}")
     if trace.startswith("poison-"):
         raise InjectedFault(f"{function}: poison message {message.get('messageId')}")
     getattr(real, function)(event)

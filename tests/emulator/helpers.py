@@ -1,8 +1,10 @@
-"""Publishing, reading back and waiting, for the emulator tests."""
+"""Publishing, reading back and waiting, and the servers they need, for the emulator
+tests (and the chaos tier, which runs on the same stack)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import urllib.request
 import uuid
@@ -12,6 +14,8 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar
 
+from tests.conftest import unavailable
+
 from stratus.adapters.pubsub_bus import PubSubBus, ordering_key
 from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.ledger import SqlLedger
@@ -19,10 +23,17 @@ from stratus.config import Settings
 from stratus.contracts import codec
 from stratus.domain.orders import Fill
 from stratus.domain.signals import Signal
+from stratus.local.emulators import INSTALL_HINT
 from stratus.local.stack import Stack
 
 T = TypeVar("T")
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
+
+
+def require_gcloud() -> None:
+    """Skip (locally) or fail (CI) without the emulators."""
+    if shutil.which("gcloud") is None:
+        unavailable("gcloud with the Pub/Sub and Firestore emulators", INSTALL_HINT)
 
 
 def eventually(

@@ -4,6 +4,7 @@ order state in the Firestore emulator, fills and positions in PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.request
 from decimal import Decimal as D
@@ -89,6 +90,11 @@ def test_a_nacked_delivery_is_redelivered_and_applied_once(stack: Stack) -> None
     for function in ("execute_order", "update_position"):
         log = stack.processes[function].log_path.read_text()
         assert log.count("lost the ack") >= 1, f"{function} never failed a delivery"
+    # The relay numbers the deliveries of a message, as Pub/Sub does (deliveryAttempt).
+    log = stack.processes["execute_order"].log_path.read_text()
+    [message_id] = set(re.findall(r"execute_order: lost the ack of (\S+)", log))
+    assert f"message {message_id} delivery attempt 1\n" in log
+    assert f"message {message_id} delivery attempt 2\n" in log
     assert dead_letters(stack, "orders", trace) == []
 
 
@@ -103,13 +109,40 @@ def test_a_poison_message_is_dead_lettered_and_unblocks_its_key(stack: Stack) ->
     )
 
     attributes = letters[0].attributes
-    assert attributes["CloudPubSubDeadLetterSourceDeliveryCount"] == str(
-        stack.retry.max_delivery_attempts
-    )
+    attempts = stack.retry.max_delivery_attempts
+    assert attributes["CloudPubSubDeadLetterSourceDeliveryCount"] == str(attempts)
     assert attributes["CloudPubSubDeadLetterSourceSubscription"] == "orders-to-execute-order"
+    assert attributes["reason"] == "max_delivery_attempts"
+    assert attributes["detail"] == (
+        f"{attempts} deliveries failed; the last: execute_order answered HTTP 500"
+    )
+    assert attributes["function"] == "execute_order"
     assert json.loads(letters[0].data)["quantity"] == "2"
     eventually(lambda: positions(stack, account), lambda p: p.get(SOL) == D("1"))
     assert len(fills(stack, account)) == 1
+
+
+def test_orders_wait_for_an_executor_that_is_down_instead_of_dead_lettering(
+    stack: Stack,
+) -> None:
+    """The executor's whole server dies and stays down longer than the emulator takes to
+    redeliver five times: the relay holds the attempts to the retry policy's backoff, and
+    the server comes back (as Cloud Run starts a new instance) before the last one."""
+    account = opened(stack, "acct-outage")
+    trace = unique("t")
+    executor = stack.processes["execute_order"]
+    before = executor.pid
+    stack.kill("execute_order", keep_down_seconds=5)  # SIGKILL to its whole process group
+    publish(stack, signal(account, BTC, "buy", "0.01"), trace)
+    publish(stack, signal(account, BTC, "buy", "0.002"))  # behind it on its ordering key
+
+    eventually(
+        lambda: positions(stack, account), lambda p: p.get(BTC) == D("0.012"), timeout_seconds=40
+    )
+
+    assert executor.pid != before
+    assert [status for _, status, _ in orders(stack, account)] == [OrderStatus.FILLED] * 2
+    assert dead_letters(stack, "orders", trace) == []
 
 
 def test_a_message_that_can_never_work_is_dead_lettered_with_its_reason(stack: Stack) -> None:

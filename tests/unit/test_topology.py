@@ -58,3 +58,9 @@ def test_the_delivery_window_spans_every_attempt_and_backoff() -> None:
     short = retry.model_copy(update={"minimum_backoff_seconds": 1, "maximum_backoff_seconds": 2})
     assert short.delivery_window.total_seconds() == 5 * 60 + 1 + 2 + 2 + 2
     assert retry.retention.days == 7
+
+
+def test_retry_backoff_doubles_from_the_minimum_up_to_the_maximum() -> None:
+    retry = topology().retry  # 10 s .. 600 s
+    waits = [retry.backoff_seconds(failures) for failures in range(8)]
+    assert waits == [0, 10, 20, 40, 80, 160, 320, 600]

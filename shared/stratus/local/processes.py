@@ -56,12 +56,14 @@ class Process:
     env: Mapping[str, str]
     log_path: Path
     cwd: Path | None = None
+    started_at: float = 0.0  # time.monotonic() of the latest start
     _popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _log: IO[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> Process:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
+        self.started_at = time.monotonic()
         self._popen = subprocess.Popen(
             list(self.argv),
             env=dict(self.env),
@@ -79,6 +81,34 @@ class Process:
 
     def running(self) -> bool:
         return self._popen is not None and self._popen.poll() is None
+
+    def exit_status(self) -> str:
+        """How the process ended, for a log line."""
+        code = self._popen.poll() if self._popen else None
+        if code is None:
+            return "running"
+        if code < 0:
+            return f"killed by {signal.Signals(-code).name}"
+        return f"exited with status {code}"
+
+    def kill(self) -> None:
+        """SIGKILL the whole group at once, as when an instance dies."""
+        if self._popen is not None:
+            _signal_group(self._popen.pid, signal.SIGKILL)
+
+    def restart(self, grace_seconds: float = 5.0) -> Process:
+        """Start again after the process died; what is left of its old group (a worker
+        still holding the port) is killed first. The log file continues."""
+        if self._popen is not None:
+            group = self._popen.pid
+            _signal_group(group, signal.SIGKILL)
+            self._popen.wait(timeout=grace_seconds)
+            deadline = time.monotonic() + grace_seconds
+            while _group_alive(group) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        if self._log is not None:
+            self._log.close()
+        return self.start()
 
     def tail(self, lines: int = 20) -> str:
         try:

@@ -23,8 +23,15 @@ def subscription_name(topic: str, function: str) -> str:
     return f"{topic}-to-{function.replace('_', '-')}"
 
 
-def provision(project: str, topology: Topology, endpoint: Endpoint, retry: RetryPolicy) -> None:
-    """Create everything (idempotently: what exists is left as it is)."""
+def provision(
+    project: str,
+    topology: Topology,
+    endpoint: Endpoint,
+    retry: RetryPolicy,
+    recorder: bool = True,
+) -> None:
+    """Create everything (idempotently: what exists is left as it is); the manager's
+    recorder subscriptions only when there is a manager (`recorder`)."""
     from google.api_core.exceptions import AlreadyExists
     from google.cloud import pubsub_v1
     from google.pubsub_v1 import SchemaServiceClient
@@ -88,7 +95,7 @@ def provision(project: str, topology: Topology, endpoint: Endpoint, retry: Retry
                 # subscription (see stratus.local.relay), so the relay enforces it.
             },
         )
-    for topic in topology.recorded():  # the manager's recorder (terraform/console.tf)
+    for topic in topology.recorded() if recorder else ():  # terraform/console.tf
         create(
             subscriber.create_subscription,
             {

@@ -21,6 +21,7 @@ from stratus.local.processes import Process, StackError, free_port, wait_for_htt
 from stratus.local.provision import MANAGER, provision, subscription_name
 from stratus.local.relay import PushRelay, Route
 from stratus.local.scheduler import http_scheduler
+from stratus.local.supervisor import Supervisor
 from stratus.topology import RetryPolicy, Topology, topology
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class Stack:
         self.retry = config.retry or self.topology.retry
         self.endpoints = Endpoints()
         self.processes: dict[str, Process] = {}
+        self.supervisor: Supervisor | None = None  # restarts dead servers once all are up
         self._exit = ExitStack()
 
     def __enter__(self) -> Self:
@@ -78,9 +80,18 @@ class Stack:
 
     def stop(self) -> None:
         """Stop everything started, newest first; safe to call twice."""
+        if self.supervisor is not None:
+            self.supervisor.stop()  # nothing is started again from here on
         for process in self.processes.values():
             process.terminate()  # all at once: each then exits within its own grace time
         self._exit.close()
+
+    def kill(self, name: str, keep_down_seconds: float = 0.0) -> None:
+        """SIGKILL a server's whole process group, as when its instance dies; the
+        supervisor starts it again, not before `keep_down_seconds`."""
+        if self.supervisor is not None and keep_down_seconds:
+            self.supervisor.keep_down(name, keep_down_seconds)
+        self.processes[name].kill()
 
     def env(self) -> dict[str, str]:
         """The environment every child gets (and tests can use to build Services)."""
@@ -95,6 +106,8 @@ class Stack:
             "STRATUS_BUS": "pubsub",
             "STRATUS_STATE": config.state,
             "STRATUS_DATABASE_URL": config.database_url,
+            # The sweep closes a pending order once no copy of its message can come.
+            "STRATUS_DELIVERY_WINDOW_SECONDS": str(int(self.retry.delivery_window.total_seconds())),
             **config.env,
         }
 
@@ -114,7 +127,7 @@ class Stack:
         ports = {name: config.port(10 + i) for i, name in enumerate(self.topology.functions)}
         manager_port = config.port(3)
         relay = self._relay(config.port(2), ports, manager_port if config.manager else None)
-        provision(config.project, self.topology, relay.endpoint, self.retry)
+        provision(config.project, self.topology, relay.endpoint, self.retry, config.manager)
         started = [self._function(name, port, logs) for name, port in ports.items()]
         if config.manager:
             started.append((self._manager(manager_port, logs), manager_port))
@@ -122,6 +135,8 @@ class Stack:
             wait_for_port(port, process)
         if config.manager:
             wait_for_http(f"{self.endpoints.manager}/live", self.processes["manager"])
+        servers = {process.name: process for process, _ in started}
+        self.supervisor = Supervisor(servers).start()
         if config.scheduler:
             scheduler = http_scheduler(self.topology.schedules, self.endpoints.functions)
             self._exit.callback(scheduler.start().stop)
@@ -176,9 +191,7 @@ class Stack:
                 path="/api/v1/pubsub/{topic}",
             )
         bus = PubSubBus(self.config.project)
-        relay = PushRelay(
-            port, self.config.project, routes, self.retry.max_delivery_attempts, bus.publish
-        )
+        relay = PushRelay(port, self.config.project, routes, self.retry, bus.publish)
         self._exit.callback(relay.stop)
         return relay.start()
 

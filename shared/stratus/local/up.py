@@ -22,7 +22,8 @@ def add_arguments(command: Any) -> None:
         "--emulators",
         action="store_true",
         help="run on the Pub/Sub and Firestore emulators: one functions-framework server "
-        "per function, the manager, push subscriptions and schedules from topology.yaml",
+        "per function (started again if it dies, as Cloud Run does), the manager, push "
+        "subscriptions delivering with the retry policy, and schedules from topology.yaml",
     )
     group.add_argument(
         "--base-port",

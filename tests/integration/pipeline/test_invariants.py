@@ -61,3 +61,22 @@ def test_a_clean_run_keeps_every_promise_and_each_broken_one_is_reported(stack: 
     }
     for promise, world_broken in broken.items():
         assert violations(world_broken), f"not reported: {promise}"
+
+
+def test_a_close_of_a_flat_strategy_needs_no_outcome(stack: Stack) -> None:
+    world = clean_world(stack)
+    close = world.signals[0].model_copy(update={"signal_id": "inv-close", "action": "close"})
+    unsettled = replace(world, signals=[*world.signals, close])
+
+    assert violations(unsettled) == ["signal inv-close: no order, rejection nor reasoned refusal"]
+    assert violations(replace(unsettled, nothing_to_close=frozenset({"inv-close"}))) == []
+
+
+def test_a_position_rounded_as_the_ledger_stores_it_still_replays(stack: Stack) -> None:
+    world = clean_world(stack)
+    stored = world.ledger_positions[0]
+    rounded = stored.model_copy(update={"realized_pnl": stored.realized_pnl + D("3e-18")})
+    off = stored.model_copy(update={"realized_pnl": stored.realized_pnl + D("0.01")})
+
+    assert violations(replace(world, ledger_positions=[rounded])) == []
+    assert violations(replace(world, ledger_positions=[off]))
