@@ -373,6 +373,15 @@ class AccountDirectory(ExchangeCredentials, Protocol):
         ...
 
 
+class Messenger(Protocol):
+    """Sends one message to one notification destination (an Apprise URL)."""
+
+    def send(self, url: str, title: str, body: str, severity: str) -> None:
+        """Returns once the destination took it; raises DestinationFailed if it did not,
+        PermanentError("bad_destination") for a URL no service understands."""
+        ...
+
+
 class Exchanges(Protocol):
     """Gives the venue for an account (credentials decrypted only in memory)."""
 

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = Settings()
-    configure_logging(settings.json_logs, settings.gcp_project)
+    configure_logging(settings.json_logs, settings.gcp_project, settings.log_level)
     services = build(settings)
     stop = threading.Event()
     if isinstance(services.bus, LocalBus):
@@ -94,7 +94,12 @@ def run(args: argparse.Namespace) -> int:
         sign_in = f" (sign in with {settings.manager_dev_token.get_secret_value()})"
     print(f"console at http://{args.host}:{args.port}/{sign_in}", flush=True)
     try:
-        uvicorn.run(local_app(services), host=args.host, port=args.port, log_level="info")
+        uvicorn.run(
+            local_app(services),
+            host=args.host,
+            port=args.port,
+            log_level=settings.log_level.lower(),
+        )
     finally:
         scheduler.stop()
         stop.set()

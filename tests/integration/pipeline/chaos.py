@@ -11,7 +11,7 @@ import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from stratus.adapters.clock import ManualClock
@@ -24,7 +24,7 @@ from stratus.ports import Envelope, Venue, VenueOrder, VenuePosition
 from stratus.service.services import Services
 from stratus.topology import topology
 
-Deliver = Callable[[str, bytes, Mapping[str, str], datetime, int], None]
+Deliver = Callable[..., None]  # dispatch.deliver with its services bound
 
 
 class Crash(BaseException):
@@ -107,8 +107,9 @@ class ChaosBus:
             self.deliveries += 1
         try:
             self._deliver(
-                function, envelope.data, envelope.attributes, envelope.published_at, attempt
-            )
+                function, envelope.data, envelope.attributes, envelope.published_at, attempt,
+                topic=envelope.topic,
+            )  # fmt: skip
         except (Exception, Crash) as error:
             retry = topology().retry
             if attempt >= retry.max_delivery_attempts or not getattr(error, "redelivered", True):

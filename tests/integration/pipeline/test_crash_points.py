@@ -4,6 +4,8 @@ job, and every promise of invariants.py holds afterwards."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -50,7 +52,11 @@ def crashy(tmp_path: Path, feed: PriceFeed, clock: ManualClock) -> tuple[Stack, 
     open_accounts(services, "acct")
     faults = FaultPoints()
     faults.install(services)
-    bus.attach(lambda function, *args: faults.run(function, deliver, services, function, *args))
+    bus.attach(
+        lambda function, *args, **named: faults.run(
+            function, partial(deliver, **named), services, function, *args
+        )
+    )
     return Stack(services, bus, venues, clock), faults
 
 
