@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from stratus.domain.accounts import Account, Allocation
+from stratus.domain.accounts import Account, Allocation, AssetBalance
 from stratus.domain.market import Market, Quote
 from stratus.domain.orders import ExchangeOrder, Fill, OrderRecord, OrderRequest
 from stratus.domain.positions import Position
@@ -234,7 +234,11 @@ class Venue(Protocol):
         ...
 
     def balances(self) -> dict[str, Decimal]:
-        """Total wallet balance per currency."""
+        """Total wallet balance per currency (the totals of `wallet`)."""
+        ...
+
+    def wallet(self) -> list[AssetBalance]:
+        """Free, used and total of every currency the account holds."""
         ...
 
 

@@ -17,6 +17,7 @@ from decimal import Decimal
 from stratus.adapters.clock import ManualClock
 from stratus.adapters.paper.feed import PriceFeed
 from stratus.adapters.paper.venues import PaperVenues
+from stratus.domain.accounts import AssetBalance
 from stratus.domain.errors import ExchangeUnavailable
 from stratus.domain.market import Market, Quote
 from stratus.domain.orders import ExchangeOrder, OrderRequest
@@ -187,6 +188,10 @@ class FaultyVenue:
     def balances(self) -> dict[str, Decimal]:
         with self.lock:
             return self.inner.balances()
+
+    def wallet(self) -> list[AssetBalance]:
+        with self.lock:
+            return self.inner.wallet()
 
 
 class FaultyVenues:

@@ -4,10 +4,9 @@ job, and every promise of invariants.py holds afterwards."""
 
 from __future__ import annotations
 
-from functools import partial
-
 from collections import Counter
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -155,6 +154,7 @@ def test_reconcile_is_finished_by_the_next_run_after_a_crash_between_any_two_ste
         "state.save_order",
         "bus.publish:executions",  # its fill is not applied yet: in flight, published again
         "bus.publish:executions",  # the correction of the trade made outside
+        "bus.publish:balances",
         "bus.publish:reconciliation-reports",
     ]
     for after in range(len(steps) + 1):
