@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from stratus.domain.accounts import Account, Allocation, AssetBalance
-from stratus.domain.market import Market, Quote
+from stratus.domain.market import Market, Marks, Quote
 from stratus.domain.orders import ExchangeOrder, Fill, OrderRecord, OrderRequest
 from stratus.domain.positions import Position
 from stratus.domain.risk import TradingState
@@ -375,6 +375,21 @@ class AccountDirectory(ExchangeCredentials, Protocol):
         """The account as anyone may see it, never its keys; raises NotFound, or
         Unavailable while the system of record cannot be reached."""
         ...
+
+
+class Tickers(Protocol):
+    """Latest prices of the symbols the watcher follows: polled, or streamed from the
+    exchanges' WebSocket APIs."""
+
+    def follow(self, symbols: Mapping[str, set[str]]) -> None:
+        """Follow these symbols (by account: each account's exchange quotes its own)."""
+        ...
+
+    def marks(self) -> list[Marks]:
+        """The marks quoted since the last call, one batch per exchange."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class Messenger(Protocol):

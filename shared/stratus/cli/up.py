@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from stratus.adapters.local_bus import LocalBus
+from stratus.cli.watch import tickers_for
 from stratus.config import Environment, Settings
 from stratus.local import up as emulator_stack
 from stratus.manager.app import create_app
@@ -24,6 +25,7 @@ from stratus.service.bootstrap import build
 from stratus.service.handlers import ingest, operations
 from stratus.service.http import merge_headers
 from stratus.service.services import Services
+from stratus.service.watcher import Watcher
 from stratus.topology import topology
 
 
@@ -89,6 +91,11 @@ def run(args: argparse.Namespace) -> int:
         )
     }
     scheduler = Scheduler(topology().schedules, jobs).start()
+    # The watcher: marks from the paper feed, resting orders followed, balances.
+    watcher = threading.Thread(
+        target=Watcher(services, tickers_for(services)).run, args=(stop,), name="watcher"
+    )
+    watcher.start()
     sign_in = ""
     if settings.environment is Environment.LOCAL:  # the only place the dev token exists
         sign_in = f" (sign in with {settings.manager_dev_token.get_secret_value()})"
@@ -103,4 +110,5 @@ def run(args: argparse.Namespace) -> int:
     finally:
         scheduler.stop()
         stop.set()
+        watcher.join(timeout=5)
     return 0

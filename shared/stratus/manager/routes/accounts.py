@@ -11,9 +11,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, SecretStr
 
 from stratus.domain.accounts import Account, Balance, BalanceSnapshot
 from stratus.domain.common import Identifier
+from stratus.domain.records import Conflict
 from stratus.manager.auth import Admin, Executor, Reader, Trader
 from stratus.manager.bodies import StrictJsonRoute
-from stratus.manager.routes.deps import StoreDep
+from stratus.manager.routes.deps import ServicesDep, StoreDep
 from stratus.manager.schemas import (
     AccountIn,
     AccountPatch,
@@ -140,6 +141,20 @@ def account_balances(
 
 @router.put("/accounts/{account}/balances/{asset}", response_model=Balance, tags=["balances"])
 def put_balance(
-    account: AccountPath, asset: Asset, body: BalanceIn, store: StoreDep, principal: Trader
+    account: AccountPath,
+    asset: Asset,
+    body: BalanceIn,
+    store: StoreDep,
+    services: ServicesDep,
+    principal: Trader,
 ) -> Balance:
+    """Set a paper account's balance by hand (source "manual": the paper venue's own
+    balances never replace it). A real exchange account's balances come from its
+    exchange only: 409 balance_from_exchange."""
+    found = store.accounts.get(account)
+    if services.settings.exchange != "paper" and found.exchange_id != "paper":
+        raise Conflict(
+            "balance_from_exchange",
+            f"{account} trades on {found.exchange_id}: its balances come from the exchange",
+        )
     return store.funds.put_balance(account, asset, body.free, body.used, actor=principal.name)
