@@ -102,8 +102,14 @@ def compose(notices: Sequence[Notice]) -> tuple[str, str, Severity]:
         notice = notices[0]
         return f"Stratus {notice.kind.replace('_', ' ')}", notice.text, severity
     counts = Counter(notice.kind.replace("_", " ") for notice in notices)
-    summary = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
+    summary = ", ".join(f"{count} {_plural(kind, count)}" for kind, count in sorted(counts.items()))
     lines = [notice.text for notice in notices[:MAX_LINES]]
     if len(notices) > MAX_LINES:
         lines.append(f"... and {len(notices) - MAX_LINES} more")
     return f"Stratus: {summary}", "\n".join(lines), severity
+
+
+def _plural(noun: str, count: int) -> str:
+    if count == 1:
+        return noun
+    return noun + ("es" if noun.endswith(("h", "s")) else "s")

@@ -137,9 +137,10 @@ def test_a_burst_of_50_rejections_is_one_message(
         signal(services, f"storm-{number}")
     drain(services)
     [message] = hook.received
-    assert message["title"] == "Stratus: 50 rejection"
+    assert message["title"] == "Stratus: 50 rejections"
     lines = message["message"].splitlines()
-    assert len(lines) == 21 and lines[-1] == "... and 30 more"
+    assert len(lines) == 21
+    assert lines[-1] == "... and 30 more"
     assert all("kill_switch_halted" in line for line in lines[:-1])
 
 
