@@ -33,6 +33,10 @@ class EventBus(Protocol):
         """Publish one encoded message; returns once the bus has stored it."""
         ...
 
+    def ping(self) -> None:
+        """Raise when the bus cannot be reached."""
+        ...
+
 
 @dataclass(frozen=True)
 class Envelope:
@@ -156,6 +160,8 @@ class Exchange(Protocol):
 
     def load_markets(self, reload: bool = False) -> dict[str, Any]: ...
 
+    def fetch_time(self, params: dict[str, Any] | None = None) -> int: ...
+
     def fetch_ticker(self, symbol: str) -> dict[str, Any]: ...
 
     def fetch_bids_asks(self, symbols: list[str]) -> dict[str, dict[str, Any]]: ...
@@ -209,6 +215,10 @@ class Venue(Protocol):
         ...
 
     def quote(self, symbol: str) -> Quote: ...
+
+    def ping(self) -> None:
+        """Raise ExchangeError when the exchange cannot be reached (a public call)."""
+        ...
 
     def place(self, request: OrderRequest) -> ExchangeOrder:
         """Create the order under request.client_order_id; raises DuplicateOrder if that

@@ -19,7 +19,7 @@ def make_bus(failures: int, duplicate_rate: float = 0.0) -> tuple[LocalBus, list
         function: str,
         data: bytes,
         attributes: Mapping[str, str],
-        _at: datetime,
+        published_at: datetime,
         attempt: int,
         topic: str,
     ) -> None:

@@ -196,6 +196,10 @@ class ExchangeGateway:
             at=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else datetime.now(UTC),
         )
 
+    def ping(self) -> None:
+        with _mapped():
+            self.client.fetch_time()
+
     def place(self, request: OrderRequest) -> ExchangeOrder:
         params: dict[str, Any] = {"clientOrderId": request.client_order_id}
         if request.reduce_only:

@@ -93,6 +93,9 @@ class LocalBus:
                 if topic in topics:
                     self._queue.append(_Delivery(name, envelope))
 
+    def ping(self) -> None:
+        """In this process: always there."""
+
     def messages(self, topic: str) -> list[Envelope]:
         """Everything ever published to `topic` (a retained log, for tests and the CLI)."""
         return list(self.history.get(topic, []))

@@ -49,6 +49,13 @@ class PubSubBus:
             self._client = PublisherClient(publisher_options=options)
         return self._client
 
+    def ping(self) -> None:
+        """Ask for one topic the manager publishes to (needs pubsub.topics.get on it)."""
+        publisher = self._publisher()
+        publisher.get_topic(
+            topic=publisher.topic_path(self._project, "signal-outcomes"), timeout=self._timeout
+        )
+
     def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> None:
         publisher = self._publisher()
         path = publisher.topic_path(self._project, topic)

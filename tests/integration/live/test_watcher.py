@@ -107,7 +107,11 @@ def test_unrealized_pnl_moves_with_the_feed(up: Up, feed: PriceFeed) -> None:
     for minutes in (10, 40):
         up.clock.set(feed.start + timedelta(minutes=minutes))
         mid = feed.quote(SYMBOL, up.clock.now()).mid
-        until(lambda mid=mid: Decimal(up.positions()[0]["mark_price"]) == mid)
+
+        def marked(mid: Decimal = mid) -> bool:
+            return Decimal(up.positions()[0]["mark_price"]) == mid
+
+        until(marked)
         [position] = up.positions()
         entry, quantity = Decimal(position["average_entry"]), Decimal(position["quantity"])
         assert Decimal(position["unrealized_pnl"]) == (mid - entry) * quantity

@@ -73,6 +73,9 @@ class ChaosBus:
             for function in topology().subscribers(topic):
                 self._queue.append((function, envelope, 1))
 
+    def ping(self) -> None:
+        pass
+
     def messages(self, topic: str) -> list[Envelope]:
         with self._lock:
             return list(self.history.get(topic, []))
@@ -150,6 +153,9 @@ class FaultyVenue:
     def quote(self, symbol: str) -> Quote:
         with self.lock:
             return self.inner.quote(symbol)
+
+    def ping(self) -> None:
+        self.inner.ping()
 
     def place(self, request: OrderRequest) -> ExchangeOrder:
         coid = request.client_order_id

@@ -103,8 +103,8 @@ def snapshot(services: Services, headers: Mapping[str, str], body: bytes) -> Htt
     if failed:  # a partial snapshot would be final: let the scheduler retry instead
         return HttpResult(503, {"taken_at": taken_at.isoformat(), "failed": failed})
     created = services.ledger.record_snapshot(taken_at, marks, balances)
-    for wallet in wallets:  # free and used too: the system of record's current balances
-        services.publish("balances", wallet)
+    for held in wallets:  # free and used too: the system of record's current balances
+        services.publish("balances", held)
     services.state.mark_done(done_key)
     log.info("snapshot", extra=log_fields(taken_at=taken_at.isoformat(), accounts=accounts))
     return HttpResult(
