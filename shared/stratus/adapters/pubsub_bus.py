@@ -50,11 +50,11 @@ class PubSubBus:
         return self._client
 
     def ping(self) -> None:
-        """Ask for one topic the manager publishes to (needs pubsub.topics.get on it)."""
+        """Ask for the first topic the manager publishes to (terraform grants it
+        pubsub.topics.get there)."""
         publisher = self._publisher()
-        publisher.get_topic(
-            topic=publisher.topic_path(self._project, "signal-outcomes"), timeout=self._timeout
-        )
+        topic = publisher.topic_path(self._project, topology().manager.publishes[0])
+        publisher.get_topic(topic=topic, timeout=self._timeout)
 
     def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> None:
         publisher = self._publisher()
