@@ -355,6 +355,11 @@ class Allocations(Protocol):
         """The strategy's allocation; raises stratus.domain.records.NotFound if none."""
         ...
 
+    def equity(self, account: str) -> Decimal | None:
+        """The account's balance in its currency as the system of record holds it (from
+        its exchange, or set by hand on a paper account); None while none is known."""
+        ...
+
 
 @dataclass(frozen=True)
 class ExchangeAccount:

@@ -1,9 +1,9 @@
 """Schemas, topics, dead-letter topics and push subscriptions from the topology data.
 
 The same data terraform/pubsub.tf reads, with the same names: a push subscription
-"<topic>-to-<function>" per topic-triggered function, "<topic>-to-manager" per topic the
-manager records, and a pull subscription named like each dead-letter topic that holds its
-dead letters. Needs PUBSUB_EMULATOR_HOST set.
+"<topic>-to-<function>" per topic each function hears (notify: many, dead letters too),
+"<topic>-to-manager" per topic the manager records, and a pull subscription named like
+each dead-letter topic that holds its dead letters. Needs PUBSUB_EMULATOR_HOST set.
 """
 
 from __future__ import annotations
@@ -75,26 +75,27 @@ def provision(
             },
         )
     for function, fn in topology.functions.items():
-        trigger = fn.trigger.topic
-        if trigger is None:
-            continue
-        create(
-            subscriber.create_subscription,
-            {
-                "name": subscriber.subscription_path(project, subscription_name(trigger, function)),
-                "topic": publisher.topic_path(project, trigger),
-                "push_config": {"push_endpoint": endpoint(function, trigger)},
-                "ack_deadline_seconds": retry.ack_deadline_seconds,
-                "retry_policy": {
-                    "minimum_backoff": {"seconds": retry.minimum_backoff_seconds},
-                    "maximum_backoff": {"seconds": retry.maximum_backoff_seconds},
+        for topic in topology.triggers(function):
+            create(
+                subscriber.create_subscription,
+                {
+                    "name": subscriber.subscription_path(
+                        project, subscription_name(topic, function)
+                    ),
+                    "topic": publisher.topic_path(project, topic),
+                    "push_config": {"push_endpoint": endpoint(function, topic)},
+                    "ack_deadline_seconds": retry.ack_deadline_seconds,
+                    "retry_policy": {
+                        "minimum_backoff": {"seconds": retry.minimum_backoff_seconds},
+                        "maximum_backoff": {"seconds": retry.maximum_backoff_seconds},
+                    },
+                    # A step of the flow gets the messages of one account and symbol in
+                    # publish order; a function hearing many topics (notify) needs none.
+                    "enable_message_ordering": fn.trigger.topic is not None,
+                    # No dead_letter_policy here: the emulator cannot dead-letter from an
+                    # ordered subscription (see stratus.local.relay), so the relay does.
                 },
-                # Messages of one account and symbol arrive in publish order.
-                "enable_message_ordering": True,
-                # No dead_letter_policy here: the emulator cannot dead-letter from an ordered
-                # subscription (see stratus.local.relay), so the relay enforces it.
-            },
-        )
+            )
     for topic in topology.recorded() if recorder else ():  # terraform/console.tf
         create(
             subscriber.create_subscription,

@@ -141,9 +141,12 @@ class SqlFunds:
             rows, total = paged(session, query, page)
             return [_balance_snapshot(found) for found in rows], total
 
-    def equity(self, account: str) -> tuple[Decimal, str]:
+    def equity(self, account: str) -> Decimal | None:
+        """The total in the account's currency (None: no balance in it, or no account)."""
         with self._db.transaction() as session:
-            return _equity(session, _account(session, account))
+            owner = session.get(AccountRow, account)
+            row = None if owner is None else session.get(BalanceRow, (account, owner.currency))
+            return None if row is None else row.total
 
     def put_allocation(
         self,

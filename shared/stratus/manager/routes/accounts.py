@@ -40,6 +40,12 @@ class Credentials(BaseModel):
     demo: bool
 
 
+class EquityOut(BaseModel):
+    account: str
+    currency: str
+    equity: Decimal | None  # None: no balance in the account's currency yet
+
+
 class BalanceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -129,6 +135,14 @@ def list_balance_snapshots(
     /positions/snapshots), taken in [since, until), newest first."""
     found = store.funds.balance_snapshots(page, account, asset, since, until)
     return paged(*found, page)
+
+
+@router.get("/accounts/{account}/equity", response_model=EquityOut, tags=["balances"])
+def account_equity(account: AccountPath, store: StoreDep, _: Reader) -> EquityOut:
+    """What allocations and the order-to-balance risk ratio are checked against: the
+    account's balance in its currency (from the exchange, or by hand on paper)."""
+    found = store.accounts.get(account)
+    return EquityOut(account=account, currency=found.currency, equity=store.funds.equity(account))
 
 
 @router.get("/accounts/{account}/balances", response_model=Paged[Balance], tags=["balances"])
