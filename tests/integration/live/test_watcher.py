@@ -19,8 +19,13 @@ from stratus.adapters.local_bus import LocalBus
 from stratus.adapters.paper.feed import PriceFeed
 from stratus.adapters.paper.venues import PaperVenues
 from stratus.adapters.polled_tickers import PolledTickers
+from stratus.adapters.sql.funds import SqlFunds
 from stratus.cli.up import deliver_forever, local_app
 from stratus.config import Settings
+from stratus.contracts import codec
+from stratus.domain.accounts import Balances
+from stratus.domain.errors import ExchangeUnavailable
+from stratus.domain.orders import OrderRejection
 from stratus.domain.signals import Signal
 from stratus.service.bootstrap import build
 from stratus.service.services import Services
@@ -156,3 +161,58 @@ def test_balances_match_the_paper_exchange_without_a_put(up: Up) -> None:
     [usdt] = up.balances()
     assert usdt["source"] == "exchange"
     assert Decimal(usdt["used"]) > 0  # the position's margin
+
+
+def test_the_order_to_balance_ratio_uses_the_recorded_balance(services: Services) -> None:
+    open_accounts(services, "manual", "fresh")
+    assert services.allocations is not None
+    funds = services.allocations
+    assert isinstance(funds, SqlFunds)
+    funds.put_balance("manual", "USDT", Decimal(1000), Decimal(0))  # a paper account's, by hand
+    assert isinstance(services.bus, LocalBus)
+    for account in ("manual", "fresh"):  # ~3,000 USDT of ETH: above half of 1,000
+        record = {
+            "signal_id": f"ratio-{account}", "source": "test", "account": account,
+            "strategy": "st", "symbol": "ETH/USDT:USDT", "action": "buy", "quantity": "1",
+            "created_at": services.clock.now(),
+        }  # fmt: skip
+        services.publish("signals", Signal.model_validate(record))
+    services.bus.drain()
+    [rejection] = [
+        codec.decode("order-rejections", e.data) for e in services.bus.messages("order-rejections")
+    ]
+    assert isinstance(rejection, OrderRejection)
+    assert (rejection.account, rejection.reason) == ("manual", "max_order_balance_ratio")
+    assert "x balance 1000.00" in rejection.detail
+    # no balance recorded yet: the exchange's own (the paper venue's 100,000 USDT)
+    assert [p.account for p in services.ledger.positions()] == ["fresh"]
+
+
+class Unreachable:
+    """Exchanges where one account's venue cannot be reached."""
+
+    def __init__(self, inner: PaperVenues, down: str) -> None:
+        self.inner, self.down = inner, down
+
+    def for_account(self, account: str) -> Any:
+        if account == self.down:
+            raise ExchangeUnavailable(f"{account}: connection refused")
+        return self.inner.for_account(account)
+
+    def accounts(self) -> list[str]:
+        return sorted({*self.inner.accounts(), self.down})
+
+
+def test_an_unreachable_account_does_not_stop_the_others(
+    services: Services, feed: PriceFeed, clock: ManualClock
+) -> None:
+    open_accounts(services, "up", "down")
+    services.exchanges = Unreachable(PaperVenues(clock, feed), "down")
+    services.exchanges.for_account("up")  # opened
+    watcher = Watcher(services, PolledTickers(services.exchanges, clock))
+    watcher.step()
+    assert isinstance(services.bus, LocalBus)
+    told = [codec.decode("balances", e.data) for e in services.bus.messages("balances")]
+    assert [wallet.account for wallet in told if isinstance(wallet, Balances)] == ["up"]
+    assert "down: connection refused" in watcher.last_error
+    assert watcher.rounds == 1
