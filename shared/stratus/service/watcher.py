@@ -54,7 +54,8 @@ def scope_of(services: Services) -> Scope:
             symbols[position.account].add(position.symbol)
     for record in services.state.orders(live=True):
         symbols[record.request.account].add(record.request.symbol)
-    accounts = sorted(set(services.exchanges.accounts()) | set(symbols))
+    # Every account of the system of record: a new one has its balances at once.
+    accounts = sorted({*services.accounts.accounts(), *services.exchanges.accounts(), *symbols})
     return Scope(dict(symbols), accounts)
 
 
