@@ -144,9 +144,6 @@ def test_a_resting_limit_orders_fill_reaches_positions_within_5_seconds(
 
 
 def test_balances_match_the_paper_exchange_without_a_put(up: Up) -> None:
-    up.signal("buy-1")
-    until(lambda: up.positions())
-    up.watcher._wallets["acct"] = 0.0  # its next refresh, now rather than in a minute
     venue = up.venues.for_account("acct")
 
     def matches() -> bool:
@@ -157,9 +154,15 @@ def test_balances_match_the_paper_exchange_without_a_put(up: Up) -> None:
         }
         return wallet == shown
 
-    until(matches)
+    until(matches)  # an account that never traded: refreshed as soon as it is seen
     [usdt] = up.balances()
     assert usdt["source"] == "exchange"
+    assert Decimal(usdt["used"]) == 0
+    up.signal("buy-1")
+    until(lambda: up.positions())
+    up.watcher._wallets["acct"] = 0.0  # its next refresh, now rather than in a minute
+    until(matches)
+    [usdt] = up.balances()
     assert Decimal(usdt["used"]) > 0  # the position's margin
 
 
