@@ -6,7 +6,7 @@ destination never stops trading: retried, then dead-lettered (issue 16)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -35,23 +35,27 @@ def hooks() -> Iterator[list[Webhook]]:
         hook.close()
 
 
+Stack = Callable[..., Services]  # (destinations, window=0.3) -> the embedded stack
+
+
+@pytest.fixture
 def stack(
-    tmp_path: Path,
-    feed: PriceFeed,
-    clock: ManualClock,
-    monkeypatch: pytest.MonkeyPatch,
-    destinations: list[dict[str, Any]],
-    window: float = 0.3,
-) -> Services:
-    monkeypatch.setenv("STRATUS_SECRET_NOTIFY_DESTINATIONS", json.dumps(destinations))
-    services = build(
-        Settings(database_url=f"sqlite:///{tmp_path}/stratus.db", notify_batch_seconds=window),
-        clock=clock,
-        exchanges=PaperVenues(clock, feed),
-        sleep=lambda _seconds: None,
-    )
-    open_accounts(services, "acct", "other")
-    return services
+    tmp_path: Path, feed: PriceFeed, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> Stack:
+    """The embedded stack telling these destinations, gathering bursts for `window` s."""
+
+    def make(destinations: list[dict[str, Any]], window: float = 0.3) -> Services:
+        monkeypatch.setenv("STRATUS_SECRET_NOTIFY_DESTINATIONS", json.dumps(destinations))
+        settings = Settings(
+            database_url=f"sqlite:///{tmp_path}/stratus.db", notify_batch_seconds=window
+        )
+        services = build(
+            settings, clock=clock, exchanges=PaperVenues(clock, feed), sleep=lambda _s: None
+        )
+        open_accounts(services, "acct", "other")
+        return services
+
+    return make
 
 
 def signal(services: Services, signal_id: str, **fields: Any) -> None:
@@ -69,14 +73,10 @@ def drain(services: Services) -> None:
 
 
 def test_a_fill_and_a_rejection_each_become_one_notification(
-    tmp_path: Path,
-    feed: PriceFeed,
-    clock: ManualClock,
-    monkeypatch: pytest.MonkeyPatch,
-    hooks: list[Webhook],
+    stack: Stack, hooks: list[Webhook], clock: ManualClock
 ) -> None:
     hooks.append(hook := Webhook())
-    services = stack(tmp_path, feed, clock, monkeypatch, [{"url": hook.url, "name": "desk"}])
+    services = stack([{"url": hook.url, "name": "desk"}])
     signal(services, "fills-1")
     drain(services)
     [fill] = hook.received
@@ -95,14 +95,10 @@ def test_a_fill_and_a_rejection_each_become_one_notification(
 
 
 def test_a_burst_of_50_rejections_is_one_message(
-    tmp_path: Path,
-    feed: PriceFeed,
-    clock: ManualClock,
-    monkeypatch: pytest.MonkeyPatch,
-    hooks: list[Webhook],
+    stack: Stack, hooks: list[Webhook], clock: ManualClock
 ) -> None:
     hooks.append(hook := Webhook())
-    services = stack(tmp_path, feed, clock, monkeypatch, [{"url": hook.url}], window=3.0)
+    services = stack([{"url": hook.url}], window=3.0)
     services.state.set_trading_state("global", TradingState.HALTED, "incident")
     for number in range(50):
         signal(services, f"storm-{number}")
@@ -116,19 +112,11 @@ def test_a_burst_of_50_rejections_is_one_message(
 
 
 def test_each_destination_hears_what_its_filters_let_through(
-    tmp_path: Path,
-    feed: PriceFeed,
-    clock: ManualClock,
-    monkeypatch: pytest.MonkeyPatch,
-    hooks: list[Webhook],
+    stack: Stack, hooks: list[Webhook], clock: ManualClock
 ) -> None:
     hooks.extend(made := [Webhook(), Webhook(), Webhook()])
     fills, other_account, serious = made
     services = stack(
-        tmp_path,
-        feed,
-        clock,
-        monkeypatch,
         [
             {"url": fills.url, "kinds": ["fill"]},
             {"url": other_account.url, "accounts": ["other"]},
@@ -154,15 +142,11 @@ def test_each_destination_hears_what_its_filters_let_through(
 
 
 def test_a_failing_destination_never_stops_trading_and_is_dead_lettered(
-    tmp_path: Path,
-    feed: PriceFeed,
-    clock: ManualClock,
-    monkeypatch: pytest.MonkeyPatch,
-    hooks: list[Webhook],
+    stack: Stack, hooks: list[Webhook], clock: ManualClock
 ) -> None:
     hooks.extend(made := [Webhook(status=500), Webhook()])
     down, up = made
-    services = stack(tmp_path, feed, clock, monkeypatch, [{"url": down.url}, {"url": up.url}])
+    services = stack([{"url": down.url}, {"url": up.url}])
     signal(services, "fill-1")
     drain(services)
     [position] = services.ledger.positions()
@@ -181,14 +165,10 @@ def test_a_failing_destination_never_stops_trading_and_is_dead_lettered(
 
 
 def test_a_dead_letter_is_told_as_critical(
-    tmp_path: Path,
-    feed: PriceFeed,
-    clock: ManualClock,
-    monkeypatch: pytest.MonkeyPatch,
-    hooks: list[Webhook],
+    stack: Stack, hooks: list[Webhook], clock: ManualClock
 ) -> None:
     hooks.append(hook := Webhook())
-    services = stack(tmp_path, feed, clock, monkeypatch, [{"url": hook.url}])
+    services = stack([{"url": hook.url}])
     clock.advance(timedelta(seconds=1))
     services.bus.publish("signals", b'{"signal_id": "broken"}', {})
     drain(services)
