@@ -1,7 +1,8 @@
 """Tickers streamed over the exchanges' WebSocket APIs through ccxt.pro (docs/live.md).
 
 One public connection per exchange and environment (accounts on the same exchange share
-it; no keys are needed for tickers), subscribed to the union of the symbols followed,
+it; no keys are needed for tickers, so none are read: which exchange an account trades on
+is public, looked up once per account), subscribed to the union of the symbols followed,
 on an asyncio loop in a background thread. Each ticker that arrives replaces the last
 one of its symbol; `marks` hands over what arrived since it was last called. A
 connection that drops is opened again by ccxt on the next watch, after a short pause.
@@ -22,7 +23,8 @@ from typing import Any
 from stratus.adapters.ccxt_exchange import EXCHANGE_OPTIONS, environment, point_at
 from stratus.config import Settings
 from stratus.domain.market import Mark, Marks
-from stratus.ports import Clock, ExchangeAccount, ExchangeCredentials
+from stratus.domain.records import NotFound
+from stratus.ports import AccountDirectory, Clock, ExchangeAccount
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +33,10 @@ STOP_SECONDS = 10.0
 
 
 class StreamedTickers:
-    def __init__(self, settings: Settings, accounts: ExchangeCredentials, clock: Clock) -> None:
+    def __init__(self, settings: Settings, accounts: AccountDirectory, clock: Clock) -> None:
         self._settings = settings
         self._accounts = accounts
+        self._venues: dict[str, ExchangeAccount] = {}  # account -> its exchange, no keys
         self._clock = clock
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="tickers", daemon=True)
@@ -48,10 +51,9 @@ class StreamedTickers:
         wanted: dict[str, set[str]] = defaultdict(set)
         venues: dict[str, ExchangeAccount] = {}
         for account, held in symbols.items():
-            try:
-                venue = self._accounts.exchange_account(account)
-            except KeyError:
-                continue  # an account without keys trades nowhere
+            venue = self._venue(account)
+            if venue is None:
+                continue
             key = f"{venue.exchange_id}/{environment(venue)}"
             venues.setdefault(key, venue)
             wanted[key] |= held
@@ -63,6 +65,17 @@ class StreamedTickers:
                 self._watched[key] = frozenset(held)
                 work = self._watch(key, venues[key], sorted(held))
                 self._tasks[key] = asyncio.run_coroutine_threadsafe(work, self._loop)
+
+    def _venue(self, account: str) -> ExchangeAccount | None:
+        if account not in self._venues:
+            try:
+                found = self._accounts.get(account)
+            except NotFound:
+                return None  # gone from the system of record: it trades nowhere
+            self._venues[account] = ExchangeAccount(
+                account, found.exchange_id, "", "", sandbox=found.sandbox, demo=found.demo
+            )
+        return self._venues[account]
 
     def marks(self) -> list[Marks]:
         with self._lock:

@@ -90,7 +90,8 @@ class Notifications:
             leading = batch is None
             if batch is None:
                 batch = self._open[destination.key] = _Batch()
-            batch.notices.append(notice)
+            if notice.key not in {held.key for held in batch.notices}:  # a copy rides along
+                batch.notices.append(notice)
         if leading:
             self._sleep(self._window)  # the burst gathers
             with self._lock:

@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from stratus.adapters.clock import ManualClock
 from stratus.adapters.local_bus import LocalBus
 from stratus.adapters.paper.bybit_http import ServedBybit
 from stratus.adapters.paper.feed import PriceFeed
+from stratus.adapters.sql.ledger import SqlLedger
 from stratus.adapters.streamed_tickers import StreamedTickers
 from stratus.cli.up import deliver_forever, local_app
 from stratus.config import Settings, WatchPolicy
@@ -25,7 +27,7 @@ from stratus.domain.market import Mark
 from stratus.domain.orders import OrderRequest
 from stratus.service.services import Services
 from stratus.service.watcher import Watcher
-from tests.integration.exchange.conftest import ACCOUNT, Directory
+from tests.integration.exchange.conftest import ACCOUNT
 
 SYMBOL = "BTC/USDT:USDT"
 TOKEN = {"Authorization": f"Bearer {Settings().manager_dev_token.get_secret_value()}"}
@@ -41,10 +43,8 @@ def until(found: Callable[[], Any], seconds: float = 10.0) -> tuple[Any, float]:
 
 
 @pytest.fixture
-def tickers(
-    settings: Settings, directory: Directory, clock: ManualClock
-) -> Iterator[StreamedTickers]:
-    streamed = StreamedTickers(settings, directory, clock)
+def tickers(settings: Settings, live: Services, clock: ManualClock) -> Iterator[StreamedTickers]:
+    streamed = StreamedTickers(settings, live.accounts, clock)
     yield streamed
     streamed.close()
 
@@ -56,7 +56,11 @@ def next_move(feed: PriceFeed, clock: ManualClock) -> datetime:
 
 
 def test_streamed_marks_follow_the_venue_within_5_seconds(
-    served: ServedBybit, tickers: StreamedTickers, clock: ManualClock, feed: PriceFeed
+    served: ServedBybit,
+    tickers: StreamedTickers,
+    live: Services,
+    clock: ManualClock,
+    feed: PriceFeed,
 ) -> None:
     tickers.follow({ACCOUNT: {SYMBOL}})
 
@@ -73,12 +77,18 @@ def test_streamed_marks_follow_the_venue_within_5_seconds(
     assert took < 5
     print(f"streamed mark followed the venue after {took:.2f} s")
     assert ("GET", "/v5/market/tickers") not in served.app.requests  # streamed, not polled
+    ledger = live.ledger  # no key was read for it: reads of keys are audited
+    assert isinstance(ledger, SqlLedger)
+    with ledger.database.transaction() as session:
+        reads = session.execute(
+            text("SELECT count(*) FROM audit_log WHERE action = 'account.credentials.read'")
+        ).scalar()
+    assert reads == 0
 
 
 def test_the_watcher_keeps_positions_marked_and_follows_a_resting_order(
     live: Services,
     served: ServedBybit,
-    directory: Directory,
     clock: ManualClock,
     feed: PriceFeed,
     make_request: Callable[..., OrderRequest],
@@ -94,7 +104,7 @@ def test_the_watcher_keeps_positions_marked_and_follows_a_resting_order(
     bus.drain()
     assert live.state.orders(live=True)  # the limit order rests on the exchange
     watcher = Watcher(
-        live, StreamedTickers(live.settings, directory, clock), WatchPolicy(scope_seconds=0.5)
+        live, StreamedTickers(live.settings, live.accounts, clock), WatchPolicy(scope_seconds=0.5)
     )
     stop = threading.Event()
     threads = [
