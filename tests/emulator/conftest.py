@@ -76,6 +76,7 @@ def stack(
             "STRATUS_SECRET_WEBHOOK_SECRETS": json.dumps(WEBHOOK_SECRETS),
             "STRATUS_SECRET_NOTIFY_DESTINATIONS": json.dumps([{"url": notify_hook.url}]),
             "STRATUS_NOTIFY_BATCH_SECONDS": "0.5",
+            "STRATUS_WATCH__SCOPE_SECONDS": "1",  # a new account or position seen at once
         },
     )
     with Stack(config) as started:

@@ -15,6 +15,7 @@ from tests.webhook import Webhook
 from stratus.config import Settings
 from stratus.local.stack import Stack
 
+SLOW = 90.0  # cold function servers on a busy machine: the first signal takes its time
 TOKEN = {"Authorization": f"Bearer {Settings().manager_dev_token.get_secret_value()}"}
 
 
@@ -33,7 +34,7 @@ def test_a_fill_is_told_and_its_position_marked_by_the_watcher(
         items: list[dict[str, Any]] = api(stack, f"/balances?account={account}")["items"]
         return items
 
-    balances = eventually(wallet, bool)
+    balances = eventually(wallet, bool, SLOW)
     assert [(b["asset"], b["source"]) for b in balances] == [("USDT", "exchange")]
     assert Decimal(balances[0]["total"]) == 100_000  # the paper venue's, no PUT
     publish(stack, signal(account, BTC, "buy", "0.01"))
@@ -41,7 +42,7 @@ def test_a_fill_is_told_and_its_position_marked_by_the_watcher(
     def told_of_it() -> list[dict[str, Any]]:
         return [m for m in notify_hook.received if f"{account}/strat-a: buy" in m["message"]]
 
-    told = eventually(told_of_it, bool)
+    told = eventually(told_of_it, bool, SLOW)
     assert told[0]["title"].startswith("Stratus")
 
     def marked() -> list[dict[str, Any]]:
@@ -49,7 +50,7 @@ def test_a_fill_is_told_and_its_position_marked_by_the_watcher(
         return [p for p in items if p["mark_time"] and _at(p["mark_time"]) > opened_at]
 
     opened_at = datetime.now(UTC)
-    [position] = eventually(marked, bool)
+    [position] = eventually(marked, bool, SLOW)
     assert Decimal(position["unrealized_pnl"]) == (
         Decimal(position["mark_price"]) - Decimal(position["average_entry"])
     ) * Decimal(position["quantity"])
