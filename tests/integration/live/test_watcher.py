@@ -21,7 +21,7 @@ from stratus.adapters.paper.venues import PaperVenues
 from stratus.adapters.polled_tickers import PolledTickers
 from stratus.adapters.sql.funds import SqlFunds
 from stratus.cli.up import deliver_forever, local_app
-from stratus.config import Settings
+from stratus.config import Settings, WatchPolicy
 from stratus.contracts import codec
 from stratus.domain.accounts import Balances
 from stratus.domain.errors import ExchangeUnavailable
@@ -46,7 +46,9 @@ class Up:
         bus = services.bus
         assert isinstance(bus, LocalBus)
         self.bus = bus
-        self.watcher = Watcher(services, PolledTickers(services.exchanges, clock))
+        # Balances every second rather than every minute: the tests see each refresh.
+        policy = WatchPolicy(balance_seconds=1.0)
+        self.watcher = Watcher(services, PolledTickers(services.exchanges, clock), policy)
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=deliver_forever, args=(bus, self._stop, 0.01)),
@@ -160,7 +162,6 @@ def test_balances_match_the_paper_exchange_without_a_put(up: Up) -> None:
     assert Decimal(usdt["used"]) == 0
     up.signal("buy-1")
     until(lambda: up.positions())
-    up.watcher._wallets["acct"] = 0.0  # its next refresh, now rather than in a minute
     until(matches)
     [usdt] = up.balances()
     assert Decimal(usdt["used"]) > 0  # the position's margin
