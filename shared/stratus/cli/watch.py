@@ -1,8 +1,9 @@
 """`stratus watch`: the watcher (docs/live.md) until Ctrl-C or SIGTERM.
 
 Marks of every held or worked symbol, resting orders followed to their fills, balances
-refreshed, all published on the bus. Deployed as the always-on Cloud Run service
-`stratus-watcher`: it answers GET /live and /ready on $PORT (or --port) for Cloud Run.
+refreshed, all published on the bus (STRATUS_BUS=pubsub: the embedded bus is one
+process's, so `stratus up` runs the watcher itself). Deployed as the always-on Cloud Run
+service `stratus-watcher`: it answers GET /live and /ready on $PORT (or --port).
 """
 
 from __future__ import annotations
