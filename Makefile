@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit up up-emulators bench bench-cold-start bench-pipeline paper-bybit paper-binance infra-check clean
+.PHONY: demo test lint typecheck unit up up-emulators bench bench-cold-start bench-pipeline bench-marks paper-bybit paper-binance infra-check clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Stratus needs Python 3.11+")'
@@ -39,13 +39,16 @@ up: $(STAMP)  ## manager API + webhook on http://127.0.0.1:8080 (embedded defaul
 up-emulators: $(STAMP)  ## every function on the Pub/Sub + Firestore emulators (needs gcloud)
 	$(BIN)/stratus up --emulators $(if $(DATABASE_URL),--database-url $(DATABASE_URL))
 
-bench: bench-pipeline bench-cold-start  ## every benchmark (the manager's needs PostgreSQL: make bench-manager)
+bench: bench-pipeline bench-cold-start bench-marks  ## every benchmark (the manager's needs PostgreSQL: make bench-manager)
 
 bench-cold-start: $(STAMP)  ## execute_order's cold start vs the same handler on naive ccxt
 	$(BIN)/python -m bench.cold_start
 
 bench-pipeline: $(STAMP)  ## signals/s and accepted->acknowledged p50/p99, embedded default
 	$(BIN)/python -m bench.pipeline
+
+bench-marks: $(STAMP)  ## marks streamed over WebSocket vs polled over REST, on the paper Bybit
+	$(BIN)/python -m bench.marks
 
 paper-bybit: $(STAMP)  ## the paper Bybit v5 API on http://127.0.0.1:8901 (emulator stack)
 	$(BIN)/python -m stratus.adapters.paper.bybit_http --port 8901

@@ -38,6 +38,11 @@ def update_position(event: Any) -> None:
     run_cloud_event("update_position", event)
 
 
+@functions_framework.cloud_event
+def notify(event: Any) -> None:
+    run_cloud_event("notify", event)
+
+
 @functions_framework.http
 def snapshot(request: Any) -> tuple[str, int, dict[str, str]]:
     return run_http(operations.snapshot, request)

@@ -129,3 +129,12 @@ resource "google_project_iam_member" "manager_firestore_reader" {
     expression = "resource.name == \"${google_firestore_database.main.id}\""
   }
 }
+
+# /ready asks the bus for a topic the manager publishes to (stratus.adapters.pubsub_bus).
+resource "google_pubsub_topic_iam_member" "manager_bus_viewer" {
+  for_each = toset(local.manager.publishes)
+
+  topic  = google_pubsub_topic.topic[each.key].name
+  role   = "roles/pubsub.viewer"
+  member = google_service_account.manager.member
+}

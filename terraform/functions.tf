@@ -4,6 +4,7 @@
 # only in entry point (= the functions-framework target = the topology key), identity,
 # ingress and timeout. How each is invoked is wired elsewhere from the same locals:
 #   topic trigger    -> google_pubsub_subscription.function (pubsub.tf)
+#   topics trigger   -> google_pubsub_subscription.listening (pubsub.tf)
 #   http: public     -> google_cloud_run_v2_service_iam_member.public_invoker (iam.tf)
 #   http: scheduler  -> google_cloud_scheduler_job.job (scheduler.tf)
 resource "google_cloudfunctions2_function" "function" {
@@ -32,10 +33,14 @@ resource "google_cloudfunctions2_function" "function" {
     available_memory      = var.function_memory
     max_instance_count    = lookup(var.function_max_instances_overrides, each.key, var.function_max_instances)
     min_instance_count    = 0
+    # Deliveries served at once by one instance (topology `concurrency`): notify gathers a
+    # burst into one message that way. More than one needs a whole vCPU.
+    max_instance_request_concurrency = try(each.value.concurrency, 1)
+    available_cpu                    = try(each.value.concurrency, 1) > 1 ? "1" : null
 
     # A push delivery that outlives the ack deadline is redelivered while still running, so
     # topic-triggered functions time out at the ack deadline.
-    timeout_seconds = contains(keys(local.topic_functions), each.key) ? local.retry.ack_deadline_seconds : var.scheduled_function_timeout_seconds
+    timeout_seconds = contains(keys(local.pushed_functions), each.key) ? local.retry.ack_deadline_seconds : var.scheduled_function_timeout_seconds
 
     # Only the webhook is reachable from the internet, through its edge when there is one
     # (edge.tf). Pub/Sub push and Cloud Scheduler in the same project count as internal

@@ -77,6 +77,16 @@ resource "google_pubsub_topic_iam_member" "function_dead_letter_publisher" {
   member = google_service_account.function[each.key].member
 }
 
+# A listening function gives up on a flow message by publishing it to that topic's
+# dead-letter topic, with the reason (notify: a destination that kept failing).
+resource "google_pubsub_topic_iam_member" "listening_dead_letter_publisher" {
+  for_each = { for key, sub in local.listening_subscriptions : key => sub if sub.flow }
+
+  topic  = google_pubsub_topic.dead_letter[each.value.topic].name
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.function[each.value.function].member
+}
+
 # Pub/Sub signs push OIDC tokens as stratus-pubsub-push through its service agent (needed
 # explicitly on projects created before April 2021; harmless after).
 resource "google_service_account_iam_member" "pubsub_push_token_creator" {
@@ -138,9 +148,9 @@ resource "google_project_iam_member" "manager_sql" {
 
 # --- invoker bindings (who may call which Cloud Run service) ------------------------------
 
-# Pub/Sub push -> topic-triggered functions.
+# Pub/Sub push -> topic-triggered and listening functions.
 resource "google_cloud_run_v2_service_iam_member" "push_invoker" {
-  for_each = local.topic_functions
+  for_each = local.pushed_functions
 
   location = var.region
   name     = google_cloudfunctions2_function.function[each.key].name

@@ -124,3 +124,51 @@ resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
   role         = "roles/pubsub.subscriber"
   member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
 }
+
+# One push subscription per topic a listening function hears (notify): flow topics with
+# their dead-letter policy, dead-letter topics without one. Unordered: each message is told
+# on its own, and a burst is gathered by the function (topology `concurrency`).
+resource "google_pubsub_subscription" "listening" {
+  for_each = local.listening_subscriptions
+
+  name                       = "${each.value.topic}-to-${local.function_resource_names[each.value.function]}"
+  topic                      = each.value.flow ? google_pubsub_topic.topic[each.value.topic].id : google_pubsub_topic.dead_letter[trimsuffix(each.value.topic, "-dead-letter")].id
+  ack_deadline_seconds       = local.retry.ack_deadline_seconds
+  message_retention_duration = local.retry.message_retention
+
+  retry_policy {
+    minimum_backoff = "${local.retry.minimum_backoff_seconds}s"
+    maximum_backoff = "${local.retry.maximum_backoff_seconds}s"
+  }
+
+  dynamic "dead_letter_policy" {
+    for_each = each.value.flow ? [each.value.topic] : []
+    content {
+      dead_letter_topic     = google_pubsub_topic.dead_letter[dead_letter_policy.value].id
+      max_delivery_attempts = local.retry.max_delivery_attempts
+    }
+  }
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.function[each.value.function].service_config[0].uri}/projects/${var.project_id}/topics/${each.value.topic}"
+
+    oidc_token {
+      service_account_email = google_service_account.pubsub_push.email
+      audience              = google_cloudfunctions2_function.function[each.value.function].service_config[0].uri
+    }
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  depends_on = [google_cloud_run_v2_service_iam_member.push_invoker]
+}
+
+resource "google_pubsub_subscription_iam_member" "listening_dead_letter_subscriber" {
+  for_each = { for key, sub in local.listening_subscriptions : key => sub if sub.flow }
+
+  subscription = google_pubsub_subscription.listening[each.key].name
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}

@@ -18,9 +18,11 @@ locals {
     STRATUS_MANAGER_AUDIENCE = local.manager_url
     # Pub/Sub push (the console's recorder, console.tf) is a reader service: its route takes
     # any service identity, and as a reader it can never read exchange keys.
+    # The watcher trades like the functions: it follows orders to their fills.
     STRATUS_MANAGER_SERVICE_ACCOUNTS = jsonencode(merge(
       { for name, role in local.manager_roles : google_service_account.function[name].email => role },
       { (google_service_account.pubsub_push.email) = "reader" },
+      { (google_service_account.watcher.email) = "trader" },
     ))
   })
 }

@@ -18,11 +18,27 @@ locals {
 
   # Functions partitioned by how they are invoked.
   #   topic_functions:     Pub/Sub push subscription -> function (CloudEvent signature)
+  #   listening_functions: one push subscription per topic they hear, dead-letter topics
+  #                        too (notify: trigger.topics, trigger.dead_letters)
   #   public_functions:    internet-facing HTTP (allUsers invoker; HMAC checked in code)
   #   scheduled_functions: private HTTP, invoked by Cloud Scheduler with an OIDC token
   topic_functions     = { for name, fn in local.functions : name => fn if try(fn.trigger.topic, null) != null }
+  listening_functions = { for name, fn in local.functions : name => fn if length(try(fn.trigger.topics, [])) > 0 }
   public_functions    = { for name, fn in local.functions : name => fn if try(fn.trigger.http, null) == "public" }
   scheduled_functions = { for name, fn in local.functions : name => fn if try(fn.trigger.http, null) == "scheduler" }
+
+  # Every function Pub/Sub pushes to.
+  pushed_functions = merge(local.topic_functions, local.listening_functions)
+
+  # The listening functions' subscriptions, "<topic>/<function>" -> what it hears and where
+  # it gives up (flow: a flow topic, with its own dead-letter topic; else a dead-letter topic,
+  # whose failures are retried until they expire, as the manager's recorder does).
+  listening_subscriptions = merge([
+    for name, fn in local.listening_functions : merge(
+      { for topic in fn.trigger.topics : "${topic}/${name}" => { function = name, topic = topic, flow = true } },
+      { for topic in(try(fn.trigger.dead_letters, false) ? values(local.dead_letter_topics) : []) : "${topic}/${name}" => { function = name, topic = topic, flow = false } },
+    )
+  ]...)
 
   # Cloud resource names cannot contain "_"; the Python target keeps its name as entry point.
   function_resource_names = { for name, fn in local.functions : name => replace(name, "_", "-") }

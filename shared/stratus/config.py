@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stratus.adapters.tradingview import AlertMapping
@@ -23,6 +23,23 @@ DEV_PLACEHOLDER = "stratus-dev-only-not-secret"
 class Environment(StrEnum):
     LOCAL = "local"
     PRODUCTION = "production"
+
+
+class WatchPolicy(BaseModel):
+    """How often the watcher (`stratus watch`, docs/live.md) does each of its jobs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mark_seconds: float = Field(default=1.0, gt=0, le=60, description="publish marks this often")
+    order_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="list each account's working orders this often"
+    )
+    balance_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="fetch each account's balances this often"
+    )
+    scope_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="look for new positions, orders and accounts"
+    )
 
 
 class Settings(BaseSettings):
@@ -94,6 +111,17 @@ class Settings(BaseSettings):
         default=0.05, gt=0, description="warn when a position loses this fraction of notional"
     )
     json_logs: bool = False
+    log_level: str = Field(
+        default="INFO",
+        pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$",
+        description="least severity logged: DEBUG, INFO, WARNING, ERROR or CRITICAL",
+    )
+    notify_batch_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=30,
+        description="notify gathers what arrives for a destination this long into one message",
+    )
 
     # Exchange layer (ccxt adapter, reconciliation).
     exchange_api_url: str = Field(
@@ -122,6 +150,12 @@ class Settings(BaseSettings):
     )
     sizing: SizingPolicy = SizingPolicy()
     risk: RiskLimits = RiskLimits()
+    watch: WatchPolicy = WatchPolicy()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("manager_service_accounts")
     @classmethod

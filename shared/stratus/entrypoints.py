@@ -30,7 +30,11 @@ def run_cloud_event(function: str, event: Any) -> None:
     attributes: dict[str, str] = dict(message.get("attributes") or {})
     published = message.get("publishTime") or event.get("time")
     published_at = datetime.fromisoformat(published.replace("Z", "+00:00")) if published else None
-    deliver(services(), function, data, attributes, published_at, delivery_attempt(event))
+    # The push path /projects/<p>/topics/<topic> becomes the source: a function that
+    # hears several topics learns which one from it.
+    topic = str(event.get("source") or "").rpartition("/topics/")[2] or None
+    attempt = delivery_attempt(event)
+    deliver(services(), function, data, attributes, published_at, attempt, topic=topic)
 
 
 def delivery_attempt(event: Any) -> int | None:

@@ -86,7 +86,9 @@ class PlainFormatter(logging.Formatter):
         return line
 
 
-def configure_logging(json_logs: bool, project: str = "", level: int = logging.INFO) -> None:
+def configure_logging(json_logs: bool, project: str = "", level: int | str = logging.INFO) -> None:
+    """Logs to stdout as JSON (Cloud Logging) or plain to stderr, from `level` up
+    (STRATUS_LOG_LEVEL)."""
     _project["id"] = project
     handler = logging.StreamHandler(sys.stdout if json_logs else sys.stderr)
     handler.setFormatter(CloudLoggingFormatter() if json_logs else PlainFormatter())

@@ -12,8 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from stratus.domain.accounts import Account, Allocation
-from stratus.domain.market import Market, Quote
+from stratus.domain.accounts import Account, Allocation, AssetBalance
+from stratus.domain.market import Market, Marks, Quote
 from stratus.domain.orders import ExchangeOrder, Fill, OrderRecord, OrderRequest
 from stratus.domain.positions import Position
 from stratus.domain.risk import TradingState
@@ -31,6 +31,10 @@ class Clock(Protocol):
 class EventBus(Protocol):
     def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> None:
         """Publish one encoded message; returns once the bus has stored it."""
+        ...
+
+    def ping(self) -> None:
+        """Raise when the bus cannot be reached."""
         ...
 
 
@@ -156,6 +160,8 @@ class Exchange(Protocol):
 
     def load_markets(self, reload: bool = False) -> dict[str, Any]: ...
 
+    def fetch_time(self, params: dict[str, Any] | None = None) -> int: ...
+
     def fetch_ticker(self, symbol: str) -> dict[str, Any]: ...
 
     def fetch_bids_asks(self, symbols: list[str]) -> dict[str, dict[str, Any]]: ...
@@ -210,6 +216,10 @@ class Venue(Protocol):
 
     def quote(self, symbol: str) -> Quote: ...
 
+    def ping(self) -> None:
+        """Raise ExchangeError when the exchange cannot be reached (a public call)."""
+        ...
+
     def place(self, request: OrderRequest) -> ExchangeOrder:
         """Create the order under request.client_order_id; raises DuplicateOrder if that
         id was used, ExchangeUnavailable when the outcome is unknown, OrderRejected."""
@@ -234,7 +244,11 @@ class Venue(Protocol):
         ...
 
     def balances(self) -> dict[str, Decimal]:
-        """Total wallet balance per currency."""
+        """Total wallet balance per currency (the totals of `wallet`)."""
+        ...
+
+    def wallet(self) -> list[AssetBalance]:
+        """Free, used and total of every currency the account holds."""
         ...
 
 
@@ -341,6 +355,11 @@ class Allocations(Protocol):
         """The strategy's allocation; raises stratus.domain.records.NotFound if none."""
         ...
 
+    def equity(self, account: str) -> Decimal | None:
+        """The account's balance in its currency as the system of record holds it (from
+        its exchange, or set by hand on a paper account); None while none is known."""
+        ...
+
 
 @dataclass(frozen=True)
 class ExchangeAccount:
@@ -370,6 +389,30 @@ class AccountDirectory(ExchangeCredentials, Protocol):
     def get(self, account: str) -> Account:
         """The account as anyone may see it, never its keys; raises NotFound, or
         Unavailable while the system of record cannot be reached."""
+        ...
+
+
+class Tickers(Protocol):
+    """Latest prices of the symbols the watcher follows: polled, or streamed from the
+    exchanges' WebSocket APIs."""
+
+    def follow(self, symbols: Mapping[str, set[str]]) -> None:
+        """Follow these symbols (by account: each account's exchange quotes its own)."""
+        ...
+
+    def marks(self) -> list[Marks]:
+        """The marks quoted since the last call, one batch per exchange."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Messenger(Protocol):
+    """Sends one message to one notification destination (an Apprise URL)."""
+
+    def send(self, url: str, title: str, body: str, severity: str) -> None:
+        """Returns once the destination took it; raises DestinationFailed if it did not,
+        PermanentError("bad_destination") for a URL no service understands."""
         ...
 
 

@@ -56,13 +56,16 @@ class Topic(_Data):
 
 
 class Trigger(_Data):
-    topic: str | None = None
+    topic: str | None = None  # the one topic of a step of the flow
+    topics: tuple[str, ...] = ()  # several: a function that hears many (notify)
+    dead_letters: bool = False  # and every dead-letter topic
     http: str | None = None  # "public" or "scheduler"
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Trigger:
-        if (self.topic is None) == (self.http is None):
-            raise ValueError("a trigger is either a topic or http")
+        kinds = [self.topic is not None, bool(self.topics or self.dead_letters), bool(self.http)]
+        if sum(kinds) != 1:
+            raise ValueError("a trigger is either a topic, topics or http")
         return self
 
 
@@ -70,11 +73,16 @@ class Function(_Data):
     trigger: Trigger
     publishes: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
+    concurrency: int = Field(default=1, ge=1, le=1000)  # deliveries one instance runs at once
 
 
 class Manager(_Data):
     records: tuple[str, ...] = ()  # shared push subscriptions (and every dead-letter topic)
     streams: tuple[str, ...] = ()  # per-instance subscriptions of the live console
+    publishes: tuple[str, ...] = ()
+
+
+class Watcher(_Data):
     publishes: tuple[str, ...] = ()
 
 
@@ -88,12 +96,14 @@ class Topology(_Data):
     topics: dict[str, Topic]
     functions: dict[str, Function]
     manager: Manager = Manager()
+    watcher: Watcher = Watcher()
     schedules: dict[str, Schedule]
 
     @model_validator(mode="after")
     def _references_exist(self) -> Topology:
         for name, function in self.functions.items():
-            used = [*function.publishes, *filter(None, [function.trigger.topic])]
+            trigger = function.trigger
+            used = [*function.publishes, *filter(None, [trigger.topic]), *trigger.topics]
             for topic in used:
                 if topic not in self.topics:
                     raise ValueError(f"function {name} uses unknown topic {topic}")
@@ -101,6 +111,9 @@ class Topology(_Data):
         for topic in (*manager.records, *manager.streams, *manager.publishes):
             if topic not in self.topics:
                 raise ValueError(f"the manager uses unknown topic {topic}")
+        for topic in self.watcher.publishes:
+            if topic not in self.topics:
+                raise ValueError(f"the watcher uses unknown topic {topic}")
         for name, schedule in self.schedules.items():
             if schedule.function not in self.functions:
                 raise ValueError(f"schedule {name} targets unknown function {schedule.function}")
@@ -108,7 +121,15 @@ class Topology(_Data):
 
     def subscribers(self, topic: str) -> list[str]:
         """Functions triggered by `topic`, in topology order."""
-        return [name for name, fn in self.functions.items() if fn.trigger.topic == topic]
+        return [name for name in self.functions if topic in self.triggers(name)]
+
+    def triggers(self, function: str) -> list[str]:
+        """The topics `function` hears, each through its own subscription (none: HTTP)."""
+        trigger = self.functions[function].trigger
+        topics = [*filter(None, [trigger.topic]), *trigger.topics]
+        if trigger.dead_letters:
+            topics += [self.dead_letter_topic(topic) for topic in self.topics]
+        return topics
 
     @staticmethod
     def dead_letter_topic(topic: str) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import fresh_database, unavailable
 from tests.emulator.helpers import require_gcloud
+from tests.webhook import Webhook
 
 from stratus.config import DEV_PLACEHOLDER
 from stratus.local.stack import Stack, StackConfig
@@ -50,7 +51,17 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def notify_hook() -> Iterator[Webhook]:
+    """Where the stack's notify function sends everything (docs/notifications.md)."""
+    hook = Webhook()
+    yield hook
+    hook.close()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, notify_hook: Webhook
+) -> Iterator[Stack]:
     require_gcloud()
     faulty = HERE / "faulty_main.py"
     config = StackConfig(
@@ -61,7 +72,12 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         retry=RETRY,
         sources={"execute_order": faulty, "update_position": faulty},
         scheduler=False,  # the tests fire schedules themselves
-        env={"STRATUS_SECRET_WEBHOOK_SECRETS": json.dumps(WEBHOOK_SECRETS)},
+        env={
+            "STRATUS_SECRET_WEBHOOK_SECRETS": json.dumps(WEBHOOK_SECRETS),
+            "STRATUS_SECRET_NOTIFY_DESTINATIONS": json.dumps([{"url": notify_hook.url}]),
+            "STRATUS_NOTIFY_BATCH_SECONDS": "0.5",
+            "STRATUS_WATCH__SCOPE_SECONDS": "1",  # a new account or position seen at once
+        },
     )
     with Stack(config) as started:
         yield started

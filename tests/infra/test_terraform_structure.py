@@ -48,7 +48,12 @@ LOCAL_ONLY_SECRETS = {
     "reads keys sealed with master-key from the manager (stratus.adapters.exchange_accounts)",
 }
 
-TRIGGER_SIGNATURE = {"topic": "cloud_event", "public": "http", "scheduler": "http"}
+TRIGGER_SIGNATURE = {
+    "topic": "cloud_event",
+    "topics": "cloud_event",
+    "public": "http",
+    "scheduler": "http",
+}
 
 
 # --- loading ----------------------------------------------------------------------------------
@@ -215,12 +220,13 @@ def main_py_targets() -> dict[str, str] | None:
 
 
 def trigger_kind(function: dict[str, Any]) -> str:
-    """The trigger kind: "topic", "public" or "scheduler"; fails on anything else."""
+    """The trigger kind: "topic", "topics", "public" or "scheduler"; fails on anything
+    else."""
     trigger = function.get("trigger") or {}
-    kinds = [k for k in ("topic", "http") if k in trigger]
-    assert len(kinds) == 1, f"trigger must have exactly one of topic/http, got {trigger}"
-    if kinds[0] == "topic":
-        return "topic"
+    kinds = [k for k in ("topic", "topics", "http") if k in trigger]
+    assert len(kinds) == 1, f"trigger must have exactly one of topic/topics/http, got {trigger}"
+    if kinds[0] in ("topic", "topics"):
+        return kinds[0]
     assert trigger["http"] in {"public", "scheduler"}, f"unknown http trigger {trigger['http']!r}"
     return str(trigger["http"])
 
@@ -269,8 +275,8 @@ def test_topology_references_exist() -> None:
     for name, function in topo["functions"].items():
         for topic in function.get("publishes", []):
             assert topic in topo["topics"], f"{name} publishes to unknown topic {topic}"
-        if "topic" in function["trigger"]:
-            topic = function["trigger"]["topic"]
+        heard = [function["trigger"].get("topic"), *function["trigger"].get("topics", [])]
+        for topic in filter(None, heard):
             assert topic in topo["topics"], f"{name} triggers on unknown topic {topic}"
 
 
@@ -329,7 +335,7 @@ def test_cloud_function_resource_is_driven_by_topology() -> None:
     assert "local.public_functions" in ingress
     assert "local.public_ingress" in ingress
     assert '"ALLOW_INTERNAL_ONLY"' in ingress
-    assert "local.topic_functions" in expr(service, "timeout_seconds")
+    assert "local.pushed_functions" in expr(service, "timeout_seconds")
     assert "local.retry.ack_deadline_seconds" in expr(service, "timeout_seconds")
 
 
@@ -357,13 +363,40 @@ def test_function_is_wired_to_its_trigger(name: str) -> None:
         assert "local.retry.minimum_backoff_seconds" in expr(retry, "minimum_backoff")
         assert "local.retry.maximum_backoff_seconds" in expr(retry, "maximum_backoff")
         invoker = resource("google_cloud_run_v2_service_iam_member", "push_invoker")
-        assert for_each(invoker) == "${local.topic_functions}"
+        assert for_each(invoker) == "${local.pushed_functions}"
         assert "google_service_account.pubsub_push" in expr(invoker, "member")
         # The Pub/Sub service agent can forward to the DLQ and ack the source subscription.
         dlq_publisher = resource("google_pubsub_topic_iam_member", "dead_letter_publisher")
         assert for_each(dlq_publisher) == "${local.dead_letter_topics}"
         dlq_subscriber = resource("google_pubsub_subscription_iam_member", "dead_letter_subscriber")
         assert for_each(dlq_subscriber) == "${local.topic_functions}"
+    elif kind == "topics":
+        loc = locals_()
+        assert "trigger.topics" in expr(loc, "listening_functions")
+        heard = expr(loc, "listening_subscriptions")
+        assert "fn.trigger.topics" in heard
+        assert "trigger.dead_letters" in heard
+        assert "local.dead_letter_topics" in heard
+        sub = resource("google_pubsub_subscription", "listening")
+        assert for_each(sub) == "${local.listening_subscriptions}"
+        push = block(sub, "push_config")
+        assert "google_cloudfunctions2_function.function[each.value.function]" in expr(
+            push, "push_endpoint"
+        )
+        assert "/topics/${each.value.topic}" in expr(push, "push_endpoint")
+        oidc = block(push, "oidc_token")
+        assert "google_service_account.pubsub_push" in expr(oidc, "service_account_email")
+        dead = sub["dynamic"][0]["dead_letter_policy"]
+        assert "each.value.flow" in dead["for_each"]
+        invoker = resource("google_cloud_run_v2_service_iam_member", "push_invoker")
+        assert "local.listening_functions" in expr(loc, "pushed_functions")
+        assert for_each(invoker) == "${local.pushed_functions}"
+        publisher = resource("google_pubsub_topic_iam_member", "listening_dead_letter_publisher")
+        assert "local.listening_subscriptions" in for_each(publisher)
+        concurrency = function.get("concurrency", 1)
+        service = block(resource("google_cloudfunctions2_function", "function"), "service_config")
+        assert "each.value.concurrency" in expr(service, "max_instance_request_concurrency")
+        assert concurrency > 1, "a listening function gathers bursts by serving them at once"
     elif kind == "public":
         invoker = resource("google_cloud_run_v2_service_iam_member", "public_invoker")
         assert for_each(invoker) == "${local.public_functions}"
@@ -790,3 +823,18 @@ def test_each_manager_instance_may_keep_its_own_stream_subscriptions_only() -> N
 def test_a_console_websocket_may_stay_open_an_hour() -> None:
     template = block(resource("google_cloud_run_v2_service", "manager"), "template")
     assert expr(template, "timeout") == "3600s"
+
+
+def test_the_watcher_is_one_always_on_instance_publishing_what_the_topology_says() -> None:
+    assert expr(locals_(), "watcher") == "${local.topology.watcher}"
+    service = resource("google_cloud_run_v2_service", "watcher")
+    template = block(service, "template")
+    scaling = block(template, "scaling")
+    assert (scaling["min_instance_count"], scaling["max_instance_count"]) == (1, 1)
+    container = block(template, "containers")
+    assert container["args"] == ["watch"]
+    assert block(container, "resources")["cpu_idle"] is False  # streams run between requests
+    assert service["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
+    publisher = resource("google_pubsub_topic_iam_member", "watcher_publisher")
+    assert for_each(publisher) == "${toset(local.watcher.publishes)}"
+    assert "google_service_account.watcher.email" in expr(locals_(), "manager_env")

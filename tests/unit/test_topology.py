@@ -14,16 +14,33 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_each_pubsub_function_has_one_topic_and_handler() -> None:
-    from stratus.service.dispatch import HANDLERS
+    from stratus.service.dispatch import HANDLERS, LISTENERS
 
     triggered = {name for name, fn in topology().functions.items() if fn.trigger.topic}
     assert triggered == set(HANDLERS)
+    listening = {name for name in topology().functions if topology().triggers(name)}
+    assert listening - triggered == set(LISTENERS)
 
 
 def test_subscribers_follow_triggers() -> None:
     assert topology().subscribers("signals") == ["on_signal"]
     assert topology().subscribers("orders") == ["execute_order"]
-    assert topology().subscribers("order-rejections") == []
+    assert topology().subscribers("order-rejections") == ["notify"]
+    assert topology().subscribers("executions") == ["update_position", "notify"]
+    assert topology().subscribers("position-updates") == []
+    every_dead_letter = [topology().dead_letter_topic(t) for t in topology().topics]
+    assert all(topology().subscribers(topic) == ["notify"] for topic in every_dead_letter)
+
+
+def test_a_trigger_is_one_kind() -> None:
+    data = topology().model_dump(by_alias=True)
+    data["functions"]["notify"]["trigger"]["http"] = "public"
+    with pytest.raises(ValidationError, match="either a topic, topics or http"):
+        Topology.model_validate(data)
+    data = topology().model_dump(by_alias=True)
+    data["functions"]["notify"]["trigger"]["topics"] = ["nowhere"]
+    with pytest.raises(ValidationError, match="unknown topic nowhere"):
+        Topology.model_validate(data)
 
 
 def test_references_are_checked() -> None:

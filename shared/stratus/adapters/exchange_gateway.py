@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from stratus.domain import errors
+from stratus.domain.accounts import AssetBalance
 from stratus.domain.market import Market, Quote, quote_currency
 from stratus.domain.orders import ExchangeOrder, Liquidity, OrderRequest, OrderStatus
 from stratus.observability import log_fields
@@ -195,6 +196,10 @@ class ExchangeGateway:
             at=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else datetime.now(UTC),
         )
 
+    def ping(self) -> None:
+        with _mapped():
+            self.client.fetch_time()
+
     def place(self, request: OrderRequest) -> ExchangeOrder:
         params: dict[str, Any] = {"clientOrderId": request.client_order_id}
         if request.reduce_only:
@@ -263,10 +268,24 @@ class ExchangeGateway:
         return self.balances().get(self.settle_currency, Decimal(0))
 
     def balances(self) -> dict[str, Decimal]:
+        return {item.asset: item.total for item in self.wallet()}
+
+    def wallet(self) -> list[AssetBalance]:
+        """ccxt's free/used/total per currency; a currency without a total is not held."""
         with _mapped():
             balance = self.client.fetch_balance()
         totals = balance.get("total") or {}
-        return {currency: _dec(total) for currency, total in totals.items() if total is not None}
+        free, used = balance.get("free") or {}, balance.get("used") or {}
+        return [
+            AssetBalance(
+                asset=currency,
+                free=_dec(free.get(currency), str(total)),
+                used=_dec(used.get(currency)),
+                total=_dec(total),
+            )
+            for currency, total in sorted(totals.items())
+            if total is not None
+        ]
 
     def open_orders(self) -> list[VenueOrder]:
         with _mapped():

@@ -5,7 +5,9 @@ delivers them through the very entry the Cloud Functions use, with the attempt n
 Pub/Sub passes as deliveryAttempt. A delivery that raises is redelivered up to the
 topology's max attempts, then forwarded to the dead-letter topic, as Pub/Sub does.
 `duplicate_rate` delivers some messages twice, to exercise idempotency. Subscribers other
-than functions (the manager's) `watch` topics and are delivered alike.
+than functions (the manager's) `watch` topics and are delivered alike. A function whose
+topology `concurrency` is above one gets its deliveries on that many threads at once, as
+one Cloud Run instance serves them; `drain` returns once they are all done.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import logging
 import random
 import threading
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import count
+from typing import Protocol
 
 from stratus.observability import log_fields
 from stratus.ports import Clock, Envelope, Watcher
@@ -25,8 +29,19 @@ from stratus.topology import Topology
 
 log = logging.getLogger(__name__)
 
-# function, data, attributes, publish time, delivery attempt (Pub/Sub's deliveryAttempt)
-Deliver = Callable[[str, bytes, Mapping[str, str], datetime, int], None]
+
+class Deliver(Protocol):
+    """stratus.service.dispatch.deliver with its services bound."""
+
+    def __call__(
+        self,
+        function: str,
+        data: bytes,
+        attributes: Mapping[str, str],
+        published_at: datetime,
+        attempt: int,
+        topic: str,
+    ) -> None: ...
 
 
 @dataclass
@@ -48,6 +63,7 @@ class LocalBus:
     _watchers: dict[str, tuple[frozenset[str], Watcher]] = field(default_factory=dict)
     _ids: count[int] = field(default_factory=count)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pools: dict[str, ThreadPoolExecutor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
@@ -77,6 +93,9 @@ class LocalBus:
                 if topic in topics:
                     self._queue.append(_Delivery(name, envelope))
 
+    def ping(self) -> None:
+        """In this process: always there."""
+
     def messages(self, topic: str) -> list[Envelope]:
         """Everything ever published to `topic` (a retained log, for tests and the CLI)."""
         return list(self.history.get(topic, []))
@@ -86,17 +105,36 @@ class LocalBus:
         if self._deliver is None:
             raise RuntimeError("LocalBus.attach() was not called")
         made = 0
+        running: list[Future[None]] = []
         while made < max_deliveries:
             with self._lock:
-                if not self._queue:
+                delivery = self._queue.popleft() if self._queue else None
+            if delivery is None:
+                if not running:
                     return made
-                delivery = self._queue.popleft()
+                wait(running)  # what they publish or retry is queued by now
+                running = []
+                continue
             made += 1
-            self._attempt(delivery)
+            pool = self._pool(delivery.function)
+            if pool is None:
+                self._attempt(delivery)
+            else:
+                running.append(pool.submit(self._attempt, delivery))
+                continue
             if self.duplicate_rate and self._random.random() < self.duplicate_rate:
                 made += 1
                 self._attempt(_Delivery(delivery.function, delivery.envelope))
         raise RuntimeError(f"bus did not settle after {max_deliveries} deliveries")
+
+    def _pool(self, function: str) -> ThreadPoolExecutor | None:
+        declared = self.topology.functions.get(function)
+        if declared is None or declared.concurrency == 1:
+            return None
+        with self._lock:
+            if function not in self._pools:
+                self._pools[function] = ThreadPoolExecutor(declared.concurrency, function)
+            return self._pools[function]
 
     def _attempt(self, delivery: _Delivery) -> None:
         assert self._deliver is not None
@@ -114,6 +152,7 @@ class LocalBus:
                     envelope.attributes,
                     envelope.published_at,
                     delivery.attempt,
+                    topic=envelope.topic,
                 )
         except Exception as error:
             self._retry_or_dead_letter(delivery, error)
@@ -128,8 +167,12 @@ class LocalBus:
                     _Delivery(delivery.function, delivery.envelope, delivery.attempt + 1)
                 )
             return
-        log.error("delivery failed %d times; dead-lettering", limit, extra=fields)
         envelope = delivery.envelope
+        if envelope.topic.endswith(self.topology.dead_letter_topic("")):
+            # Pub/Sub retries these until they expire (no dead letter of a dead letter).
+            log.error("delivery of a dead letter failed %d times; dropped", limit, extra=fields)
+            return
+        log.error("delivery failed %d times; dead-lettering", limit, extra=fields)
         self.publish(
             self.topology.dead_letter_topic(envelope.topic),
             envelope.data,

@@ -159,6 +159,15 @@ class ManagerClient:
             raise
         return Allocation.model_validate(data)
 
+    def equity(self, account: str) -> Decimal | None:
+        try:
+            data = self._call("GET", f"/accounts/{account}/equity")
+        except PermanentError as error:
+            if error.reason == "http_404":
+                return None
+            raise
+        return None if data["equity"] is None else Decimal(str(data["equity"]))
+
     def _pages(self, path: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
         offset = 0
         while True:

@@ -49,6 +49,13 @@ class PubSubBus:
             self._client = PublisherClient(publisher_options=options)
         return self._client
 
+    def ping(self) -> None:
+        """Ask for the first topic the manager publishes to (terraform grants it
+        pubsub.topics.get there)."""
+        publisher = self._publisher()
+        topic = publisher.topic_path(self._project, topology().manager.publishes[0])
+        publisher.get_topic(topic=topic, timeout=self._timeout)
+
     def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> None:
         publisher = self._publisher()
         path = publisher.topic_path(self._project, topic)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from stratus.cli import accounts, db, demo, keys, kill_switch, ops, up
+from stratus.cli import accounts, db, demo, keys, kill_switch, ops, up, watch
 from stratus.crypto import CryptoError
 from stratus.domain.errors import StratusError
 
@@ -27,6 +27,7 @@ def parser() -> argparse.ArgumentParser:
     keys.register(commands)
     accounts.register(commands)
     kill_switch.register(commands)
+    watch.register(commands)
     return top
 
 

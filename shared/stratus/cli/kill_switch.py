@@ -2,6 +2,8 @@
 
 It writes the state store the functions read (Firestore in production, the embedded
 SQL database locally); check_risk and execute_order obey the most restrictive scope.
+Each change is published on `trading-state`, so notify tells people (with
+STRATUS_BUS=pubsub; the embedded bus lives inside `stratus up` only).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from typing import Any
 from stratus.adapters.clock import SystemClock
 from stratus.adapters.sql.db import Database
 from stratus.config import Settings
-from stratus.domain.risk import TradingState
-from stratus.ports import StateStore
+from stratus.contracts import codec
+from stratus.domain.risk import TradingState, TradingStateChange
+from stratus.observability import TRACE_ATTRIBUTE, new_trace_id
+from stratus.ports import EventBus, StateStore
 
 
 def register(commands: Any) -> None:
@@ -41,8 +45,22 @@ def state_store(settings: Settings) -> StateStore:
     return SqlStateStore(Database.configured(settings), SystemClock())
 
 
-def run(args: argparse.Namespace, store: StateStore | None = None) -> int:
-    store = store or state_store(Settings())
+def bus_of(settings: Settings) -> EventBus | None:
+    """Pub/Sub, where notify hears it; None for the embedded bus (no other process
+    shares it)."""
+    if settings.bus != "pubsub":
+        return None
+    from stratus.adapters.pubsub_bus import PubSubBus
+
+    return PubSubBus(settings.gcp_project)
+
+
+def run(
+    args: argparse.Namespace, store: StateStore | None = None, bus: EventBus | None = None
+) -> int:
+    settings = Settings()
+    store = store or state_store(settings)
+    bus = bus or bus_of(settings)
     if args.account:
         scope = f"account:{args.account}"
     elif args.strategy:
@@ -50,7 +68,14 @@ def run(args: argparse.Namespace, store: StateStore | None = None) -> int:
     else:
         scope = "global"
     if args.state:
-        store.set_trading_state(scope, TradingState(args.state), args.reason)
+        state = TradingState(args.state)
+        store.set_trading_state(scope, state, args.reason)
+        if bus is not None:
+            change = TradingStateChange(
+                scope=scope, state=state, reason=args.reason, changed_at=SystemClock().now()
+            )
+            data = codec.encode("trading-state", change)
+            bus.publish("trading-state", data, {TRACE_ATTRIBUTE: new_trace_id()})
     current = store.trading_state([scope]).get(scope, TradingState.ACTIVE)
     print(f"{scope}: {current.value}")
     return 0

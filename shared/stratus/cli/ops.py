@@ -46,7 +46,7 @@ def register(commands: Any) -> None:
 def _runner(name: str, handler: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         settings = Settings()
-        configure_logging(settings.json_logs, settings.gcp_project)
+        configure_logging(settings.json_logs, settings.gcp_project, settings.log_level)
         services = build(settings)
         at = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC)
         result = handler(services, headers_for(f"cli-{name}", at), b"")

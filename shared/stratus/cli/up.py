@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from stratus.adapters.local_bus import LocalBus
+from stratus.cli.watch import tickers_for
 from stratus.config import Environment, Settings
 from stratus.local import up as emulator_stack
 from stratus.manager.app import create_app
@@ -24,6 +25,7 @@ from stratus.service.bootstrap import build
 from stratus.service.handlers import ingest, operations
 from stratus.service.http import merge_headers
 from stratus.service.services import Services
+from stratus.service.watcher import Watcher
 from stratus.topology import topology
 
 
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = Settings()
-    configure_logging(settings.json_logs, settings.gcp_project)
+    configure_logging(settings.json_logs, settings.gcp_project, settings.log_level)
     services = build(settings)
     stop = threading.Event()
     if isinstance(services.bus, LocalBus):
@@ -89,13 +91,24 @@ def run(args: argparse.Namespace) -> int:
         )
     }
     scheduler = Scheduler(topology().schedules, jobs).start()
+    # The watcher: marks from the paper feed, resting orders followed, balances.
+    watcher = threading.Thread(
+        target=Watcher(services, tickers_for(services)).run, args=(stop,), name="watcher"
+    )
+    watcher.start()
     sign_in = ""
     if settings.environment is Environment.LOCAL:  # the only place the dev token exists
         sign_in = f" (sign in with {settings.manager_dev_token.get_secret_value()})"
     print(f"console at http://{args.host}:{args.port}/{sign_in}", flush=True)
     try:
-        uvicorn.run(local_app(services), host=args.host, port=args.port, log_level="info")
+        uvicorn.run(
+            local_app(services),
+            host=args.host,
+            port=args.port,
+            log_level=settings.log_level.lower(),
+        )
     finally:
         scheduler.stop()
         stop.set()
+        watcher.join(timeout=5)
     return 0

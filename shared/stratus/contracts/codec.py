@@ -16,13 +16,15 @@ import fastavro
 from pydantic import BaseModel, ValidationError
 
 from stratus.contracts import json_text
+from stratus.domain.accounts import Balances
 from stratus.domain.common import Message
 from stratus.domain.errors import InvalidMessage
+from stratus.domain.market import Marks
 from stratus.domain.orders import Fill, OrderRejection, OrderRequest
 from stratus.domain.outcomes import SignalOutcome, SignalRefusal
 from stratus.domain.positions import PositionUpdate
 from stratus.domain.reconciliation import ReconciliationReport
-from stratus.domain.risk import RiskWarning
+from stratus.domain.risk import RiskWarning, TradingStateChange
 from stratus.domain.signals import Signal
 from stratus.topology import topology
 
@@ -40,6 +42,9 @@ MODELS: dict[str, type[Message]] = {
         ReconciliationReport,
         SignalRefusal,
         SignalOutcome,
+        Marks,
+        Balances,
+        TradingStateChange,
     )
 }
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from stratus.domain.common import ZERO
+from stratus.domain.common import ZERO, FiniteDecimal, Identifier, Message, NonNegativeDecimal
 from stratus.domain.records import Conflict
 
 
@@ -40,6 +41,11 @@ def key_fingerprint(api_key: str) -> str:
     return "..." + api_key[len(api_key) - shown :]
 
 
+class BalanceSource(StrEnum):
+    EXCHANGE = "exchange"  # fetched from the account's exchange (snapshot, reconcile, watcher)
+    MANUAL = "manual"  # set by hand: paper accounts only; the exchange's never replaces it
+
+
 class Balance(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -48,8 +54,29 @@ class Balance(BaseModel):
     free: Decimal
     used: Decimal
     total: Decimal
+    source: BalanceSource
     updated_at: datetime
     version: int
+
+
+class AssetBalance(BaseModel):
+    """One currency of a wallet as the exchange reports it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    asset: str = Field(min_length=1, max_length=32)
+    free: FiniteDecimal
+    used: NonNegativeDecimal
+    total: FiniteDecimal
+
+
+class Balances(Message):
+    """An account's whole wallet from its exchange (topic `balances`): currencies it no
+    longer lists are gone."""
+
+    account: Identifier
+    fetched_at: AwareDatetime
+    assets: list[AssetBalance]
 
 
 class BalanceSnapshot(BaseModel):

@@ -74,3 +74,8 @@ class ExchangeMisconfigured(ExchangeError, PermanentError):
 
     def __init__(self, detail: str) -> None:
         PermanentError.__init__(self, "exchange_auth", detail)
+
+
+class DestinationFailed(StratusError):
+    """A notification destination refused or could not be reached: retried (Pub/Sub
+    redelivers), then dead-lettered; trading never waits for it."""

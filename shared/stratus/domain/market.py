@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from stratus.domain.common import Side
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from stratus.domain.common import Message, PositiveDecimal, Side, Symbol
 from stratus.domain.errors import PermanentError
 
 
@@ -39,6 +41,23 @@ class Quote:
     def touch(self, side: Side) -> Decimal:
         """The price a market order on `side` meets first."""
         return self.ask if side is Side.BUY else self.bid
+
+
+class Mark(BaseModel):
+    """A symbol's latest price, and when the exchange quoted it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    symbol: Symbol
+    price: PositiveDecimal
+    at: AwareDatetime
+
+
+class Marks(Message):
+    """Marks of one exchange, as the watcher publishes them (topic `marks`)."""
+
+    exchange: str
+    marks: list[Mark]
 
 
 @dataclass(frozen=True)

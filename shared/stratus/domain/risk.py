@@ -77,6 +77,15 @@ class RiskWarning(Message):
     raised_at: AwareDatetime
 
 
+class TradingStateChange(Message):
+    """The kill switch was set for a scope (topic `trading-state`)."""
+
+    scope: str = Field(min_length=1, max_length=200)
+    state: TradingState
+    reason: str = Field(max_length=1000)
+    changed_at: AwareDatetime
+
+
 @dataclass(frozen=True)
 class RiskDecision:
     approved: bool

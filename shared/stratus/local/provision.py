@@ -1,9 +1,9 @@
 """Schemas, topics, dead-letter topics and push subscriptions from the topology data.
 
 The same data terraform/pubsub.tf reads, with the same names: a push subscription
-"<topic>-to-<function>" per topic-triggered function, "<topic>-to-manager" per topic the
-manager records, and a pull subscription named like each dead-letter topic that holds its
-dead letters. Needs PUBSUB_EMULATOR_HOST set.
+"<topic>-to-<function>" per topic each function hears (notify: many, dead letters too),
+"<topic>-to-manager" per topic the manager records, and a pull subscription named like
+each dead-letter topic that holds its dead letters. Needs PUBSUB_EMULATOR_HOST set.
 """
 
 from __future__ import annotations
@@ -74,38 +74,30 @@ def provision(
                 "ack_deadline_seconds": retry.ack_deadline_seconds,
             },
         )
-    for function, fn in topology.functions.items():
-        trigger = fn.trigger.topic
-        if trigger is None:
-            continue
+
+    def push(subscriber_name: str, topic: str, ordered: bool = False) -> None:
+        name = subscription_name(topic, subscriber_name)
         create(
             subscriber.create_subscription,
             {
-                "name": subscriber.subscription_path(project, subscription_name(trigger, function)),
-                "topic": publisher.topic_path(project, trigger),
-                "push_config": {"push_endpoint": endpoint(function, trigger)},
-                "ack_deadline_seconds": retry.ack_deadline_seconds,
-                "retry_policy": {
-                    "minimum_backoff": {"seconds": retry.minimum_backoff_seconds},
-                    "maximum_backoff": {"seconds": retry.maximum_backoff_seconds},
-                },
-                # Messages of one account and symbol arrive in publish order.
-                "enable_message_ordering": True,
-                # No dead_letter_policy here: the emulator cannot dead-letter from an ordered
-                # subscription (see stratus.local.relay), so the relay enforces it.
-            },
-        )
-    for topic in topology.recorded() if recorder else ():  # terraform/console.tf
-        create(
-            subscriber.create_subscription,
-            {
-                "name": subscriber.subscription_path(project, subscription_name(topic, MANAGER)),
+                "name": subscriber.subscription_path(project, name),
                 "topic": publisher.topic_path(project, topic),
-                "push_config": {"push_endpoint": endpoint(MANAGER, topic)},
+                "push_config": {"push_endpoint": endpoint(subscriber_name, topic)},
                 "ack_deadline_seconds": retry.ack_deadline_seconds,
                 "retry_policy": {
                     "minimum_backoff": {"seconds": retry.minimum_backoff_seconds},
                     "maximum_backoff": {"seconds": retry.maximum_backoff_seconds},
                 },
+                "enable_message_ordering": ordered,
+                # No dead_letter_policy here: the emulator cannot dead-letter from an
+                # ordered subscription (see stratus.local.relay), so the relay does.
             },
         )
+
+    for function, fn in topology.functions.items():
+        for topic in topology.triggers(function):
+            # A step of the flow gets the messages of one account and symbol in publish
+            # order; a function hearing many topics (notify) needs none.
+            push(function, topic, ordered=fn.trigger.topic is not None)
+    for topic in topology.recorded() if recorder else ():  # terraform/console.tf
+        push(MANAGER, topic)

@@ -3,7 +3,7 @@ tests start, and stop again without leaving a process behind.
 
 Pub/Sub emulator -> push relay -> one functions-framework server per function, state in
 the Firestore emulator (or SQL), the system of record in PostgreSQL (or a SQLite file),
-the manager API, and a local scheduler playing the topology's schedules.
+the manager API, the watcher, and a local scheduler playing the topology's schedules.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class StackConfig:
     sources: dict[str, Path] = field(default_factory=dict)  # function -> source override
     manager: bool = True
     scheduler: bool = True
+    watcher: bool = True  # `stratus watch`: marks, resting orders, balances
     env: dict[str, str] = field(default_factory=dict)  # extra STRATUS_* for every process
 
     def port(self, offset: int) -> int:
@@ -140,6 +141,9 @@ class Stack:
         if config.scheduler:
             scheduler = http_scheduler(self.topology.schedules, self.endpoints.functions)
             self._exit.callback(scheduler.start().stop)
+        if config.watcher:
+            argv = [sys.executable, "-m", "stratus.cli", "watch"]
+            self._own(Process("watcher", argv, self.env(), logs / "watcher.log").start())
 
     def _point_clients_here(self) -> None:
         """This process' Google clients (provisioning, relay, tests) use the emulators."""
@@ -168,15 +172,18 @@ class Stack:
         from stratus.adapters.pubsub_bus import PubSubBus
         from stratus.config import Settings
 
+        # A function of one topic gives up to its dead-letter topic; one that hears many
+        # to each message's own ("": the relay derives it from the push path).
         routes = {
             name: Route(
                 name,
                 ports[name],
-                subscription_name(topic, name),
-                self.topology.dead_letter_topic(topic),
+                subscription_name(topic or "{topic}", name),
+                self.topology.dead_letter_topic(topic) if topic else "",
             )
             for name, fn in self.topology.functions.items()
-            if (topic := fn.trigger.topic) is not None
+            if self.topology.triggers(name)
+            for topic in [fn.trigger.topic]
         }
         if manager_port is not None:
             # The manager's recorder: the relay plays the OIDC token Pub/Sub sends in

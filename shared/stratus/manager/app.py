@@ -70,7 +70,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.state.store = store
     app.state.authenticator = Authenticator(store, settings)
     app.state.hub = hub
-    app.state.recorder = recorder = Recorder(services, store.outcomes)
+    app.state.recorder = recorder = Recorder(services, store.outcomes, store.portfolio, store.funds)
     if isinstance(services.bus, LocalBus):  # else Pub/Sub pushes to /api/v1/pubsub/{topic}
         services.bus.watch("manager", topology().recorded(), recorder)
     errors.install(app)

@@ -1,8 +1,9 @@
 """The console's live streams: what this instance sees on some topics, fanned out to its
 WebSocket clients.
 
-- `positions`: `position-updates` as `update` (or `close` when flat) messages; the route
-  sends a `snapshot` of the open positions first.
+- `positions`: `position-updates` as `update` (or `close` when flat) messages, and
+  `marks` (the latest prices, each with the time it was quoted: unrealized PnL moves
+  with them); the route sends a `snapshot` of the open positions first.
 - `activity`: orders approved for the exchange (`order`), fills (`fill`) and signal
   outcomes (`signal`).
 
@@ -71,6 +72,8 @@ def message_of(envelope: Envelope) -> tuple[str, Message] | None:
             return "activity", {"type": "fill", "fill": body}
         case "signal-outcomes":
             return "activity", {"type": "signal", "signal": body}
+        case "marks":
+            return "positions", {"type": "marks", "marks": body["marks"]}
     return None
 
 

@@ -6,6 +6,8 @@ into the system of record, so that no function writes more on its hot path.
   could never be processed (kept, counted per topic, and charged to its signal). Each
   change of a signal's fate is published on `signal-outcomes` for the live console.
 - `reconciliation-reports`: kept as they are.
+- `marks` and `balances` (the watcher's, snapshot's and reconcile's): the latest price per
+  symbol, and each account's wallet from its exchange.
 
 Which topics: topology.yaml `manager.records` and every dead-letter topic. In production
 each has a push subscription to POST /api/v1/pubsub/{topic}; locally the manager watches
@@ -20,9 +22,13 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
+from stratus.adapters.sql.funds import SqlFunds
 from stratus.adapters.sql.outcomes import DeadLetter, Fact, SqlOutcomes
+from stratus.adapters.sql.portfolio import SqlPortfolio
 from stratus.contracts import codec
+from stratus.domain.accounts import Balances
 from stratus.domain.errors import InvalidMessage
+from stratus.domain.market import Marks
 from stratus.domain.orders import OrderRejection
 from stratus.domain.outcomes import SignalRefusal, SignalStatus
 from stratus.domain.reconciliation import ReconciliationReport
@@ -36,13 +42,19 @@ log = logging.getLogger(__name__)
 FACT_TOPICS = ("signals", "signal-refusals", "order-rejections")
 REPORT_TOPIC = "reconciliation-reports"
 DEAD_LETTER = "-dead-letter"
+# Functions that only tell of what happened: their dead letters are no signal's fate.
+OBSERVERS = ("notify",)
 SIGNAL_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}", re.ASCII)  # the Identifier grammar
 
 
 class Recorder:
-    def __init__(self, services: Services, outcomes: SqlOutcomes) -> None:
+    def __init__(
+        self, services: Services, outcomes: SqlOutcomes, portfolio: SqlPortfolio, funds: SqlFunds
+    ) -> None:
         self._services = services
         self._outcomes = outcomes
+        self._portfolio = portfolio
+        self._funds = funds
 
     def __call__(self, envelope: Envelope) -> None:
         self.record(envelope)
@@ -59,6 +71,15 @@ class Recorder:
                 self._outcomes.report(report)
             elif topic in FACT_TOPICS:
                 self._learn(_fact(codec.decode(topic, envelope.data), envelope.published_at))
+            elif topic == "marks":
+                marks = codec.decode(topic, envelope.data)
+                assert isinstance(marks, Marks)
+                self._portfolio.record_marks(marks)
+            elif topic == "balances":
+                wallet = codec.decode(topic, envelope.data)
+                assert isinstance(wallet, Balances)
+                if not self._funds.record_balances(wallet):
+                    log.warning("balances of an unknown account %s ignored", wallet.account)
             else:
                 log.warning("recorder ignores topic %s", topic)
         except InvalidMessage as problem:
@@ -90,7 +111,8 @@ class Recorder:
         if not self._outcomes.dead_letter(letter):  # a repeat
             return
         log.info("dead letter recorded", extra=log_fields(topic=source, reason=reason))
-        if signal_id is not None and source != "signal-outcomes":
+        observed = attributes.get("function") in OBSERVERS
+        if signal_id is not None and source != "signal-outcomes" and not observed:
             self._learn(
                 Fact(signal_id, SignalStatus.DEAD_LETTERED, envelope.published_at, reason, detail)
             )

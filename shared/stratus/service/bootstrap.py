@@ -12,6 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from stratus.adapters import system_of_record
+from stratus.adapters.apprise_messenger import AppriseMessenger
 from stratus.adapters.clock import SystemClock
 from stratus.adapters.local_bus import LocalBus
 from stratus.config import Environment, Settings
@@ -32,6 +33,7 @@ from stratus.ports import (
     StateStore,
 )
 from stratus.service.dispatch import deliver
+from stratus.service.notifications import Notifications
 from stratus.service.services import Services
 from stratus.topology import topology
 
@@ -83,6 +85,10 @@ def build(
         secrets=secrets,
         **extra,
     )
+    if services.notifications is None:
+        services.notifications = Notifications(
+            secrets, services.state, AppriseMessenger(), settings.notify_batch_seconds
+        )
     if isinstance(services.bus, LocalBus):
         services.bus.attach(partial(deliver, services))
     return services
@@ -180,6 +186,6 @@ def services() -> Services:
     global _services
     if _services is None:
         settings = Settings()
-        configure_logging(settings.json_logs, settings.gcp_project)
+        configure_logging(settings.json_logs, settings.gcp_project, settings.log_level)
         _services = build(settings)
     return _services

@@ -22,7 +22,8 @@ from stratus.domain.errors import ConcurrentUpdate, PermanentError
 from stratus.domain.orders import Fill, OrderRequest
 from stratus.domain.signals import Signal
 from stratus.observability import TRACE_ATTRIBUTE, log_fields, traced
-from stratus.service.handlers import execution, positions, risk, signals
+from stratus.ports import Envelope
+from stratus.service.handlers import execution, notify, positions, risk, signals
 from stratus.service.services import Services
 from stratus.topology import topology
 
@@ -37,8 +38,11 @@ HANDLERS: dict[str, Handler] = {
     "execute_order": execution.execute_order,
     "update_position": positions.update_position,
 }
+# Functions that hear many topics (dead-letter topics too) and read what they hear
+# themselves, from the whole envelope.
+LISTENERS: dict[str, Callable[[Services, Envelope], None]] = {"notify": notify.notify}
 # Decisions go stale; facts do not: a fill is applied however late it arrives.
-NEVER_STALE = {"update_position"}
+NEVER_STALE = {"update_position", "notify"}
 # What a stale message still needs done (an approved order must not stay in flight).
 ON_STALE: dict[str, Handler] = {"execute_order": execution.expire}
 # What a message about to be dead-lettered owns, finished with the reason (message,
@@ -59,17 +63,23 @@ def deliver(
     attributes: Mapping[str, str],
     published_at: datetime | None,
     attempt: int | None = None,
+    topic: str | None = None,
 ) -> None:
     """Decode, check age, run the function's handler; dead-letter what can never work.
 
     `attempt` is Pub/Sub's deliveryAttempt (None when the subscription has no
-    dead-letter policy): on the last one, a handler still failing gives up explicitly."""
-    topic = topology().functions[function].trigger.topic
+    dead-letter policy): on the last one, a handler still failing gives up explicitly.
+    `topic` is where the message came from; a function of one topic knows it."""
+    topic = topology().functions[function].trigger.topic or topic
     if topic is None:
-        raise ValueError(f"{function} is not triggered by a topic")
+        raise ValueError(f"{function} needs the topic its message came from")
     with traced(attributes.get(TRACE_ATTRIBUTE)):
         message = None
         try:
+            if function in LISTENERS:
+                when = published_at or services.clock.now()
+                LISTENERS[function](services, Envelope("", topic, data, attributes, when))
+                return
             message = codec.decode(topic, data)
             if _stale(services, function, published_at):
                 if function in ON_STALE:
@@ -77,12 +87,12 @@ def deliver(
                 return
             HANDLERS[function](services, message)
         except PermanentError as error:
-            dead_letter(services, function, data, attributes, message, error, attempt)
+            dead_letter(services, function, topic, data, attributes, message, error, attempt)
         except Exception as error:
             if attempt is None or attempt < topology().retry.max_delivery_attempts:
                 raise
             given_up = PermanentError(GAVE_UP, f"attempt {attempt}: {error!r}")
-            dead_letter(services, function, data, attributes, message, given_up, attempt)
+            dead_letter(services, function, topic, data, attributes, message, given_up, attempt)
 
 
 def _stale(services: Services, function: str, published_at: datetime | None) -> bool:
@@ -98,6 +108,7 @@ def _stale(services: Services, function: str, published_at: datetime | None) -> 
 def dead_letter(
     services: Services,
     function: str,
+    topic: str,
     data: bytes,
     attributes: Mapping[str, str],
     message: Any,
@@ -107,7 +118,9 @@ def dead_letter(
     """Acknowledge a message that can never succeed: finish what it owns with the reason,
     then publish it to the dead-letter topic, once however many copies fail (claimed
     under its identity first; a copy finding the claim unfinished retries later). The
-    attempt it failed on tells a refusal at first sight from a give-up after retries."""
+    attempt it failed on tells a refusal at first sight from a give-up after retries.
+    Each subscriber of a topic gives up on its own (a fill notify could not tell of is
+    still applied)."""
     fields = log_fields(function=function, reason=error.reason, detail=error.detail)
     if message is not None and function in ON_DEAD_LETTER:
         try:
@@ -116,9 +129,7 @@ def dead_letter(
                 return
         except Exception:  # what it could not finish stays owed in durable state: the sweep's
             log.exception("could not finish what a dead letter owns", extra=fields)
-    topic = topology().functions[function].trigger.topic
-    assert topic is not None
-    key = f"dead-letter:{topic}:{_identity(message, data)}"
+    key = f"dead-letter:{topic}:{function}:{_identity(message, data)}"
     retention = int(topology().retry.retention.total_seconds())
     if not services.state.claim(key, retention):
         if services.state.is_done(key):
@@ -129,8 +140,15 @@ def dead_letter(
     why = {"reason": error.reason, "detail": error.detail, "function": function}
     if attempt is not None:
         why["delivery_attempt"] = str(attempt)
-    services.bus.publish(topology().dead_letter_topic(topic), data, {**attributes, **why})
+    services.bus.publish(_dead_letter_topic(topic), data, {**attributes, **why})
     services.state.mark_done(key)
+
+
+def _dead_letter_topic(topic: str) -> str:
+    """Where a message of `topic` goes when it can never succeed; a dead letter that
+    cannot be told of stays where it is (its notice is the dead letter again)."""
+    suffix = topology().dead_letter_topic("")
+    return topic if topic.endswith(suffix) else topology().dead_letter_topic(topic)
 
 
 def _identity(message: Any, data: bytes) -> str:

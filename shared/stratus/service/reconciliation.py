@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from stratus.domain.accounts import Balances
 from stratus.domain.common import Side
 from stratus.domain.errors import ConcurrentUpdate, OrderNotFound
 from stratus.domain.market import quote_currency
@@ -76,6 +77,7 @@ def reconcile_account(services: Services, account: str) -> ReconciliationReport:
         for o in venue.open_orders()
         if o.client_order_id not in known
     ]
+    wallet = Balances(account=account, fetched_at=services.clock.now(), assets=venue.wallet())
     report = ReconciliationReport(
         report_id=f"{account}-{now.strftime('%Y%m%dT%H%M%S')}",
         account=account,
@@ -85,8 +87,9 @@ def reconcile_account(services: Services, account: str) -> ReconciliationReport:
         canceled_stale=run.canceled,
         unknown_orders=unknown,
         drifts=_correct_drift(services, venue, account, held, now),
-        balances=venue.balances(),
+        balances={item.asset: item.total for item in wallet.assets},
     )
+    services.publish("balances", wallet)
     services.publish("reconciliation-reports", report)
     if not report.clean:
         log.warning("reconciliation found differences", extra=log_fields(**report.model_dump()))

@@ -22,6 +22,7 @@ from stratus.ports import (
     Secrets,
     StateStore,
 )
+from stratus.service.notifications import Notifications
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Services:
     secrets: Secrets
     sleep: Callable[[float], None] = field(default=time.sleep)
     allocations: Allocations | None = None  # sizing by allocation needs it
+    notifications: Notifications | None = None  # the notify function's way to people
 
     def publish(self, topic: str, message: BaseModel) -> None:
         """Encode (validating against the topic's schema) and publish with the trace id."""

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from stratus.adapters.sql.tokens import Role
+from stratus.contracts import codec
+from stratus.domain.market import Mark, Marks
 from stratus.manager import live
 from stratus.manager.console.pages import PAGES
+from stratus.ports import Envelope
 from tests.integration.console.conftest import ADMIN, Up, signal
 
 TOKEN = ADMIN["Authorization"].removeprefix("Bearer ")
@@ -106,3 +110,22 @@ def test_the_api_docs_need_no_cdn(up: Up) -> None:
         assert "default-src 'self'" in page.headers["content-security-policy"]
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
         assert up.client.get(f"/static/vendor/{asset}").status_code == 200
+
+
+def test_marks_reach_the_positions_stream() -> None:
+    marks = Marks(
+        exchange="paper",
+        marks=[
+            Mark(
+                symbol="BTC/USDT:USDT", price=Decimal("100.5"), at=datetime(2026, 1, 5, tzinfo=UTC)
+            )
+        ],
+    )
+    envelope = Envelope("1", "marks", codec.encode("marks", marks), {}, datetime.now(UTC))
+    assert live.message_of(envelope) == (
+        "positions",
+        {
+            "type": "marks",
+            "marks": [{"symbol": "BTC/USDT:USDT", "price": "100.5", "at": "2026-01-05T00:00:00Z"}],
+        },
+    )

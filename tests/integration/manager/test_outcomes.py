@@ -91,7 +91,7 @@ def test_a_dead_letter_of_any_bytes_is_kept(system: Services) -> None:
 
 def test_a_message_the_recorder_cannot_read_is_left_to_its_subscriber(system: Services) -> None:
     store = Store.of(system)
-    recorder = Recorder(system, store.outcomes)
+    recorder = Recorder(system, store.outcomes, store.portfolio, store.funds)
     recorder.record(Envelope("1", "signals", b'{"signal_id": "x"}', {}, START))  # no raise
     assert store.outcomes.signals(SignalFilter(), Page()) == ([], 0)
     odd = Envelope("2", "signals-dead-letter", b'{"signal_id": "\\ud800"}', {}, START)

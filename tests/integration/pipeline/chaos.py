@@ -11,12 +11,13 @@ import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from stratus.adapters.clock import ManualClock
 from stratus.adapters.paper.feed import PriceFeed
 from stratus.adapters.paper.venues import PaperVenues
+from stratus.domain.accounts import AssetBalance
 from stratus.domain.errors import ExchangeUnavailable
 from stratus.domain.market import Market, Quote
 from stratus.domain.orders import ExchangeOrder, OrderRequest
@@ -24,7 +25,7 @@ from stratus.ports import Envelope, Venue, VenueOrder, VenuePosition
 from stratus.service.services import Services
 from stratus.topology import topology
 
-Deliver = Callable[[str, bytes, Mapping[str, str], datetime, int], None]
+Deliver = Callable[..., None]  # dispatch.deliver with its services bound
 
 
 class Crash(BaseException):
@@ -72,6 +73,9 @@ class ChaosBus:
             for function in topology().subscribers(topic):
                 self._queue.append((function, envelope, 1))
 
+    def ping(self) -> None:
+        pass
+
     def messages(self, topic: str) -> list[Envelope]:
         with self._lock:
             return list(self.history.get(topic, []))
@@ -107,8 +111,9 @@ class ChaosBus:
             self.deliveries += 1
         try:
             self._deliver(
-                function, envelope.data, envelope.attributes, envelope.published_at, attempt
-            )
+                function, envelope.data, envelope.attributes, envelope.published_at, attempt,
+                topic=envelope.topic,
+            )  # fmt: skip
         except (Exception, Crash) as error:
             retry = topology().retry
             if attempt >= retry.max_delivery_attempts or not getattr(error, "redelivered", True):
@@ -149,6 +154,9 @@ class FaultyVenue:
         with self.lock:
             return self.inner.quote(symbol)
 
+    def ping(self) -> None:
+        self.inner.ping()
+
     def place(self, request: OrderRequest) -> ExchangeOrder:
         coid = request.client_order_id
         with self.lock:
@@ -186,6 +194,10 @@ class FaultyVenue:
     def balances(self) -> dict[str, Decimal]:
         with self.lock:
             return self.inner.balances()
+
+    def wallet(self) -> list[AssetBalance]:
+        with self.lock:
+            return self.inner.wallet()
 
 
 class FaultyVenues:

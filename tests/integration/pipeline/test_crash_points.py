@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,11 @@ def crashy(tmp_path: Path, feed: PriceFeed, clock: ManualClock) -> tuple[Stack, 
     open_accounts(services, "acct")
     faults = FaultPoints()
     faults.install(services)
-    bus.attach(lambda function, *args: faults.run(function, deliver, services, function, *args))
+    bus.attach(
+        lambda function, *args, **named: faults.run(
+            function, partial(deliver, **named), services, function, *args
+        )
+    )
     return Stack(services, bus, venues, clock), faults
 
 
@@ -149,6 +154,7 @@ def test_reconcile_is_finished_by_the_next_run_after_a_crash_between_any_two_ste
         "state.save_order",
         "bus.publish:executions",  # its fill is not applied yet: in flight, published again
         "bus.publish:executions",  # the correction of the trade made outside
+        "bus.publish:balances",
         "bus.publish:reconciliation-reports",
     ]
     for after in range(len(steps) + 1):

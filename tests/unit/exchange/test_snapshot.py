@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from stratus.adapters.sql.ledger import SqlLedger
 from stratus.adapters.sql.tables import BalanceSnapshotRow
+from stratus.domain.accounts import AssetBalance
 from stratus.domain.common import Side
 from stratus.domain.orders import Fill, Liquidity, OrderRequest, OrderType
 from stratus.ports import BalanceTotals
@@ -66,8 +67,16 @@ def test_dust_beyond_what_the_ledger_keeps_is_rounded(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     venue = services.exchanges.for_account("acct")
-    dust = {"USDT": Decimal("100.5"), "BNB": Decimal("1.2345678901234567E-5")}
-    monkeypatch.setattr(venue, "balances", lambda: dust)
+    dust = [
+        AssetBalance(asset="USDT", free=Decimal("100.5"), used=Decimal(0), total=Decimal("100.5")),
+        AssetBalance(
+            asset="BNB",
+            free=Decimal("1.2345678901234567E-5"),
+            used=Decimal(0),
+            total=Decimal("1.2345678901234567E-5"),
+        ),
+    ]
+    monkeypatch.setattr(venue, "wallet", lambda: dust)
     assert operations.snapshot(services, AT, b"").status == 201
     assert stored_balances(services) == {
         (SCHEDULED, "acct", "USDT"): Decimal("100.5"),

@@ -11,8 +11,9 @@ key, -1022 bad signature, -1021 timestamp outside the window, 429 + -1003 rate l
 on cancel), -1121 unknown symbol, -1102 missing or malformed parameters, -1100 a number
 parameter with other characters, -1128 fromId with a time range, -1130 a bad limit.
 
-Endpoints: GET /fapi/v1/exchangeInfo, /fapi/v1/ticker/24hr, /fapi/v1/ticker/bookTicker,
-/fapi/v1/leverageBracket, /fapi/v1/order, /fapi/v1/openOrders, /fapi/v1/userTrades,
+Endpoints: GET /fapi/v1/exchangeInfo, /fapi/v1/time, /fapi/v1/ticker/24hr,
+/fapi/v1/ticker/bookTicker, /fapi/v1/leverageBracket, /fapi/v1/order, /fapi/v1/openOrders,
+/fapi/v1/userTrades,
 /fapi/v3/account, /fapi/v3/positionRisk; POST and DELETE /fapi/v1/order. Served over HTTP
 by binance_http (also a command: ``python -m stratus.adapters.paper.binance_http --help``).
 """
@@ -27,6 +28,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
+
+from websockets.sync.connection import Connection
 
 from stratus.adapters.paper import binance_wire as wire
 from stratus.adapters.paper.exchange import PaperExchange
@@ -149,9 +152,14 @@ class BinanceFutures:
         except BinanceError as error:
             return error.status, {"code": error.code, "msg": str(error)}
 
+    def stream(self, path: str, connection: Connection) -> None:
+        """No WebSocket streams here (the watcher polls Binance where it has no stream)."""
+        connection.close(1008, "the paper Binance serves no streams")
+
     def _public_routes(self) -> dict[tuple[str, str], Route]:
         return {
             ("GET", "/fapi/v1/exchangeInfo"): self._exchange_info,
+            ("GET", "/fapi/v1/time"): lambda _, p: {"serverTime": time.time_ns() // 1_000_000},
             ("GET", "/fapi/v1/ticker/24hr"): lambda _, p: self._tickers(p, wire.ticker_24hr),
             ("GET", "/fapi/v1/ticker/bookTicker"): lambda _, p: self._tickers(p, wire.book_ticker),
         }

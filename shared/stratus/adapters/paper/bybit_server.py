@@ -8,7 +8,11 @@ query or body) and the recv window, and answers in-band with retCode: 10003/1000
 key/signature, 10002 stale timestamp, 10006 rate limit, 110007 insufficient funds,
 110072 duplicate orderLinkId, 110001 unknown order, 10001 bad parameters.
 
-Endpoints: GET /v5/market/instruments-info, /v5/market/tickers, /v5/order/realtime,
+Streams: the public linear WebSocket (/v5/public/linear), topics tickers.<symbol>: a
+snapshot of each subscribed ticker every `ticker_seconds`, as a traded contract's ticker
+changes at least that often; `ping` is answered with a pong.
+
+Endpoints: GET /v5/market/instruments-info, /v5/market/tickers, /v5/market/time, /v5/order/realtime,
 /v5/order/history, /v5/account/wallet-balance, /v5/position/list; POST
 /v5/order/create, /v5/order/cancel. Served over HTTP by bybit_http (also a command:
 ``python -m stratus.adapters.paper.bybit_http --help``).
@@ -24,6 +28,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.connection import Connection
 
 from stratus.adapters.paper import bybit_wire as wire
 from stratus.adapters.paper.exchange import PaperExchange
@@ -71,8 +78,10 @@ class BybitV5:
         accounts: Mapping[str, Account],
         recv_window_ms: int = 5000,
         requests_per_second: int = 50,
+        ticker_seconds: float = 0.5,
     ) -> None:
         self.accounts = dict(accounts)
+        self.ticker_seconds = ticker_seconds
         self.recv_window_ms = recv_window_ms
         self.requests_per_second = requests_per_second
         self.faults = Faults()
@@ -105,6 +114,10 @@ class BybitV5:
         return {
             ("GET", "/v5/market/instruments-info"): self._instruments,
             ("GET", "/v5/market/tickers"): self._tickers,
+            ("GET", "/v5/market/time"): lambda v, p: {
+                "timeSecond": str(_ms() // 1000),
+                "timeNano": str(time.time_ns()),
+            },
             ("POST", "/v5/order/create"): self._create,
             ("POST", "/v5/order/cancel"): self._cancel,
             ("GET", "/v5/order/realtime"): lambda v, p: self._orders(v, p, working=True),
@@ -117,6 +130,33 @@ class BybitV5:
             ("GET", "/v5/account/info"): lambda v, p: {"unifiedMarginStatus": 6},
             ("GET", "/v5/asset/coin/query-info"): lambda v, p: {"rows": []},
         }
+
+    def stream(self, path: str, connection: Connection) -> None:
+        """The public linear stream: subscribe/unsubscribe to tickers.<id>, ping."""
+        if path.partition("?")[0] != "/v5/public/linear":
+            connection.close(1008, f"no stream at {path}")
+            return
+        topics: set[str] = set()
+        pushed_at = 0.0
+        while True:
+            try:
+                text = connection.recv(timeout=self.ticker_seconds)
+            except TimeoutError:
+                text = None
+            except ConnectionClosed:
+                return
+            if text is not None:
+                connection.send(json.dumps(_answer(json.loads(text), topics, connection.id)))
+            if time.monotonic() - pushed_at >= self.ticker_seconds:
+                pushed_at = time.monotonic()
+                for topic in sorted(topics):
+                    connection.send(json.dumps(self._ticker_message(topic)))
+
+    def _ticker_message(self, topic: str) -> dict[str, Any]:
+        spec = BY_ID[topic.removeprefix("tickers.")]
+        venue = next(iter(self.accounts.values())).venue  # one feed: any venue quotes it
+        ticker = wire.ticker(spec, venue.fetch_ticker(spec.symbol))
+        return {"topic": topic, "type": "snapshot", "data": ticker, "cs": _ms(), "ts": _ms()}
 
     # --- checks ------------------------------------------------------------------------
 
@@ -197,6 +237,23 @@ class BybitV5:
         held = _paper(venue.fetch_positions, symbols)
         items = [wire.position(SPECS[p["symbol"]], p) for p in held]
         return {"category": "linear", "list": items, "nextPageCursor": ""}
+
+
+def _answer(request: Any, topics: set[str], connection_id: Any) -> dict[str, Any]:
+    """Bybit's answer to one operation on a public stream (and the topics it changes)."""
+    op = request.get("op") if isinstance(request, dict) else None
+    answer = {"success": True, "ret_msg": "", "conn_id": str(connection_id), "op": op}
+    if isinstance(request, dict) and "req_id" in request:
+        answer["req_id"] = request["req_id"]
+    asked = request.get("args") or [] if isinstance(request, dict) else []
+    unknown = [t for t in asked if t.removeprefix("tickers.") not in BY_ID]
+    if op == "ping":
+        return {**answer, "ret_msg": "pong"}
+    if op in ("subscribe", "unsubscribe") and not unknown:
+        (topics.update if op == "subscribe" else topics.difference_update)(asked)
+        return answer
+    detail = f"Invalid topic: {unknown}" if unknown else f"unknown op {op!r}"
+    return {**answer, "success": False, "ret_msg": detail}
 
 
 def _paper(call: Callable[..., Any], *args: Any) -> Any:

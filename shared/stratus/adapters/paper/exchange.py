@@ -83,6 +83,9 @@ class PaperExchange:
             self._markets = {symbol: spec.to_ccxt() for symbol, spec in self._specs.items()}
         return self._markets
 
+    def fetch_time(self, params: dict[str, Any] | None = None) -> int:
+        return millis(self._clock.now())
+
     def fetch_ticker(self, symbol: str) -> dict[str, Any]:
         self._spec(symbol)
         return structures.ticker(self._quote(symbol, self._clock.now()))

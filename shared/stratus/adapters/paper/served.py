@@ -11,7 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
 
+from websockets.sync.connection import Connection
+
 from stratus.adapters.clock import SystemClock
+from stratus.adapters.paper import websocket
 from stratus.adapters.paper.exchange import PaperExchange
 from stratus.adapters.paper.feed import PriceFeed
 from stratus.adapters.paper.memory_store import MemoryVenueStore
@@ -25,6 +28,10 @@ class PaperApi(Protocol):
     def handle(
         self, method: str, target: str, body: bytes, headers: Mapping[str, str]
     ) -> tuple[int, Any]: ...
+
+    def stream(self, path: str, connection: Connection) -> None:
+        """Serve one WebSocket until it closes (the exchange's public streams)."""
+        ...
 
 
 A = TypeVar("A", bound=PaperApi)
@@ -72,7 +79,17 @@ def _handler(app: PaperApi) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True  # headers and body go out apart: no 40 ms stalls
 
         def do_GET(self) -> None:
-            self._reply()
+            headers = {key.lower(): value for key, value in self.headers.items()}
+            if not websocket.is_upgrade(headers):
+                self._reply()
+                return
+            self.close_connection = True  # the socket is the WebSocket's from now on
+            connection = websocket.accept(self.connection, self.path, headers)
+            if connection is not None:
+                try:
+                    app.stream(self.path, connection)
+                finally:
+                    connection.close()
 
         def do_POST(self) -> None:
             self._reply()

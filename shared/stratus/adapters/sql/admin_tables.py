@@ -45,6 +45,7 @@ class BalanceRow(Base):
     free: Mapped[Decimal] = mapped_column(Money())
     used: Mapped[Decimal] = mapped_column(Money())
     total: Mapped[Decimal] = mapped_column(Money())
+    source: Mapped[str] = mapped_column(String(8), server_default="manual")  # BalanceSource
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     version: Mapped[int] = mapped_column(Integer)
 

@@ -7,7 +7,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from stratus.adapters.sql import audit
 from stratus.adapters.sql.admin_tables import AccountRow, AllocationRow, BalanceRow
@@ -15,7 +17,14 @@ from stratus.adapters.sql.audit import Page, paged
 from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.tables import BalanceSnapshotRow
 from stratus.adapters.sql.types import plain
-from stratus.domain.accounts import Allocation, Balance, BalanceSnapshot, check_allocations
+from stratus.domain.accounts import (
+    Allocation,
+    Balance,
+    Balances,
+    BalanceSnapshot,
+    BalanceSource,
+    check_allocations,
+)
 from stratus.domain.common import ZERO
 from stratus.domain.records import Conflict, NotFound
 from stratus.ports import Clock
@@ -29,6 +38,8 @@ class SqlFunds:
     def put_balance(
         self, account: str, asset: str, free: Decimal, used: Decimal, actor: str = audit.SYSTEM
     ) -> Balance:
+        """A balance set by hand (the caller checks the account is a paper one): the
+        exchange's balances never replace it."""
         now = self._clock.now()
         with self._db.transaction() as session:
             _account(session, account)
@@ -38,6 +49,7 @@ class SqlFunds:
                 row = BalanceRow(account=account, asset=asset)
                 session.add(row)
             row.free, row.used, row.total = plain(free), plain(used), plain(free + used)
+            row.source = BalanceSource.MANUAL.value
             row.updated_at = now
             session.flush()
             after = _balance(row)
@@ -52,6 +64,48 @@ class SqlFunds:
                 at=now,
             )
             return after
+
+    def record_balances(self, wallet: Balances) -> bool:
+        """The account's wallet as its exchange reported it: every currency is stored,
+        those it no longer lists are removed; a manual balance, or one reported later,
+        stays. False for an account the system of record does not have. Not audited:
+        it is the exchange's data, refreshed every minute."""
+        for _ in range(3):  # two refreshes of one account racing: the loser tries again
+            try:
+                return self._record_balances(wallet)
+            except (IntegrityError, StaleDataError):
+                continue
+        return False
+
+    def _record_balances(self, wallet: Balances) -> bool:
+        at = wallet.fetched_at
+        with self._db.transaction() as session:
+            if session.get(AccountRow, wallet.account) is None:
+                return False
+            rows = {
+                row.asset: row
+                for row in session.scalars(
+                    select(BalanceRow).where(BalanceRow.account == wallet.account)
+                )
+            }
+            reported = {item.asset for item in wallet.assets}
+            for item in wallet.assets:
+                row = rows.get(item.asset)
+                if row is not None and (_manual(row) or row.updated_at > at):
+                    continue
+                if row is None:
+                    row = BalanceRow(account=wallet.account, asset=item.asset)
+                    session.add(row)
+                row.free, row.used, row.total = (
+                    plain(item.free),
+                    plain(item.used),
+                    plain(item.total),
+                )
+                row.source, row.updated_at = BalanceSource.EXCHANGE.value, at
+            for asset, row in rows.items():
+                if asset not in reported and not _manual(row) and row.updated_at <= at:
+                    session.delete(row)
+            return True
 
     def balances(
         self, page: Page, account: str | None = None, asset: str | None = None
@@ -87,9 +141,12 @@ class SqlFunds:
             rows, total = paged(session, query, page)
             return [_balance_snapshot(found) for found in rows], total
 
-    def equity(self, account: str) -> tuple[Decimal, str]:
+    def equity(self, account: str) -> Decimal | None:
+        """The total in the account's currency (None: no balance in it, or no account)."""
         with self._db.transaction() as session:
-            return _equity(session, _account(session, account))
+            owner = session.get(AccountRow, account)
+            row = None if owner is None else session.get(BalanceRow, (account, owner.currency))
+            return None if row is None else row.total
 
     def put_allocation(
         self,
@@ -184,6 +241,10 @@ def _equity(session: Session, account: AccountRow) -> tuple[Decimal, str]:
     return (row.total if row is not None else ZERO), account.currency
 
 
+def _manual(row: BalanceRow) -> bool:
+    return row.source == BalanceSource.MANUAL.value
+
+
 def _balance(row: BalanceRow) -> Balance:
     return Balance(
         account=row.account,
@@ -191,6 +252,7 @@ def _balance(row: BalanceRow) -> Balance:
         free=row.free,
         used=row.used,
         total=row.total,
+        source=BalanceSource(row.source),
         updated_at=row.updated_at,
         version=row.version,
     )

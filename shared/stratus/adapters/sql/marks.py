@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from stratus.adapters.sql.tables import MarkRow
+from stratus.domain.market import Mark
 
 
 def store_marks(
@@ -35,3 +36,12 @@ def load_marks(session: Session, symbols: Iterable[str] | None = None) -> dict[s
     if symbols is not None:
         query = query.where(MarkRow.symbol.in_(list(symbols)))
     return dict(session.execute(query).all())
+
+
+def load_dated_marks(session: Session, symbols: Iterable[str]) -> dict[str, Mark]:
+    """The marks of `symbols` with the time each was quoted."""
+    query = select(MarkRow).where(MarkRow.symbol.in_(list(symbols)))
+    return {
+        row.symbol: Mark(symbol=row.symbol, price=row.price, at=row.updated_at)
+        for row in session.scalars(query)
+    }

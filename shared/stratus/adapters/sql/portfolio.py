@@ -16,7 +16,7 @@ from stratus.adapters.sql import audit
 from stratus.adapters.sql.audit import Page, paged
 from stratus.adapters.sql.convert import fill_of, order_row, tracked_of
 from stratus.adapters.sql.db import Database
-from stratus.adapters.sql.marks import load_marks, store_marks
+from stratus.adapters.sql.marks import load_dated_marks, load_marks, store_marks
 from stratus.adapters.sql.summary import aggregate_summary
 from stratus.adapters.sql.tables import (
     FillRow,
@@ -25,6 +25,7 @@ from stratus.adapters.sql.tables import (
     SnapshotRow,
 )
 from stratus.domain.common import ZERO
+from stratus.domain.market import Mark, Marks
 from stratus.domain.orders import Fill
 from stratus.domain.performance import Summary, TrackedPosition, summarize
 from stratus.domain.positions import Position, replay
@@ -121,6 +122,18 @@ class SqlPortfolio:
     def marks(self) -> dict[str, Decimal]:
         with self._db.transaction() as session:
             return load_marks(session)
+
+    def dated_marks(self, symbols: set[str]) -> dict[str, Mark]:
+        """The marks of these symbols and when each was quoted."""
+        with self._db.transaction() as session:
+            return load_dated_marks(session, symbols)
+
+    def record_marks(self, marks: Marks) -> None:
+        """Marks from the watcher: each kept unless a newer one is stored. Market data,
+        so not audited (a person's PUT /marks is)."""
+        with self._db.transaction() as session:
+            for mark in marks.marks:
+                store_marks(session, {mark.symbol: mark.price}, mark.at, only_newer=True)
 
     def put_marks(
         self, marks: Mapping[str, Decimal], at: datetime, actor: str = audit.SYSTEM

@@ -11,6 +11,7 @@ from stratus.adapters.sql.history import SqlHistory
 from stratus.adapters.sql.outcomes import DeadLetterCount
 from stratus.adapters.sql.portfolio import LedgerFilter, PositionFilter
 from stratus.domain.accounts import Account
+from stratus.domain.common import ZERO
 from stratus.domain.performance import Exposure, Summary, exposure_by_asset
 from stratus.domain.risk import RiskLimits, TradingState, most_restrictive
 from stratus.manager.store import Store
@@ -55,7 +56,7 @@ def overview(services: Services, store: Store) -> Overview:
     tracked, marks = store.portfolio.tracked(PositionFilter(status="open"))
     return Overview(
         summary=summary,
-        equity=[_equity(store, account.account) for account in accounts],
+        equity=[_equity(store, account) for account in accounts],
         net_pnl_today=today.realized_net + summary.metrics.unrealized_pnl,
         exposure=exposure_by_asset([item.position for item in tracked], marks),
         switches=switches(services, store, accounts),
@@ -65,9 +66,9 @@ def overview(services: Services, store: Store) -> Overview:
     )
 
 
-def _equity(store: Store, account: str) -> Equity:
-    total, currency = store.funds.equity(account)
-    return Equity(account, currency, total)
+def _equity(store: Store, account: Account) -> Equity:
+    total = store.funds.equity(account.account)
+    return Equity(account.account, account.currency, ZERO if total is None else total)
 
 
 def switches(services: Services, store: Store, accounts: list[Account]) -> list[Switch]:

@@ -11,9 +11,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, SecretStr
 
 from stratus.domain.accounts import Account, Balance, BalanceSnapshot
 from stratus.domain.common import Identifier
+from stratus.domain.records import Conflict
 from stratus.manager.auth import Admin, Executor, Reader, Trader
 from stratus.manager.bodies import StrictJsonRoute
-from stratus.manager.routes.deps import StoreDep
+from stratus.manager.routes.deps import ServicesDep, StoreDep
 from stratus.manager.schemas import (
     AccountIn,
     AccountPatch,
@@ -37,6 +38,12 @@ class Credentials(BaseModel):
     secret: str
     sandbox: bool
     demo: bool
+
+
+class EquityOut(BaseModel):
+    account: str
+    currency: str
+    equity: Decimal | None  # None: no balance in the account's currency yet
 
 
 class BalanceIn(BaseModel):
@@ -130,6 +137,14 @@ def list_balance_snapshots(
     return paged(*found, page)
 
 
+@router.get("/accounts/{account}/equity", response_model=EquityOut, tags=["balances"])
+def account_equity(account: AccountPath, store: StoreDep, _: Reader) -> EquityOut:
+    """What allocations and the order-to-balance risk ratio are checked against: the
+    account's balance in its currency (from the exchange, or by hand on paper)."""
+    found = store.accounts.get(account)
+    return EquityOut(account=account, currency=found.currency, equity=store.funds.equity(account))
+
+
 @router.get("/accounts/{account}/balances", response_model=Paged[Balance], tags=["balances"])
 def account_balances(
     account: AccountPath, store: StoreDep, _: Reader, page: Paging
@@ -140,6 +155,20 @@ def account_balances(
 
 @router.put("/accounts/{account}/balances/{asset}", response_model=Balance, tags=["balances"])
 def put_balance(
-    account: AccountPath, asset: Asset, body: BalanceIn, store: StoreDep, principal: Trader
+    account: AccountPath,
+    asset: Asset,
+    body: BalanceIn,
+    store: StoreDep,
+    services: ServicesDep,
+    principal: Trader,
 ) -> Balance:
+    """Set a paper account's balance by hand (source "manual": the paper venue's own
+    balances never replace it). A real exchange account's balances come from its
+    exchange only: 409 balance_from_exchange."""
+    found = store.accounts.get(account)
+    if services.settings.exchange != "paper" and found.exchange_id != "paper":
+        raise Conflict(
+            "balance_from_exchange",
+            f"{account} trades on {found.exchange_id}: its balances come from the exchange",
+        )
     return store.funds.put_balance(account, asset, body.free, body.used, actor=principal.name)

@@ -95,16 +95,21 @@ async def _drain(websocket: WebSocket) -> None:
 
 
 def snapshot(store: Store) -> Message:
-    """The open positions at their stored marks (entry price where none)."""
-    tracked, marks = store.portfolio.tracked(PositionFilter(status="open"))
+    """The open positions at their stored marks (entry price, and no mark time, where
+    none)."""
+    tracked, _ = store.portfolio.tracked(PositionFilter(status="open"))
+    shown = tracked[:SNAPSHOT_LIMIT]
+    marks = store.portfolio.dated_marks({item.position.symbol for item in shown})
     items: list[dict[str, Any]] = []
-    for item in tracked[:SNAPSHOT_LIMIT]:
+    for item in shown:
         position = item.position
-        mark = marks.get(position.symbol, position.average_entry)
+        found = marks.get(position.symbol)
+        mark = position.average_entry if found is None else found.price
         items.append(
             {
                 **position.model_dump(mode="json"),
                 "mark_price": str(mark),
+                "mark_time": None if found is None else found.at.isoformat(),
                 "unrealized_pnl": str(position.unrealized_pnl(mark)),
             }
         )

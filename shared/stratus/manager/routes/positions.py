@@ -13,11 +13,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from stratus.adapters.sql.audit import Page
 from stratus.adapters.sql.portfolio import PositionFilter
 from stratus.domain.common import Identifier, Symbol
+from stratus.domain.market import Mark
 from stratus.domain.performance import TrackedPosition
 from stratus.manager.auth import Reader, Trader
 from stratus.manager.bodies import StrictJsonRoute
 from stratus.manager.routes.deps import StoreDep
 from stratus.manager.schemas import Asset, FillIn, Mode, Paged, Paging, Price, Status, Wallet, paged
+from stratus.manager.store import Store
 
 router = APIRouter(tags=["positions"], route_class=StrictJsonRoute)
 _ONE = Page(limit=1)
@@ -38,11 +40,17 @@ class PositionOut(BaseModel):
     winning_fills: int
     updated_at: datetime | None
     version: int
+    mark_price: Decimal | None  # the latest price (the watcher's, a fill's, a snapshot's)
+    mark_time: datetime | None  # when the exchange quoted it
+    unrealized_pnl: Decimal | None  # at mark_price; None without a mark
 
     @classmethod
-    def of(cls, tracked: TrackedPosition) -> PositionOut:
+    def of(cls, tracked: TrackedPosition, mark: Mark | None) -> PositionOut:
         p = tracked.position
         return cls(
+            mark_price=None if mark is None else mark.price,
+            mark_time=None if mark is None else mark.at,
+            unrealized_pnl=None if mark is None else p.unrealized_pnl(mark.price),
             account=p.account,
             strategy=p.strategy,
             symbol=p.symbol,
@@ -140,7 +148,7 @@ def list_positions(
 ) -> Paged[PositionOut]:
     where = PositionFilter(account, strategy, symbol, asset, mode, status)
     items, total = store.portfolio.positions(where, page)
-    return paged([PositionOut.of(item) for item in items], total, page)
+    return paged(_marked(store, items), total, page)
 
 
 @router.post("/positions/update", response_model=FillResults)
@@ -154,7 +162,7 @@ def apply_fills(body: FillsIn, store: StoreDep, principal: Trader) -> FillResult
         if applied is not None:
             where = PositionFilter(fill.account, fill.strategy, fill.symbol)
             found, _ = store.portfolio.positions(where, _ONE)
-            tracked = PositionOut.of(found[0]) if found else None
+            tracked = _marked(store, found)[0] if found else None
         results.append(
             FillResult(fill_id=fill.fill_id, applied=applied is not None, position=tracked)
         )
@@ -226,4 +234,10 @@ def positions_by_asset(
     status: Status | None = None,
 ) -> Paged[PositionOut]:
     items, total = store.portfolio.positions(PositionFilter(asset=asset, status=status), page)
-    return paged([PositionOut.of(item) for item in items], total, page)
+    return paged(_marked(store, items), total, page)
+
+
+def _marked(store: Store, items: list[TrackedPosition]) -> list[PositionOut]:
+    """The positions with their symbols' marks."""
+    marks = store.portfolio.dated_marks({item.position.symbol for item in items})
+    return [PositionOut.of(item, marks.get(item.position.symbol)) for item in items]

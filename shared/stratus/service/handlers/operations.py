@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Context, Decimal
 from typing import Any
 
+from stratus.domain.accounts import AssetBalance, Balances
 from stratus.domain.errors import ExchangeError, PermanentError
 from stratus.observability import log_fields
 from stratus.service.http import HttpResult, error
@@ -82,6 +83,7 @@ def snapshot(services: Services, headers: Mapping[str, str], body: bytes) -> Htt
     positions = [p for p in services.ledger.positions() if p.is_open]
     marks = {}
     balances: dict[str, dict[str, Decimal]] = {}
+    wallets: list[Balances] = []
     accounts: dict[str, Any] = {}
     failed: dict[str, str] = {}
     for account in all_accounts(services):
@@ -89,7 +91,9 @@ def snapshot(services: Services, headers: Mapping[str, str], body: bytes) -> Htt
             venue = services.exchanges.for_account(account)
             for position in (p for p in positions if p.account == account):
                 marks[position.symbol] = _stored(venue.quote(position.symbol).mid)
-            balances[account] = {c: _stored(t) for c, t in venue.balances().items()}
+            wallet = [_stored_balance(item) for item in venue.wallet()]
+            wallets.append(Balances(account=account, fetched_at=taken_at, assets=wallet))
+            balances[account] = {item.asset: item.total for item in wallet}
             accounts[account] = {
                 "positions": {p.symbol: str(p.quantity) for p in venue.positions()},
                 "balances": {c: str(total) for c, total in balances[account].items()},
@@ -99,6 +103,8 @@ def snapshot(services: Services, headers: Mapping[str, str], body: bytes) -> Htt
     if failed:  # a partial snapshot would be final: let the scheduler retry instead
         return HttpResult(503, {"taken_at": taken_at.isoformat(), "failed": failed})
     created = services.ledger.record_snapshot(taken_at, marks, balances)
+    for held in wallets:  # free and used too: the system of record's current balances
+        services.publish("balances", held)
     services.state.mark_done(done_key)
     log.info("snapshot", extra=log_fields(taken_at=taken_at.isoformat(), accounts=accounts))
     return HttpResult(
@@ -109,6 +115,15 @@ def snapshot(services: Services, headers: Mapping[str, str], body: bytes) -> Htt
             "positions": len(positions),
             "accounts": accounts,
         },
+    )
+
+
+def _stored_balance(item: AssetBalance) -> AssetBalance:
+    return AssetBalance(
+        asset=item.asset,
+        free=_stored(item.free),
+        used=_stored(item.used),
+        total=_stored(item.total),
     )
 
 

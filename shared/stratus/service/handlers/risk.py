@@ -109,8 +109,8 @@ def _reject(services: Services, request: OrderRequest, decision: RiskDecision) -
 def risk_context(
     services: Services, request: OrderRequest, venue: Venue, quote: Quote
 ) -> RiskContext:
-    """Everything the rules need, read fresh: quote, positions, in-flight orders, equity,
-    today's PnL and the kill switch."""
+    """Everything the rules need, read fresh: quote, positions, in-flight orders, the
+    account's balance, today's PnL and the kill switch."""
     price = request.limit_price or quote.touch(request.side)
     positions = services.ledger.positions(request.account)
     marks = _marks(venue, quote)
@@ -137,7 +137,7 @@ def risk_context(
         price=price,
         position_quantity=sum((p.quantity for p in positions if p.symbol == request.symbol), ZERO),
         total_exposure=exposure,
-        balance=venue.equity(),
+        balance=_balance(services, request.account, venue),
         daily_pnl=services.ledger.realized_pnl_since(request.account, midnight),
         trading_state=most_restrictive([services.settings.trading_state, *switches.values()]),
         pending_quantity=pending_quantity,
@@ -145,6 +145,14 @@ def risk_context(
         strategy_pending=strategy_pending,
         pending_same_side=same_side,
     )
+
+
+def _balance(services: Services, account: str, venue: Venue) -> Decimal:
+    """The balance the system of record holds (the watcher, snapshot and reconcile keep
+    it from the exchange; a paper account's may be set by hand); the exchange's own
+    while the record has none yet (a new account)."""
+    recorded = None if services.allocations is None else services.allocations.equity(account)
+    return venue.equity() if recorded is None else recorded
 
 
 def _marks(venue: Venue, quote: Quote) -> Callable[[str], Decimal]:
