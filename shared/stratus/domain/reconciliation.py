@@ -32,6 +32,9 @@ class ReconciliationReport(Message):
     unknown_orders: list[str]  # working on the exchange, unknown to Stratus
     drifts: list[Drift]
     balances: dict[str, Decimal]
+    # Symbols not judged this run: an order was being sent, or the exchange position
+    # moved while the ledger was read. The next run judges them.
+    deferred: list[Symbol] = []
 
     @property
     def clean(self) -> bool:

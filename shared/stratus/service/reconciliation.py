@@ -7,6 +7,12 @@ flushed). Only then is drift judged: what still differs in net positions is book
 one correcting fill under the "reconciliation" strategy. Fills are derived from
 cumulative quantities with deterministic ids, so a run repeated or racing the executor
 never counts a fill twice (the ledger deduplicates by fill_id).
+
+Drift is judged on one moment only: the exchange's positions are read before the
+orders are followed and again after the ledger is read. A symbol whose position moved
+in between (a resting order filled meanwhile) is left to the next run, since the ledger
+may have seen that fill while the first read had not: booking the difference then would
+invent a correction that the next run has to take back.
 """
 
 from __future__ import annotations
@@ -69,7 +75,7 @@ def reconcile_account(services: Services, account: str) -> ReconciliationReport:
     now = services.clock.now()
     venue = services.exchanges.for_account(account)
     # Positions first: every fill in them is then found by the lookups that follow.
-    held = {p.symbol: p for p in venue.positions()}
+    held = _positions(venue)
     run = follow_orders(services, account)
     known = {r.client_order_id for r in services.state.orders(account)}
     unknown = [
@@ -78,6 +84,7 @@ def reconcile_account(services: Services, account: str) -> ReconciliationReport:
         if o.client_order_id not in known
     ]
     wallet = Balances(account=account, fetched_at=services.clock.now(), assets=venue.wallet())
+    drifts, deferred = _correct_drift(services, venue, account, held, now)
     report = ReconciliationReport(
         report_id=f"{account}-{now.strftime('%Y%m%dT%H%M%S')}",
         account=account,
@@ -86,8 +93,9 @@ def reconcile_account(services: Services, account: str) -> ReconciliationReport:
         lost_orders=run.lost,
         canceled_stale=run.canceled,
         unknown_orders=unknown,
-        drifts=_correct_drift(services, venue, account, held, now),
+        drifts=drifts,
         balances={item.asset: item.total for item in wallet.assets},
+        deferred=deferred,
     )
     services.publish("balances", wallet)
     services.publish("reconciliation-reports", report)
@@ -126,20 +134,31 @@ def _follow(
     finish(services, updated)
 
 
+def _positions(venue: Venue) -> dict[str, VenuePosition]:
+    return {p.symbol: p for p in venue.positions()}
+
+
+def _quantity(positions: dict[str, VenuePosition], symbol: str) -> Decimal:
+    position = positions.get(symbol)
+    return position.quantity if position is not None else Decimal(0)
+
+
 def _correct_drift(
     services: Services,
     venue: Venue,
     account: str,
     held: dict[str, VenuePosition],
     now: datetime,
-) -> list[Drift]:
-    """Book exchange-minus-ledger per symbol as one fill on the executions topic.
+) -> tuple[list[Drift], list[str]]:
+    """Book exchange-minus-ledger per symbol as one fill on the executions topic; the
+    symbols left to the next run.
 
     Expected per symbol: the ledger's fills (one read, so positions and applied ids
     agree) plus fills in order documents the ledger has not applied. Those are published
     again, since a message lost or dead-lettered on the way must not leave them out for
     good, and counted as in flight. A symbol with an order being sent right now is left
     to the next run: the exchange may already have its fill while its document has not.
+    So is a symbol whose exchange position moved since `held` was read.
 
     A correction is named after the account, the symbol and how many corrections the
     ledger has applied there: a rerun before it is applied names the same fill (the
@@ -162,10 +181,12 @@ def _correct_drift(
             if fill.fill_id not in applied:
                 services.publish("executions", fill)
                 expected[fill.symbol] += fill.quantity * fill.side.sign
+    now_held = _positions(venue)
+    moving = {s for s in set(held) | set(now_held) if _quantity(held, s) != _quantity(now_held, s)}
     drifts = []
-    for symbol in sorted((set(expected) | set(held)) - busy):
-        position = held.get(symbol)
-        exchange_qty = position.quantity if position is not None else Decimal(0)
+    for symbol in sorted((set(expected) | set(now_held)) - busy - moving):
+        position = now_held.get(symbol)
+        exchange_qty = _quantity(now_held, symbol)
         difference = exchange_qty - expected[symbol]
         if difference == 0:
             continue
@@ -180,7 +201,7 @@ def _correct_drift(
                 correction_fill_id=fill.fill_id,
             )
         )
-    return drifts
+    return drifts, sorted(busy | moving)
 
 
 def _correction(

@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
 from stratus.adapters.clock import ManualClock
 from stratus.adapters.local_bus import LocalBus
 from stratus.contracts import codec
 from stratus.domain.common import Side
 from stratus.domain.orders import OrderRecord, OrderRequest, OrderStatus, OrderType
 from stratus.domain.reconciliation import RECONCILIATION_STRATEGY, ReconciliationReport
+from stratus.ports import VenuePosition
 from stratus.service.handlers import operations
 from stratus.service.reconciliation import reconcile_account
 from stratus.service.services import Services
@@ -151,6 +154,33 @@ def test_drift_is_booked_once_under_the_reconciliation_strategy(
     ]
     assert len(corrections) == 1
     assert [r.account for r in reports(bus)] == ["acct"] * 3
+
+
+def test_a_fill_landing_while_reconcile_runs_is_left_to_the_next_run(
+    services: Services, bus: LocalBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exchange fills an order just after reconcile read its positions: following the
+    order adopts that fill, so the ledger side has it and the first read has not. Judged
+    on those two reads, reconcile would invent a correction; it defers the symbol."""
+    req = request(services, "lands-meanwhile")
+    intent(services, req)
+    venue = services.exchanges.for_account("acct")
+    read = venue.positions
+
+    def read_then_fill() -> list[VenuePosition]:
+        seen = read()
+        monkeypatch.setattr(venue, "positions", read)  # once
+        venue.place(req)
+        return seen
+
+    monkeypatch.setattr(venue, "positions", read_then_fill)
+    first = reconcile_account(services, "acct")
+    bus.drain()
+    settled = reconcile_account(services, "acct")
+    assert (first.adopted_fills, first.drifts, first.deferred) == (1, [], [BTC])
+    assert (settled.drifts, settled.deferred) == ([], [])
+    assert net(services) == Decimal("0.01")
+    assert all(f.strategy != RECONCILIATION_STRATEGY for f in services.ledger.fills("acct"))
 
 
 def test_orders_unknown_to_stratus_are_reported(services: Services) -> None:
