@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from stratus.domain.common import ZERO
+from stratus.domain.market import Mark
 from stratus.domain.orders import Fill
 from stratus.domain.portfolio import PortfolioMetrics, portfolio_metrics
 from stratus.domain.positions import Position
@@ -56,6 +57,14 @@ class TrackedPosition:
             gross_profit=self.gross_profit + max(realized, ZERO),
             gross_loss=self.gross_loss + max(-realized, ZERO),
         )
+
+
+@dataclass(frozen=True)
+class MarkedPosition:
+    """A position with its symbol's latest mark (None where no price is known)."""
+
+    tracked: TrackedPosition
+    mark: Mark | None
 
 
 @dataclass(frozen=True)

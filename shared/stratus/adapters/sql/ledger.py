@@ -5,6 +5,7 @@ reach it through the manager's HTTP API (stratus.adapters.manager_client)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -25,7 +26,7 @@ from stratus.adapters.sql.convert import (
     tracked_of,
 )
 from stratus.adapters.sql.db import Database
-from stratus.adapters.sql.marks import store_marks
+from stratus.adapters.sql.marks import load_dated_marks, store_marks
 from stratus.adapters.sql.schema_head import at_head
 from stratus.adapters.sql.tables import (
     BalanceSnapshotRow,
@@ -38,7 +39,7 @@ from stratus.adapters.sql.tables import (
 from stratus.domain.common import ZERO
 from stratus.domain.errors import ConcurrentUpdate
 from stratus.domain.orders import Fill, OrderRecord
-from stratus.domain.performance import TrackedPosition
+from stratus.domain.performance import MarkedPosition, TrackedPosition
 from stratus.domain.positions import Position, execution_order
 from stratus.ports import BalanceTotals, Clock
 
@@ -68,22 +69,26 @@ class SqlLedger:
 
     def apply_fill(self, fill: Fill, actor: str = audit.SYSTEM) -> Position | None:
         """Insert the fill and move its position in one transaction; None when the fill
-        was applied before. Two writers on one position queue on its row lock (and its
-        version column): the loser of a race retries here, a few times, then raises
-        ConcurrentUpdate."""
+        was applied before."""
+        applied = self.apply(fill, actor)
+        return None if applied is None else applied.tracked.position
+
+    def apply(self, fill: Fill, actor: str = audit.SYSTEM) -> MarkedPosition | None:
+        """apply_fill, answering the moved position with its statistics and mark. Two
+        writers on one position queue on its row lock (and its version column): the
+        loser of a race retries here, a few times, then raises ConcurrentUpdate. A repeat
+        of a fill_id fails on the fills table's key and is answered None."""
         for _ in range(ATTEMPTS):
             try:
                 return self._apply(fill, actor)
             except (IntegrityError, StaleDataError):
                 with self._db.transaction() as session:
                     if session.get(FillRow, fill.fill_id) is not None:
-                        return None  # a concurrent copy of this fill won
+                        return None  # applied before, or by a concurrent copy
         raise ConcurrentUpdate(f"position {fill.account}/{fill.symbol} kept moving")
 
-    def _apply(self, fill: Fill, actor: str) -> Position | None:
+    def _apply(self, fill: Fill, actor: str) -> MarkedPosition:
         with self._db.transaction() as session:
-            if session.get(FillRow, fill.fill_id) is not None:
-                return None
             row = _locked_position(session, fill.account, fill.strategy, fill.symbol)
             existed = row is not None
             flat = Position(account=fill.account, strategy=fill.strategy, symbol=fill.symbol)
@@ -100,8 +105,7 @@ class SqlLedger:
                 row = PositionRow()
                 session.add(row)
             store_position(row, after)
-            store_marks(session, {fill.symbol: fill.price}, fill.executed_at, only_newer=True)
-            session.flush()
+            session.flush()  # a repeated fill_id fails here, before anything else is written
             audit.record(
                 session,
                 actor=actor,
@@ -112,7 +116,12 @@ class SqlLedger:
                 after={**after.position.model_dump(mode="json"), "fill_id": fill.fill_id},
                 at=self._clock.now(),
             )
-            return after.position
+            # Last, so the symbol's mark row (shared by every position in the symbol) is
+            # locked only from here to the commit.
+            marks = store_marks(session, {fill.symbol: fill.price}, fill.executed_at)
+            if fill.symbol not in marks:  # a newer mark is stored: answer with it
+                marks = load_dated_marks(session, {fill.symbol})
+            return MarkedPosition(replace(after, version=row.version), marks.get(fill.symbol))
 
     def position(self, account: str, strategy: str, symbol: str) -> Position:
         with self._db.transaction() as session:
@@ -166,7 +175,7 @@ class SqlLedger:
                     session.add(_snapshot_row(taken_at, position, mark))
                 held = _balance_rows(taken_at, balances)
                 session.add_all(held)
-                store_marks(session, marks, taken_at, only_newer=True)
+                store_marks(session, marks, taken_at)
                 audit.record(
                     session,
                     actor=actor,
