@@ -17,7 +17,7 @@ from stratus.adapters.sql.audit import Page, paged
 from stratus.adapters.sql.convert import fill_of, order_row, tracked_of
 from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.marks import load_dated_marks, load_marks, store_marks, upsert_marks
-from stratus.adapters.sql.summary import aggregate_summary
+from stratus.adapters.sql.summary import aggregate_summary, folded_summary
 from stratus.adapters.sql.tables import (
     FillRow,
     MarkRow,
@@ -28,7 +28,7 @@ from stratus.adapters.sql.tables import (
 from stratus.domain.common import ZERO
 from stratus.domain.market import Mark, Marks
 from stratus.domain.orders import Fill
-from stratus.domain.performance import MarkedPosition, Summary, TrackedPosition, summarize
+from stratus.domain.performance import MarkedPosition, Summary, TrackedPosition
 from stratus.domain.positions import Position, replay
 from stratus.domain.records import NotFound, OrderEntry
 from stratus.ports import Clock
@@ -96,10 +96,11 @@ class SqlPortfolio:
         self._clock = clock
 
     def positions(self, where: PositionFilter, page: Page) -> tuple[list[MarkedPosition], int]:
-        """A page of positions with their marks, and how many match: one query (the total
-        rides along as a window count; only a page past the end counts separately)."""
+        """A page of positions with their marks, and how many match, in one query (the
+        count is an uncorrelated subquery: evaluated once, from the index)."""
         mark = MarkRow.__table__.c
-        columns: Select[Any] = select(*_POSITION_COLUMNS, mark.price, mark.updated_at, _TOTAL)  # type: ignore[assignment]
+        total = where.apply(select(func.count()).select_from(PositionRow)).scalar_subquery()
+        columns: Select[Any] = select(*_POSITION_COLUMNS, mark.price, mark.updated_at, total)  # type: ignore[assignment]
         query = (
             where.apply(columns)
             .outerjoin(MarkRow, mark.symbol == PositionRow.symbol)
@@ -109,11 +110,10 @@ class SqlPortfolio:
         )
         with self._db.transaction() as session:
             rows = session.execute(query).all()
-            if rows:
-                total = rows[0][-1]
-            else:
-                total = session.scalar(where.apply(select(func.count()).select_from(PositionRow)))
-        return [MarkedPosition(_tracked(row), _mark(row)) for row in rows], int(total or 0)
+            if not rows:  # past the end (or nothing matches): the count on its own
+                count = session.scalar(where.apply(select(func.count()).select_from(PositionRow)))
+                return [], int(count or 0)
+        return [MarkedPosition(_tracked(row), _mark(row)) for row in rows], int(rows[0][-1])
 
     def tracked(self, where: PositionFilter) -> tuple[list[TrackedPosition], dict[str, Decimal]]:
         """Every matching position and the marks of their symbols, in one transaction
@@ -127,11 +127,9 @@ class SqlPortfolio:
 
     def summary(self, where: PositionFilter, threshold: Decimal) -> Summary:
         """The portfolio summary at the stored marks (entry price where none)."""
-        if not self._db.embedded:
-            with self._db.transaction() as session:
-                return aggregate_summary(session, where, threshold)
-        tracked, marks = self.tracked(where)
-        return summarize(tracked, marks, threshold)
+        summary = folded_summary if self._db.embedded else aggregate_summary
+        with self._db.transaction() as session:
+            return summary(session, where, threshold)
 
     def marks(self) -> dict[str, Decimal]:
         with self._db.transaction() as session:
@@ -283,7 +281,6 @@ _POSITION_COLUMNS = (
     PositionRow.gross_loss,
     PositionRow.version,
 )
-_TOTAL = func.count().over()
 
 
 def _tracked(row: Any) -> TrackedPosition:
