@@ -19,7 +19,7 @@ from stratus.adapters.sql.driver import TIMESTAMPTZ_OID
 from stratus.adapters.sql.ledger import SqlLedger
 from stratus.domain.orders import Fill
 from stratus.service.services import Services
-from tests.integration.manager.conftest import START, Api, fill
+from tests.integration.manager.conftest import START, Api, fill, order
 
 UPDATE = "/api/v1/positions/update"
 
@@ -106,6 +106,41 @@ def test_marks_in_bulk_keep_the_newest(api: Api) -> None:
         "ETH/USDT": Decimal(201),
         "SOL/USDT": Decimal(9),
     }
+
+
+def test_an_order_recorded_final_gives_its_quota_back_in_the_same_transaction(
+    api: Api,
+) -> None:
+    quotas = api.store.quotas
+    assert quotas.reserve_for("sig-1-0", "acct-1", "trend", Decimal(100)) is None
+    working = order(1, status="open", exchange_order_id="ex-1")
+    assert api.post("/api/v1/orders", role="trader", json=working).json()["changed"] is True
+    assert quotas.held("acct-1", "trend") == 1  # still working: still held
+    done = {**working, "status": "filled", "filled": "1", "cost": "100"}
+    commits: list[object] = []
+    engine = api.store.database.engine
+
+    def committed(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(engine, "commit", committed)
+    try:
+        assert api.post("/api/v1/orders", role="trader", json=done).json()["changed"] is True
+    finally:
+        event.remove(engine, "commit", committed)
+    assert quotas.held("acct-1", "trend") == 0
+    assert len(commits) == 1
+
+
+def test_a_final_order_seen_again_releases_what_a_crash_left_held(api: Api) -> None:
+    """Before this release moved into record_order, a crash between the two writes could
+    leave the order final in the ledger and its reservation held: a later copy frees it."""
+    done = order(2, status="filled", filled="1", cost="100", exchange_order_id="ex-2")
+    assert api.post("/api/v1/orders", role="trader", json=done).json()["changed"] is True
+    quotas = api.store.quotas
+    assert quotas.reserve_for("sig-2-0", "acct-1", "trend", Decimal(100)) is None
+    assert api.post("/api/v1/orders", role="trader", json=done).json()["changed"] is False
+    assert quotas.held("acct-1", "trend") == 0
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from stratus.adapters.sql.convert import (
 )
 from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.marks import load_dated_marks, store_marks
+from stratus.adapters.sql.quotas import release_in
 from stratus.adapters.sql.schema_head import at_head
 from stratus.adapters.sql.tables import (
     BalanceSnapshotRow,
@@ -38,7 +39,7 @@ from stratus.adapters.sql.tables import (
 )
 from stratus.domain.common import ZERO
 from stratus.domain.errors import ConcurrentUpdate
-from stratus.domain.orders import Fill, OrderRecord
+from stratus.domain.orders import Fill, OrderRecord, OrderStatus
 from stratus.domain.performance import MarkedPosition, TrackedPosition
 from stratus.domain.positions import Position, execution_order
 from stratus.ports import BalanceTotals, Clock
@@ -192,7 +193,9 @@ class SqlLedger:
 
     def record_order(self, record: OrderRecord, actor: str = audit.SYSTEM) -> bool:
         """Upsert the orders ledger from the executor's document; never moves an order
-        backwards (older copies arriving late are ignored). True when something changed."""
+        backwards (older copies arriving late are ignored). True when something changed.
+        An order recorded final gives its quota reservation back in the same transaction
+        (one write where the executor's finish made two)."""
         for _ in range(ATTEMPTS):
             try:
                 return self._record_order(record, actor)
@@ -208,6 +211,8 @@ class SqlLedger:
                 row = OrderRow()
                 session.add(row)
             elif not _newer(record, row):
+                if OrderStatus(row.status).is_terminal:  # a crash may have left it held
+                    release_in(session, record.request.request_id, self._clock.now())
                 return False
             store_order(row, record)
             session.flush()
@@ -221,12 +226,12 @@ class SqlLedger:
                 after=order_row(row),
                 at=self._clock.now(),
             )
+            if record.status.is_terminal:
+                release_in(session, record.request.request_id, self._clock.now())
             return True
 
 
 def _newer(record: OrderRecord, row: OrderRow) -> bool:
-    from stratus.domain.orders import OrderStatus
-
     if record.filled < row.filled:
         return False
     if OrderStatus(row.status).is_terminal and not record.status.is_terminal:
