@@ -228,7 +228,7 @@ def noop_dispatch_baseline(services: Services, clock: ManualClock) -> float:
 
 
 def state_write_baseline(services: Services) -> float:
-    """One small write transaction on the same SQLite file (an idempotency key)."""
+    """One small write transaction on the same state store (an idempotency key)."""
     keys = iter(range(10**9))
     return per_call(lambda: services.state.mark_done(f"bench-write-{next(keys)}"), 200)
 
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{noop_s / codec_s:.1f}x codec",
         ),
         (
-            "baseline: one state write transaction (SQLite file)",
+            f"baseline: one state write transaction ({args.backend})",
             f"{write_s * 1e6:.0f} µs",
             f"{write_s / codec_s:.0f}x codec",
         ),
