@@ -115,6 +115,10 @@ def _free_port() -> int:
 
 @contextmanager
 def _processes(url: str, workers: int) -> Iterator[int]:
+    # Built once here first: the stores this stack keeps beside the system of record (the
+    # paper venues, the execution state) create their tables on first use, and N workers
+    # creating them at once would fail all but one. (Production keeps those in Firestore.)
+    build(Settings(database_url=url)).ledger.database.engine.dispose()  # type: ignore[attr-defined]
     port = _free_port()
     env = {
         **os.environ,
