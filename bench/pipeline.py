@@ -1,6 +1,6 @@
 """End-to-end throughput and latency of the trading pipeline on the embedded default.
 
-    .venv/bin/python -m bench.pipeline [--signals 400]
+    .venv/bin/python -m bench.pipeline [--signals 400] [--backend sqlite|postgres|firestore]
 
 Each signal is posted to the webhook handler (signed), then the in-process bus delivers
 it through on_signal, check_risk, execute_order and update_position on a SQLite file and
@@ -12,7 +12,12 @@ the paper exchange (its venue in the same file), as `stratus up` wires them. Mea
 - in the same run, three baselines: the bare codec (encode + decode of one Signal), the
   bus + dispatch carrying one message to a no-op handler, and one small write
   transaction on the same SQLite file, so the table reads as ratios that survive a
-  change of machine (and shows the embedded default is bound by SQLite commits).
+  change of machine (and shows the embedded default is bound by SQLite commits);
+- durable writes and round trips per signal, counted (bench/io_counts.py) per function
+  and per backend: `sqlite` (the embedded default), `postgres` (everything on a scratch
+  PostgreSQL database, STRATUS_TEST_POSTGRES_URL) or `firestore` (execution state and
+  paper venues on the Firestore emulator, as the functions run in production, the system
+  of record on SQLite; FIRESTORE_EMULATOR_HOST, or one is started through gcloud).
 """
 
 from __future__ import annotations
@@ -24,13 +29,16 @@ import os
 import platform
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench.io_counts import IoCounts, charge_deliveries, charged
 from stratus.adapters.clock import ManualClock
+from stratus.adapters.firestore_client import firestore_client
 from stratus.adapters.local_bus import LocalBus
 from stratus.adapters.paper.feed import PriceFeed
 from stratus.adapters.sql.accounts import SqlAccounts
@@ -91,9 +99,11 @@ def _signal(number: int, clock: ManualClock) -> dict[str, Any]:
     }
 
 
-def run_pipeline(count: int, directory: Path) -> tuple[float, list[float], Services]:
+def run_pipeline(
+    count: int, settings: Settings, io: IoCounts | None = None
+) -> tuple[float, list[float], Services]:
     clock = ManualClock(PriceFeed.default().start)
-    services = build(Settings(database_url=f"sqlite:///{directory}/bench.db"), clock=clock)
+    services = build(settings, clock=clock)
     # The bootstrap's own paper venues (kept in the same SQLite file), timed.
     venues = TimedVenues(services.exchanges)
     services.exchanges = venues
@@ -105,6 +115,8 @@ def run_pipeline(count: int, directory: Path) -> tuple[float, list[float], Servi
         sandbox=False, demo=False,
     )  # fmt: skip
     secret = json.loads(services.secrets.get(ingest.WEBHOOK_SECRETS))["demo"]
+    if io is not None:
+        watch_io(io, services)
     accepted: dict[str, float] = {}
     started = time.perf_counter()
     for number in range(count):
@@ -116,7 +128,8 @@ def run_pipeline(count: int, directory: Path) -> tuple[float, list[float], Servi
             ingest.TIMESTAMP_HEADER: stamp,
             ingest.SIGNATURE_HEADER: ingest.sign(secret, stamp, body),
         }
-        result = ingest.ingest_signal(services, headers, body)
+        with charged("ingest_signal"):
+            result = ingest.ingest_signal(services, headers, body)
         if result.status != 202:
             raise SystemExit(f"signal {number} refused: {result.body}")
         accepted[f"bench-{number}"] = time.perf_counter()
@@ -128,6 +141,55 @@ def run_pipeline(count: int, directory: Path) -> tuple[float, list[float], Servi
         if signal_id in venues.acked
     ]
     return elapsed, latencies, services
+
+
+def watch_io(io: IoCounts, services: Services) -> None:
+    """Count the durable writes and round trips of everything `services` opened."""
+    assert isinstance(services.bus, LocalBus)
+    charge_deliveries(services.bus)
+    database = getattr(services.ledger, "database", None)
+    if database is not None:
+        io.sql(database.engine, database.engine.dialect.name)
+    if services.settings.state == "firestore":
+        io.firestore(firestore_client(services.settings.gcp_project))
+
+
+@contextmanager
+def backend_settings(backend: str, directory: Path) -> Iterator[Settings]:
+    sqlite = f"sqlite:///{directory}/bench.db"
+    if backend == "sqlite":
+        yield Settings(database_url=sqlite)
+    elif backend == "postgres":
+        from bench.manager_api import scratch_postgres
+
+        with scratch_postgres() as url:
+            if url is None:
+                raise SystemExit("PostgreSQL is unavailable")
+            yield Settings(database_url=url)
+    else:
+        with firestore_emulator(directory) as project:
+            yield Settings(database_url=sqlite, state="firestore", gcp_project=project)
+
+
+@contextmanager
+def firestore_emulator(directory: Path) -> Iterator[str]:
+    """A project id on a Firestore emulator: FIRESTORE_EMULATOR_HOST's, else one started
+    here (and stopped after)."""
+    project = f"bench-{os.getpid()}"
+    if os.environ.get("FIRESTORE_EMULATOR_HOST"):
+        yield project
+        return
+    from stratus.local import emulators
+    from stratus.local.processes import free_port
+
+    port = free_port()
+    process = emulators.firestore(port, directory)
+    os.environ["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{port}"
+    try:
+        yield project
+    finally:
+        del os.environ["FIRESTORE_EMULATOR_HOST"]
+        process.stop()
 
 
 def per_call(work: Callable[[], object], repeat: int) -> float:
@@ -166,7 +228,7 @@ def noop_dispatch_baseline(services: Services, clock: ManualClock) -> float:
 
 
 def state_write_baseline(services: Services) -> float:
-    """One small write transaction on the same SQLite file (an idempotency key)."""
+    """One small write transaction on the same state store (an idempotency key)."""
     keys = iter(range(10**9))
     return per_call(lambda: services.state.mark_done(f"bench-write-{next(keys)}"), 200)
 
@@ -179,16 +241,25 @@ def percentile(values: list[float], fraction: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--signals", type=int, default=400)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "firestore"], default="sqlite")
     args = parser.parse_args(argv)
     configure_logging(json_logs=False, level=logging.CRITICAL)
-    with tempfile.TemporaryDirectory() as directory:
-        elapsed, latencies, services = run_pipeline(args.signals, Path(directory))
+    io = IoCounts()
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        backend_settings(args.backend, Path(directory)) as settings,
+    ):
+        elapsed, latencies, services = run_pipeline(args.signals, settings, io)
+        counted = io.snapshot()  # the baselines below write too
         clock = services.clock
         assert isinstance(clock, ManualClock)
         orders = len(services.state.orders())
         codec_s = codec_baseline(clock)
         noop_s = noop_dispatch_baseline(services, clock)
         write_s = state_write_baseline(services)
+        engine = getattr(services.ledger, "database", None)
+        if engine is not None:
+            engine.engine.dispose()
     per_signal = elapsed / args.signals
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     rows = [
@@ -205,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{noop_s / codec_s:.1f}x codec",
         ),
         (
-            "baseline: one state write transaction (SQLite file)",
+            f"baseline: one state write transaction ({args.backend})",
             f"{write_s * 1e6:.0f} µs",
             f"{write_s / codec_s:.0f}x codec",
         ),
@@ -215,13 +286,33 @@ def main(argv: list[str] | None = None) -> int:
         ("p50 accepted -> acknowledged vs no-op dispatch", "", f"{p50 / 1000 / noop_s:,.0f}x"),
     ]
     print(
-        f"Pipeline on the embedded default (SQLite file, in-process bus, paper exchange); "
+        f"Pipeline on {args.backend} (in-process bus, paper exchange); "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs\n"
     )
     print("| measure | value | ratio |\n|---|---:|---:|")
     for name, value, ratio in rows:
         print(f"| {name} | {value} | {ratio} |")
+    print(io_table(counted, args.signals))
     return 0
+
+
+def io_table(io: IoCounts, signals: int) -> str:
+    lines = [
+        "",
+        "Per signal, counted (a write: a committed transaction, batch or Firestore commit "
+        "that changed something; a round trip: a statement, commit or RPC):",
+        "",
+        "| function | backend | durable writes | round trips |",
+        "|---|---|---:|---:|",
+    ]
+    for function, backend, writes, trips in io.per(signals):
+        lines.append(f"| {function} | {backend} | {writes:.2f} | {trips:.2f} |")
+    writes, trips = io.total("writes", ours=True), io.total("round trips", ours=True)
+    writes, trips = writes / signals, trips / signals
+    lines.append(f"| **all but the paper exchange** | | **{writes:.2f}** | **{trips:.2f}** |")
+    met = "met" if writes <= 10 else "MISSED"
+    lines += ["", f"Target: at most 10 durable writes per signal: {met} ({writes:.2f})"]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

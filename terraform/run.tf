@@ -12,6 +12,9 @@ locals {
     STRATUS_CLOUDSQL_USER     = local.manager_db_user
     STRATUS_CLOUDSQL_DATABASE = google_sql_database.stratus.name
     STRATUS_CLOUDSQL_IP_TYPE  = "private"
+    # One uvicorn worker process per vCPU (manager/Dockerfile): a process runs Python on
+    # one core at a time, so a second core is idle without a second worker.
+    WEB_CONCURRENCY = tostring(var.manager_cpu)
     # Functions authenticate with Google ID tokens for this audience; their service
     # accounts trade (fills, orders, quotas) and may read the keys of their accounts, but
     # the public ingest_signal only reads (local.manager_roles).
@@ -38,8 +41,13 @@ resource "google_cloud_run_v2_service" "manager" {
   ingress = "INGRESS_TRAFFIC_ALL"
 
   template {
-    service_account                  = google_service_account.manager.email
-    max_instance_request_concurrency = 40
+    service_account = google_service_account.manager.email
+    # Requests in flight per instance, shared by its WEB_CONCURRENCY workers: 40 per vCPU.
+    # A request holds a database connection only for its one short transaction, so each
+    # worker's pool (STRATUS_CLOUDSQL_POOL_SIZE + 2 overflow) serves many; a console's
+    # WebSocket counts here but holds no connection. Cloud SQL must allow
+    # max instances x workers x (pool + 2) connections (docs/performance.md).
+    max_instance_request_concurrency = 40 * var.manager_cpu
     # A console's WebSocket is one request: it lasts up to this long, then the browser
     # reconnects (and gets a fresh snapshot). API calls finish in well under a second.
     timeout = "3600s"
@@ -66,8 +74,8 @@ resource "google_cloud_run_v2_service" "manager" {
 
       resources {
         limits = {
-          cpu    = "1"
-          memory = "512Mi"
+          cpu    = tostring(var.manager_cpu)
+          memory = "${512 * var.manager_cpu}Mi" # each worker is its own Python process
         }
         cpu_idle          = true
         startup_cpu_boost = true

@@ -126,6 +126,17 @@ variable "scheduled_function_timeout_seconds" {
   }
 }
 
+variable "manager_cpu" {
+  description = "vCPUs per manager instance; the manager runs one worker process per vCPU."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = contains([1, 2, 4], var.manager_cpu)
+    error_message = "manager_cpu must be 1, 2 or 4."
+  }
+}
+
 variable "manager_min_instances" {
   description = "Minimum Cloud Run instances of the manager (>= 1 avoids cold starts on the order path)."
   type        = number

@@ -145,7 +145,9 @@ class Ledger(Protocol):
 
     def record_order(self, record: OrderRecord) -> bool:
         """Upsert the orders ledger from the executor's order document (call it after
-        each save_order); never moves an order backwards. True when something changed."""
+        each save_order); never moves an order backwards. True when something changed.
+        An order in a final state gives its quota reservation back (Quotas.release) in
+        the same transaction."""
         ...
 
 

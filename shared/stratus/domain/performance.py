@@ -8,8 +8,9 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from stratus.domain.common import ZERO
+from stratus.domain.market import Mark
 from stratus.domain.orders import Fill
-from stratus.domain.portfolio import PortfolioMetrics, portfolio_metrics
+from stratus.domain.portfolio import PortfolioMetrics
 from stratus.domain.positions import Position
 
 HUNDRED = Decimal(100)
@@ -59,6 +60,14 @@ class TrackedPosition:
 
 
 @dataclass(frozen=True)
+class MarkedPosition:
+    """A position with its symbol's latest mark (None where no price is known)."""
+
+    tracked: TrackedPosition
+    mark: Mark | None
+
+
+@dataclass(frozen=True)
 class Summary:
     metrics: PortfolioMetrics
     closing_fills: int
@@ -68,36 +77,87 @@ class Summary:
     positions_at_risk: int  # open, losing more than the threshold fraction of notional
 
 
-def at_risk(position: Position, mark: Decimal, threshold: Decimal) -> bool:
-    return position.is_open and -position.unrealized_pnl(mark) > position.notional(mark) * threshold
-
-
 def summarize(
     tracked: Iterable[TrackedPosition], marks: Mapping[str, Decimal], threshold: Decimal
 ) -> Summary:
-    items = list(tracked)
-    positions = [item.position for item in items]
-    metrics = portfolio_metrics(positions, marks)
-    closing = sum(item.closing_fills for item in items)
-    wins = sum(item.winning_fills for item in items)
-    profit = sum((item.gross_profit for item in items), ZERO)
-    loss = sum((item.gross_loss for item in items), ZERO)
-    largest = ZERO
-    risky = 0
-    for position in positions:
-        if position.is_open:
-            mark = marks.get(position.symbol, position.average_entry)
-            largest = max(largest, position.notional(mark))
-            risky += at_risk(position, mark, threshold)
-    gross = metrics.gross_exposure
-    return Summary(
-        metrics=metrics,
-        closing_fills=closing,
-        win_rate=Decimal(wins) / closing if closing else None,
-        profit_factor=profit / loss if loss > ZERO else None,
-        largest_position_pct=largest / gross * HUNDRED if gross > ZERO else None,
-        positions_at_risk=risky,
-    )
+    fold = SummaryFold(threshold)
+    for item in tracked:
+        p = item.position
+        fold.add(
+            p.quantity,
+            p.average_entry,
+            p.realized_pnl,
+            p.fees,
+            item.closing_fills,
+            item.winning_fills,
+            item.gross_profit,
+            item.gross_loss,
+            marks.get(p.symbol),
+        )
+    return fold.result()
+
+
+class SummaryFold:
+    """The summary's running totals, one position at a time: summarize's arithmetic, which
+    the embedded database's summary feeds with plain column values (no object per row)."""
+
+    def __init__(self, threshold: Decimal) -> None:
+        self.threshold = threshold
+        self.opened = self.closed = self.closing = self.wins = self.risky = 0
+        self.gross = self.net = self.realized = self.unrealized = ZERO
+        self.fees = self.profit = self.loss = self.largest = ZERO
+
+    def add(
+        self,
+        quantity: Decimal,
+        entry: Decimal,
+        realized: Decimal,
+        fees: Decimal,
+        closing: int,
+        wins: int,
+        profit: Decimal,
+        loss: Decimal,
+        mark: Decimal | None,  # None: valued at its entry price
+    ) -> None:
+        self.realized += realized
+        self.fees += fees
+        self.closing += closing
+        self.wins += wins
+        self.profit += profit
+        self.loss += loss
+        if quantity == ZERO:
+            self.closed += 1
+            return
+        self.opened += 1
+        price = entry if mark is None else mark
+        notional = abs(quantity) * price
+        unrealized = (price - entry) * quantity
+        self.gross += notional
+        self.net += quantity * price
+        self.unrealized += unrealized
+        if notional > self.largest:
+            self.largest = notional
+        self.risky += -unrealized > notional * self.threshold
+
+    def result(self) -> Summary:
+        metrics = PortfolioMetrics(
+            self.opened,
+            self.closed,
+            self.gross,
+            self.net,
+            self.realized,
+            self.unrealized,
+            self.fees,
+        )
+        closing, gross = self.closing, self.gross
+        return Summary(
+            metrics=metrics,
+            closing_fills=closing,
+            win_rate=Decimal(self.wins) / closing if closing else None,
+            profit_factor=self.profit / self.loss if self.loss > ZERO else None,
+            largest_position_pct=self.largest / gross * HUNDRED if gross > ZERO else None,
+            positions_at_risk=self.risky,
+        )
 
 
 @dataclass(frozen=True)

@@ -94,18 +94,17 @@ def _sending(services: Services, record: OrderRecord) -> bool:
 def finish(services: Services, record: OrderRecord) -> OrderRecord:
     """Do what the document's last change still owes, then record that it was done.
 
-    The orders ledger learns where the order stands, a final order gives its quota
-    reservation back, a rejection is announced, and fills not yet known to be out are
-    published. Each receiver deduplicates (record_order never moves an order backwards,
-    release is by request id, update_position by fill_id). Returns the document as saved;
-    if another writer moved it meanwhile, that writer's change owes its own finish.
+    The orders ledger learns where the order stands (a final order giving its quota
+    reservation back in the same write), a rejection is announced, and fills not yet
+    known to be out are published. Each receiver deduplicates (record_order never moves
+    an order backwards, release is by request id, update_position by fill_id). Returns
+    the document as saved; if another writer moved it meanwhile, that writer's change
+    owes its own finish.
     """
     if not record.owes:
         return record
     if record.unsettled:
         services.ledger.record_order(record)
-        if record.status.is_terminal:
-            services.quotas.release(record.request.request_id)
         if record.status is OrderStatus.REJECTED:
             at = record.updated_at
             rejection = OrderRejection.of(record.request, record.reason, record.detail, at)

@@ -30,8 +30,7 @@ MARKET_ORDER_STEPS = [
     "state.save_order",  # attempts + 1 and the send lease
     "venue.place",
     "state.save_order",  # the exchange's view: FILLED, one fill
-    "ledger.record_order",
-    "quotas.release",
+    "ledger.record_order",  # with the quota given back: one write
     "bus.publish:executions",
     "state.save_order",  # settled: nothing owed
 ]
@@ -148,8 +147,7 @@ def test_reconcile_is_finished_by_the_next_run_after_a_crash_between_any_two_ste
     with faults.trace("reconcile") as steps:
         faults.run("reconcile", reconcile_account, stack.services, "acct-clean")
     assert steps == [
-        "ledger.record_order",  # the owed document is finished: ledger, quota, fill
-        "quotas.release",
+        "ledger.record_order",  # the owed document is finished: ledger and quota, fill
         "bus.publish:executions",
         "state.save_order",
         "bus.publish:executions",  # its fill is not applied yet: in flight, published again

@@ -23,15 +23,16 @@ from stratus.topology import topology
 BTC = "BTC/USDT:USDT"
 
 
-class RecordingQuotas:
-    def __init__(self) -> None:
-        self.released: list[str] = []
+def reserved(services: Services, req: OrderRequest) -> None:
+    """A quota reservation for the request, as check_risk takes it."""
+    assert services.quotas.reserve(req, req.quantity * Decimal(50_000)) is None
+    assert held(services) == 1
 
-    def reserve(self, request: OrderRequest, notional: Decimal) -> str | None:
-        return None
 
-    def release(self, request_id: str) -> None:
-        self.released.append(request_id)
+def held(services: Services) -> int:
+    """Reservations still held by the test strategy (the embedded SQL quotas)."""
+    count: int = services.quotas.held("acct", "trend")  # type: ignore[attr-defined]
+    return count
 
 
 def request(
@@ -98,9 +99,8 @@ def test_a_fill_the_executor_never_recorded_is_adopted_once(
 def test_a_pending_order_the_exchange_never_got_is_closed_after_the_delivery_window(
     services: Services, clock: ManualClock
 ) -> None:
-    quotas = RecordingQuotas()
-    services.quotas = quotas
     req = request(services, "never-sent")
+    reserved(services, req)
     intent(services, req)
     clock.advance(topology().retry.delivery_window - timedelta(seconds=1))
     reconcile_account(services, "acct")
@@ -114,15 +114,14 @@ def test_a_pending_order_the_exchange_never_got_is_closed_after_the_delivery_win
         "undelivered",
         False,
     )
-    assert quotas.released == [req.request_id]
+    assert held(services) == 0  # given back with the final order's ledger record
 
 
 def test_a_working_order_past_the_stale_timeout_is_canceled(
     services: Services, clock: ManualClock
 ) -> None:
-    quotas = RecordingQuotas()
-    services.quotas = quotas
     req = request(services, "resting", limit="1000")  # far below the market: rests
+    reserved(services, req)
     intent(services, req)
     services.exchanges.for_account("acct").place(req)
     assert reconcile_account(services, "acct").canceled_stale == []
@@ -131,7 +130,7 @@ def test_a_working_order_past_the_stale_timeout_is_canceled(
     report = reconcile_account(services, "acct")
     assert report.canceled_stale == [req.client_order_id]
     assert record(services, req).status is OrderStatus.CANCELED
-    assert quotas.released == [req.request_id]
+    assert held(services) == 0  # given back with the final order's ledger record
     assert services.exchanges.for_account("acct").open_orders() == []
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine
 
+from stratus.adapters.sql.driver import tuned
 from stratus.config import Settings
 
 
@@ -33,11 +34,13 @@ def cloudsql_engine(settings: Settings, connector: Any = None) -> Engine:
             ip_type=settings.cloudsql_ip_type,
         )
 
-    return create_engine(
-        "postgresql+pg8000://",
-        creator=connect,
-        pool_pre_ping=True,
-        pool_size=settings.cloudsql_pool_size,
-        max_overflow=2,
-        pool_recycle=1800,
+    return tuned(
+        create_engine(
+            "postgresql+pg8000://",
+            creator=connect,
+            pool_pre_ping=True,
+            pool_size=settings.cloudsql_pool_size,
+            max_overflow=2,
+            pool_recycle=1800,
+        )
     )

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from stratus.adapters.sql.cloudsql import cloudsql_engine
+from stratus.adapters.sql.driver import tuned
 from stratus.config import Settings
 
 
@@ -30,7 +31,7 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+pg8000")
-        return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return tuned(create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10))
     database = parsed.database or ""
     in_memory = database in ("", ":memory:")
     if not in_memory:

@@ -5,6 +5,7 @@ reach it through the manager's HTTP API (stratus.adapters.manager_client)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -25,7 +26,8 @@ from stratus.adapters.sql.convert import (
     tracked_of,
 )
 from stratus.adapters.sql.db import Database
-from stratus.adapters.sql.marks import store_marks
+from stratus.adapters.sql.marks import load_dated_marks, store_marks
+from stratus.adapters.sql.quotas import release_in
 from stratus.adapters.sql.schema_head import at_head
 from stratus.adapters.sql.tables import (
     BalanceSnapshotRow,
@@ -37,8 +39,8 @@ from stratus.adapters.sql.tables import (
 )
 from stratus.domain.common import ZERO
 from stratus.domain.errors import ConcurrentUpdate
-from stratus.domain.orders import Fill, OrderRecord
-from stratus.domain.performance import TrackedPosition
+from stratus.domain.orders import Fill, OrderRecord, OrderStatus
+from stratus.domain.performance import MarkedPosition, TrackedPosition
 from stratus.domain.positions import Position, execution_order
 from stratus.ports import BalanceTotals, Clock
 
@@ -68,22 +70,26 @@ class SqlLedger:
 
     def apply_fill(self, fill: Fill, actor: str = audit.SYSTEM) -> Position | None:
         """Insert the fill and move its position in one transaction; None when the fill
-        was applied before. Two writers on one position queue on its row lock (and its
-        version column): the loser of a race retries here, a few times, then raises
-        ConcurrentUpdate."""
+        was applied before."""
+        applied = self.apply(fill, actor)
+        return None if applied is None else applied.tracked.position
+
+    def apply(self, fill: Fill, actor: str = audit.SYSTEM) -> MarkedPosition | None:
+        """apply_fill, answering the moved position with its statistics and mark. Two
+        writers on one position queue on its row lock (and its version column): the
+        loser of a race retries here, a few times, then raises ConcurrentUpdate. A repeat
+        of a fill_id fails on the fills table's key and is answered None."""
         for _ in range(ATTEMPTS):
             try:
                 return self._apply(fill, actor)
             except (IntegrityError, StaleDataError):
                 with self._db.transaction() as session:
                     if session.get(FillRow, fill.fill_id) is not None:
-                        return None  # a concurrent copy of this fill won
+                        return None  # applied before, or by a concurrent copy
         raise ConcurrentUpdate(f"position {fill.account}/{fill.symbol} kept moving")
 
-    def _apply(self, fill: Fill, actor: str) -> Position | None:
+    def _apply(self, fill: Fill, actor: str) -> MarkedPosition:
         with self._db.transaction() as session:
-            if session.get(FillRow, fill.fill_id) is not None:
-                return None
             row = _locked_position(session, fill.account, fill.strategy, fill.symbol)
             existed = row is not None
             flat = Position(account=fill.account, strategy=fill.strategy, symbol=fill.symbol)
@@ -100,8 +106,7 @@ class SqlLedger:
                 row = PositionRow()
                 session.add(row)
             store_position(row, after)
-            store_marks(session, {fill.symbol: fill.price}, fill.executed_at, only_newer=True)
-            session.flush()
+            session.flush()  # a repeated fill_id fails here, before anything else is written
             audit.record(
                 session,
                 actor=actor,
@@ -112,7 +117,12 @@ class SqlLedger:
                 after={**after.position.model_dump(mode="json"), "fill_id": fill.fill_id},
                 at=self._clock.now(),
             )
-            return after.position
+            # Last, so the symbol's mark row (shared by every position in the symbol) is
+            # locked only from here to the commit.
+            marks = store_marks(session, {fill.symbol: fill.price}, fill.executed_at)
+            if fill.symbol not in marks:  # a newer mark is stored: answer with it
+                marks = load_dated_marks(session, {fill.symbol})
+            return MarkedPosition(replace(after, version=row.version), marks.get(fill.symbol))
 
     def position(self, account: str, strategy: str, symbol: str) -> Position:
         with self._db.transaction() as session:
@@ -166,7 +176,7 @@ class SqlLedger:
                     session.add(_snapshot_row(taken_at, position, mark))
                 held = _balance_rows(taken_at, balances)
                 session.add_all(held)
-                store_marks(session, marks, taken_at, only_newer=True)
+                store_marks(session, marks, taken_at)
                 audit.record(
                     session,
                     actor=actor,
@@ -183,7 +193,9 @@ class SqlLedger:
 
     def record_order(self, record: OrderRecord, actor: str = audit.SYSTEM) -> bool:
         """Upsert the orders ledger from the executor's document; never moves an order
-        backwards (older copies arriving late are ignored). True when something changed."""
+        backwards (older copies arriving late are ignored). True when something changed.
+        An order recorded final gives its quota reservation back in the same transaction
+        (one write where the executor's finish made two)."""
         for _ in range(ATTEMPTS):
             try:
                 return self._record_order(record, actor)
@@ -199,6 +211,8 @@ class SqlLedger:
                 row = OrderRow()
                 session.add(row)
             elif not _newer(record, row):
+                if OrderStatus(row.status).is_terminal:  # a crash may have left it held
+                    release_in(session, record.request.request_id, self._clock.now())
                 return False
             store_order(row, record)
             session.flush()
@@ -212,12 +226,12 @@ class SqlLedger:
                 after=order_row(row),
                 at=self._clock.now(),
             )
+            if record.status.is_terminal:
+                release_in(session, record.request.request_id, self._clock.now())
             return True
 
 
 def _newer(record: OrderRecord, row: OrderRow) -> bool:
-    from stratus.domain.orders import OrderStatus
-
     if record.filled < row.filled:
         return False
     if OrderStatus(row.status).is_terminal and not record.status.is_terminal:

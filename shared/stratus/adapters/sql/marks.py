@@ -5,30 +5,48 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from stratus.adapters.sql.tables import MarkRow
 from stratus.domain.market import Mark
 
+CHUNK = 1000  # rows per upsert statement: 3,000 parameters, far below either limit
 
-def store_marks(
-    session: Session, marks: Mapping[str, Decimal], at: datetime, only_newer: bool = False
-) -> None:
-    """Upsert; with only_newer a late-arriving older price never replaces a newer one."""
-    if not marks:
-        return
-    existing = {
-        row.symbol: row
-        for row in session.scalars(select(MarkRow).where(MarkRow.symbol.in_(list(marks))))
-    }
-    for symbol, price in marks.items():
-        row = existing.get(symbol)
-        if row is None:
-            session.add(MarkRow(symbol=symbol, price=price, updated_at=at))
-        elif not only_newer or at >= row.updated_at:
-            row.price, row.updated_at = price, at
+
+def store_marks(session: Session, marks: Mapping[str, Decimal], at: datetime) -> dict[str, Mark]:
+    """Upsert, one statement per CHUNK symbols; a late-arriving older price never replaces
+    a newer one. Returns the marks this call wrote (a symbol whose stored mark is newer is
+    left out)."""
+    return upsert_marks(session, [(symbol, price, at) for symbol, price in marks.items()])
+
+
+def upsert_marks(session: Session, marks: list[tuple[str, Decimal, datetime]]) -> dict[str, Mark]:
+    """store_marks with a time per mark (the watcher's quotes); one mark per symbol."""
+    written: dict[str, Mark] = {}
+    for start in range(0, len(marks), CHUNK):
+        rows = [
+            {"symbol": symbol, "price": price, "updated_at": at}
+            for symbol, price, at in marks[start : start + CHUNK]
+        ]
+        for symbol, price, when in session.execute(_upsert(session, rows)):
+            written[symbol] = Mark.model_construct(symbol=symbol, price=price, at=when)
+    return written
+
+
+def _upsert(session: Session, rows: list[dict[str, object]]) -> Any:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(MarkRow).values(rows)
+    fresh = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[MarkRow.symbol],
+        set_={"price": fresh.price, "updated_at": fresh.updated_at},
+        where=MarkRow.updated_at <= fresh.updated_at,
+    ).returning(MarkRow.symbol, MarkRow.price, MarkRow.updated_at)
 
 
 def load_marks(session: Session, symbols: Iterable[str] | None = None) -> dict[str, Decimal]:

@@ -10,16 +10,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
 from stratus.adapters.sql import audit
 from stratus.adapters.sql.audit import Page, paged
 from stratus.adapters.sql.convert import fill_of, order_row, tracked_of
 from stratus.adapters.sql.db import Database
-from stratus.adapters.sql.marks import load_dated_marks, load_marks, store_marks
-from stratus.adapters.sql.summary import aggregate_summary
+from stratus.adapters.sql.marks import load_dated_marks, load_marks, store_marks, upsert_marks
+from stratus.adapters.sql.summary import aggregate_summary, folded_summary
 from stratus.adapters.sql.tables import (
     FillRow,
+    MarkRow,
     OrderRow,
     PositionRow,
     SnapshotRow,
@@ -27,7 +28,7 @@ from stratus.adapters.sql.tables import (
 from stratus.domain.common import ZERO
 from stratus.domain.market import Mark, Marks
 from stratus.domain.orders import Fill
-from stratus.domain.performance import Summary, TrackedPosition, summarize
+from stratus.domain.performance import MarkedPosition, Summary, TrackedPosition
 from stratus.domain.positions import Position, replay
 from stratus.domain.records import NotFound, OrderEntry
 from stratus.ports import Clock
@@ -94,17 +95,30 @@ class SqlPortfolio:
         self._db = database
         self._clock = clock
 
-    def positions(self, where: PositionFilter, page: Page) -> tuple[list[TrackedPosition], int]:
+    def positions(self, where: PositionFilter, page: Page) -> tuple[list[MarkedPosition], int]:
+        """A page of positions with their marks, and how many match, in one query (the
+        count is an uncorrelated subquery: evaluated once, from the index)."""
+        mark = MarkRow.__table__.c
+        total = where.apply(select(func.count()).select_from(PositionRow)).scalar_subquery()
+        columns: Select[Any] = select(*_POSITION_COLUMNS, mark.price, mark.updated_at, total)  # type: ignore[assignment]
+        query = (
+            where.apply(columns)
+            .outerjoin(MarkRow, mark.symbol == PositionRow.symbol)
+            .order_by(*_ORDER)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
         with self._db.transaction() as session:
-            rows, total = paged(session, where.apply(select(PositionRow).order_by(*_ORDER)), page)
-            return [tracked_of(row) for row in rows], total
+            rows = session.execute(query).all()
+            if not rows:  # past the end (or nothing matches): the count on its own
+                count = session.scalar(where.apply(select(func.count()).select_from(PositionRow)))
+                return [], int(count or 0)
+        return [MarkedPosition(_tracked(row), _mark(row)) for row in rows], int(rows[0][-1])
 
     def tracked(self, where: PositionFilter) -> tuple[list[TrackedPosition], dict[str, Decimal]]:
-        """Every matching position and the marks of their symbols, in one transaction.
-
-        The hot path of the portfolio endpoints: plain columns, no ORM identity map and
-        no re-validation of values that were validated on the way in."""
-        columns: Select[Any] = select(*_SUMMARY_COLUMNS)  # type: ignore[assignment]
+        """Every matching position and the marks of their symbols, in one transaction
+        (the portfolio endpoints' hot path)."""
+        columns: Select[Any] = select(*_POSITION_COLUMNS)  # type: ignore[assignment]
         query = where.apply(columns)
         with self._db.transaction() as session:
             rows = session.execute(query).all()
@@ -113,11 +127,9 @@ class SqlPortfolio:
 
     def summary(self, where: PositionFilter, threshold: Decimal) -> Summary:
         """The portfolio summary at the stored marks (entry price where none)."""
-        if not self._db.embedded:
-            with self._db.transaction() as session:
-                return aggregate_summary(session, where, threshold)
-        tracked, marks = self.tracked(where)
-        return summarize(tracked, marks, threshold)
+        summary = folded_summary if self._db.embedded else aggregate_summary
+        with self._db.transaction() as session:
+            return summary(session, where, threshold)
 
     def marks(self) -> dict[str, Decimal]:
         with self._db.transaction() as session:
@@ -132,14 +144,14 @@ class SqlPortfolio:
         """Marks from the watcher: each kept unless a newer one is stored. Market data,
         so not audited (a person's PUT /marks is)."""
         with self._db.transaction() as session:
-            for mark in marks.marks:
-                store_marks(session, {mark.symbol: mark.price}, mark.at, only_newer=True)
+            latest = {mark.symbol: mark for mark in sorted(marks.marks, key=lambda m: m.at)}
+            upsert_marks(session, [(m.symbol, m.price, m.at) for m in latest.values()])
 
     def put_marks(
         self, marks: Mapping[str, Decimal], at: datetime, actor: str = audit.SYSTEM
     ) -> None:
         with self._db.transaction() as session:
-            store_marks(session, marks, at, only_newer=True)
+            store_marks(session, marks, at)
             audit.record(
                 session,
                 actor=actor,
@@ -254,7 +266,7 @@ def _state(position: Position) -> tuple[Decimal, Decimal, Decimal, Decimal]:
     return (position.quantity, position.average_entry, position.realized_pnl, position.fees)
 
 
-_SUMMARY_COLUMNS = (
+_POSITION_COLUMNS = (
     PositionRow.account,
     PositionRow.strategy,
     PositionRow.symbol,
@@ -262,6 +274,7 @@ _SUMMARY_COLUMNS = (
     PositionRow.average_entry,
     PositionRow.realized_pnl,
     PositionRow.fees,
+    PositionRow.updated_at,
     PositionRow.closing_fills,
     PositionRow.winning_fills,
     PositionRow.gross_profit,
@@ -271,7 +284,9 @@ _SUMMARY_COLUMNS = (
 
 
 def _tracked(row: Any) -> TrackedPosition:
-    account, strategy, symbol, quantity, entry, realized, fees = row[:7]
+    """A row of _POSITION_COLUMNS: plain columns, no ORM identity map, and no
+    re-validation of values that were validated on the way in."""
+    account, strategy, symbol, quantity, entry, realized, fees, updated_at = row[:8]
     position = Position.model_construct(
         account=account,
         strategy=strategy,
@@ -280,9 +295,15 @@ def _tracked(row: Any) -> TrackedPosition:
         average_entry=entry,
         realized_pnl=realized,
         fees=fees,
-        updated_at=None,  # not needed by the portfolio figures
+        updated_at=updated_at,
     )
-    return TrackedPosition(position, *row[7:])
+    return TrackedPosition(position, *row[8:13])
+
+
+def _mark(row: Any) -> Mark | None:
+    """The mark columns that follow _POSITION_COLUMNS (None: no mark for the symbol)."""
+    price, at = row[13:15]
+    return None if price is None else Mark.model_construct(symbol=row[2], price=price, at=at)
 
 
 def _close(a: Decimal, b: Decimal) -> bool:

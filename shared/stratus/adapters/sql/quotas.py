@@ -83,27 +83,8 @@ class SqlQuotas:
         return None
 
     def release(self, request_id: str) -> None:
-        now = self._clock.now()
         with self._db.transaction() as session:
-            row = session.get(ReservationRow, request_id)
-            if row is None or not row.held:
-                return
-            # Lock the quota first, as reserve does, so the two never deadlock.
-            session.get(QuotaRow, (row.account, row.strategy), with_for_update=True)
-            session.refresh(row, with_for_update=True)
-            if not row.held:
-                return
-            row.held, row.released_at = False, now
-            audit.record(
-                session,
-                actor=audit.SYSTEM,
-                action="quota.release",
-                entity="reservation",
-                entity_id=request_id,
-                before={"held": True},
-                after={"held": False},
-                at=now,
-            )
+            release_in(session, request_id, self._clock.now())
 
     def _usage(self, session: Session, quota: QuotaRow, now: datetime) -> QuotaUsage:
         held = session.execute(
@@ -231,4 +212,28 @@ def _quota(row: QuotaRow) -> Quota:
         max_daily_loss=row.max_daily_loss,
         updated_at=row.updated_at,
         version=row.version,
+    )
+
+
+def release_in(session: Session, request_id: str, now: datetime) -> None:
+    """Give a reservation back, in the caller's transaction (also the orders ledger's, when
+    it records an order's final state); idempotent by request id."""
+    row = session.get(ReservationRow, request_id)
+    if row is None or not row.held:
+        return
+    # Lock the quota first, as reserve does, so the two never deadlock.
+    session.get(QuotaRow, (row.account, row.strategy), with_for_update=True)
+    session.refresh(row, with_for_update=True)
+    if not row.held:
+        return
+    row.held, row.released_at = False, now
+    audit.record(
+        session,
+        actor=audit.SYSTEM,
+        action="quota.release",
+        entity="reservation",
+        entity_id=request_id,
+        before={"held": True},
+        after={"held": False},
+        at=now,
     )

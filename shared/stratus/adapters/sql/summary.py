@@ -1,20 +1,21 @@
-"""The portfolio summary as one aggregate query on PostgreSQL (exact NUMERIC arithmetic,
-one row over the wire instead of every position through the pure-Python driver). SQLite
-keeps money as text, so there the domain's `summarize` runs over the rows instead; the
-same tests hold both to the same answers."""
+"""The portfolio summary in the database. PostgreSQL: one aggregate query (exact NUMERIC
+arithmetic, one row over the wire instead of every position through the pure-Python
+driver). SQLite keeps money as text, which its SUM would add as floats: there one query
+streams the bare text columns into the domain's SummaryFold (no ORM row, no model per
+position). The same tests hold both to the same answers."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, and_, case, func, literal, not_, select
+from sqlalchemy import Numeric, String, and_, case, func, literal, not_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from stratus.adapters.sql.tables import MarkRow, PositionRow
 from stratus.adapters.sql.types import plain
 from stratus.domain.common import ZERO
-from stratus.domain.performance import HUNDRED, Summary
+from stratus.domain.performance import HUNDRED, Summary, SummaryFold
 from stratus.domain.portfolio import PortfolioMetrics
 
 
@@ -85,6 +86,46 @@ def aggregate_summary(session: Session, where: Any, threshold: Decimal) -> Summa
         profit_factor=_money(profit) / _money(loss) if loss else None,
         largest_position_pct=largest / gross * HUNDRED if gross > ZERO else None,
         positions_at_risk=int(at_risk),
+    )
+
+
+def folded_summary(session: Session, where: Any, threshold: Decimal) -> Summary:
+    """SQLite: the summary folded over the matching rows' raw text (see the module)."""
+    p, m = PositionRow.__table__.c, MarkRow.__table__.c
+    text = [type_coerce(column, String) for column in (*_folded(p), m.price)]
+    query = where.apply(
+        select(*text).select_from(
+            PositionRow.__table__.outerjoin(MarkRow.__table__, m.symbol == p.symbol)
+        )
+    )
+    fold = SummaryFold(threshold)
+    add = fold.add
+    rows = session.execute(query).all()  # one fetchall: cheaper than a fetch per row
+    for quantity, entry, realized, fees, closing, wins, profit, loss, mark in rows:
+        add(
+            Decimal(quantity),
+            Decimal(entry),
+            Decimal(realized),
+            Decimal(fees),
+            int(closing),
+            int(wins),
+            Decimal(profit),
+            Decimal(loss),
+            None if mark is None else Decimal(mark),
+        )
+    return fold.result()
+
+
+def _folded(p: Any) -> tuple[Any, ...]:
+    return (
+        p.quantity,
+        p.average_entry,
+        p.realized_pnl,
+        p.fees,
+        p.closing_fills,
+        p.winning_fills,
+        p.gross_profit,
+        p.gross_loss,
     )
 
 

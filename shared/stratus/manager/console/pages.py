@@ -128,12 +128,11 @@ def positions(
 ) -> HTMLResponse:
     where = PositionFilter(account=account, status=status)
     items, total = store.portfolio.positions(where, page)
-    marks = store.portfolio.marks()
     rows = []
     for item in items:
-        position = item.position
-        mark = marks.get(position.symbol, position.average_entry)
-        rows.append((item, mark, position.unrealized_pnl(mark)))
+        position = item.tracked.position
+        mark = position.average_entry if item.mark is None else item.mark.price
+        rows.append((item.tracked, mark, position.unrealized_pnl(mark)))
     query = {"account": account or "", "status": status}
     return _render(request, "positions", rows=rows, total=total, page=page, query=query)
 

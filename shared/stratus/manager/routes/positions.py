@@ -10,19 +10,15 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from stratus.adapters.sql.audit import Page
 from stratus.adapters.sql.portfolio import PositionFilter
 from stratus.domain.common import Identifier, Symbol
-from stratus.domain.market import Mark
-from stratus.domain.performance import TrackedPosition
+from stratus.domain.performance import MarkedPosition
 from stratus.manager.auth import Reader, Trader
 from stratus.manager.bodies import StrictJsonRoute
 from stratus.manager.routes.deps import StoreDep
 from stratus.manager.schemas import Asset, FillIn, Mode, Paged, Paging, Price, Status, Wallet, paged
-from stratus.manager.store import Store
 
 router = APIRouter(tags=["positions"], route_class=StrictJsonRoute)
-_ONE = Page(limit=1)
 
 
 class PositionOut(BaseModel):
@@ -45,7 +41,8 @@ class PositionOut(BaseModel):
     unrealized_pnl: Decimal | None  # at mark_price; None without a mark
 
     @classmethod
-    def of(cls, tracked: TrackedPosition, mark: Mark | None) -> PositionOut:
+    def of(cls, marked: MarkedPosition) -> PositionOut:
+        tracked, mark = marked.tracked, marked.mark
         p = tracked.position
         return cls(
             mark_price=None if mark is None else mark.price,
@@ -148,7 +145,7 @@ def list_positions(
 ) -> Paged[PositionOut]:
     where = PositionFilter(account, strategy, symbol, asset, mode, status)
     items, total = store.portfolio.positions(where, page)
-    return paged(_marked(store, items), total, page)
+    return paged([PositionOut.of(item) for item in items], total, page)
 
 
 @router.post("/positions/update", response_model=FillResults)
@@ -157,14 +154,10 @@ def apply_fills(body: FillsIn, store: StoreDep, principal: Trader) -> FillResult
     applied again)."""
     results = []
     for fill in body.fills:
-        applied = store.ledger.apply_fill(fill.fill(), actor=principal.name)
-        tracked = None
-        if applied is not None:
-            where = PositionFilter(fill.account, fill.strategy, fill.symbol)
-            found, _ = store.portfolio.positions(where, _ONE)
-            tracked = _marked(store, found)[0] if found else None
+        applied = store.ledger.apply(fill.fill(), actor=principal.name)
+        position = None if applied is None else PositionOut.of(applied)
         results.append(
-            FillResult(fill_id=fill.fill_id, applied=applied is not None, position=tracked)
+            FillResult(fill_id=fill.fill_id, applied=position is not None, position=position)
         )
     return FillResults(results=results)
 
@@ -234,10 +227,4 @@ def positions_by_asset(
     status: Status | None = None,
 ) -> Paged[PositionOut]:
     items, total = store.portfolio.positions(PositionFilter(asset=asset, status=status), page)
-    return paged(_marked(store, items), total, page)
-
-
-def _marked(store: Store, items: list[TrackedPosition]) -> list[PositionOut]:
-    """The positions with their symbols' marks."""
-    marks = store.portfolio.dated_marks({item.position.symbol for item in items})
-    return [PositionOut.of(item, marks.get(item.position.symbol)) for item in items]
+    return paged([PositionOut.of(item) for item in items], total, page)

@@ -1,0 +1,208 @@
+"""What the manager's hot paths cost in statements, and that fills on different positions
+never wait on each other (SQLite and PostgreSQL alike, through the `api` fixture)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, text
+
+from stratus.adapters.clock import ManualClock
+from stratus.adapters.sql.db import Database, make_engine
+from stratus.adapters.sql.driver import TIMESTAMPTZ_OID
+from stratus.adapters.sql.ledger import SqlLedger
+from stratus.domain.orders import Fill
+from stratus.service.services import Services
+from tests.integration.manager.conftest import START, Api, fill, order
+
+UPDATE = "/api/v1/positions/update"
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements sent on `engine` inside the block (pings and BEGIN excluded)."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        statement = args[2]
+        if statement.strip().upper() not in ("SELECT 1", "BEGIN IMMEDIATE"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_page_of_positions_is_one_query_with_marks_and_total(api: Api) -> None:
+    api.post(UPDATE, json={"fills": [fill(n, symbol=f"C{n}/USDT") for n in range(5)]})
+    api.get("/api/v1/me", role="reader")  # the token is looked up once, then remembered
+    with statements(api.store.database.engine) as seen:
+        page = api.get("/api/v1/positions", role="reader", params={"limit": 2, "offset": 1})
+    assert len(seen) == 1, seen
+    body = page.json()
+    assert (body["total"], [p["symbol"] for p in body["items"]]) == (5, ["C1/USDT", "C2/USDT"])
+    assert body["items"][0]["mark_price"] == "100"
+    assert body["items"][0]["mark_time"] is not None
+
+
+def test_a_page_past_the_end_still_counts(api: Api) -> None:
+    api.post(UPDATE, json={"fills": [fill(1), fill(2, symbol="ETH/USDT")]})
+    body = api.get("/api/v1/positions", params={"offset": 5}).json()
+    assert (body["total"], body["items"]) == (2, [])
+    assert api.get("/api/v1/positions", params={"account": "nobody"}).json()["total"] == 0
+
+
+def test_a_fill_is_one_transaction_answered_from_it(api: Api) -> None:
+    api.post(UPDATE, json={"fills": [fill(1)]})
+    later = fill(2, price="110", at=START + timedelta(seconds=1))
+    with statements(api.store.database.engine) as seen:
+        [result] = api.post(UPDATE, json={"fills": [later]}).json()["results"]
+    # position (locked), fill + position, audit, mark: no read-back, no second transaction.
+    assert len(seen) <= 5, "\n".join(s[:90] for s in seen)
+    assert not any(s.lstrip().upper().startswith("SELECT COUNT") for s in seen)
+    position = result["position"]
+    assert (position["quantity"], position["version"], position["mark_price"]) == ("2", 2, "110")
+
+
+def test_a_fill_older_than_the_mark_answers_with_the_newer_mark(api: Api) -> None:
+    minute = timedelta(minutes=1)
+    api.post(UPDATE, json={"fills": [fill(1, symbol="ETH/USDT", price="200", at=START + minute)]})
+    [result] = api.post(UPDATE, json={"fills": [fill(2, price="100")]}).json()["results"]
+    assert result["position"]["mark_price"] == "100"  # BTC: its own first mark
+    [late] = api.post(
+        UPDATE, json={"fills": [fill(3, symbol="ETH/USDT", price="150", at=START)]}
+    ).json()["results"]
+    assert late["position"]["mark_price"] == "200"
+    assert late["position"]["quantity"] == "2"
+    marks = api.get("/api/v1/positions", params={"symbol": "ETH/USDT"}).json()["items"]
+    assert marks[0]["mark_price"] == "200"
+
+
+def test_a_repeated_fill_writes_nothing(api: Api, system: Services) -> None:
+    api.post(UPDATE, json={"fills": [fill(1)]})
+    audited = len(api.get("/api/v1/audit").json()["items"])
+    [again] = api.post(UPDATE, json={"fills": [fill(1)]}).json()["results"]
+    assert (again["applied"], again["position"]) == (False, None)
+    assert len(api.get("/api/v1/audit").json()["items"]) == audited
+    assert system.ledger.position("acct-1", "trend", "BTC/USDT").quantity == Decimal(1)
+
+
+def test_marks_in_bulk_keep_the_newest(api: Api) -> None:
+    later = START + timedelta(hours=1)
+    body = {"marks": {"BTC/USDT": "101", "ETH/USDT": "201"}, "at": later.isoformat()}
+    assert api.put("/api/v1/marks", json=body).status_code == 204
+    older = {"marks": {"BTC/USDT": "99", "SOL/USDT": "9"}, "at": START.isoformat()}
+    assert api.put("/api/v1/marks", json=older).status_code == 204
+    assert api.store.portfolio.marks() == {
+        "BTC/USDT": Decimal(101),
+        "ETH/USDT": Decimal(201),
+        "SOL/USDT": Decimal(9),
+    }
+
+
+def test_an_order_recorded_final_gives_its_quota_back_in_the_same_transaction(
+    api: Api,
+) -> None:
+    quotas = api.store.quotas
+    assert quotas.reserve_for("sig-1-0", "acct-1", "trend", Decimal(100)) is None
+    working = order(1, status="open", exchange_order_id="ex-1")
+    assert api.post("/api/v1/orders", role="trader", json=working).json()["changed"] is True
+    assert quotas.held("acct-1", "trend") == 1  # still working: still held
+    done = {**working, "status": "filled", "filled": "1", "cost": "100"}
+    commits: list[object] = []
+    engine = api.store.database.engine
+
+    def committed(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(engine, "commit", committed)
+    try:
+        assert api.post("/api/v1/orders", role="trader", json=done).json()["changed"] is True
+    finally:
+        event.remove(engine, "commit", committed)
+    assert quotas.held("acct-1", "trend") == 0
+    assert len(commits) == 1
+
+
+def test_a_final_order_seen_again_releases_what_a_crash_left_held(api: Api) -> None:
+    """Before this release moved into record_order, a crash between the two writes could
+    leave the order final in the ledger and its reservation held: a later copy frees it."""
+    done = order(2, status="filled", filled="1", cost="100", exchange_order_id="ex-2")
+    assert api.post("/api/v1/orders", role="trader", json=done).json()["changed"] is True
+    quotas = api.store.quotas
+    assert quotas.reserve_for("sig-2-0", "acct-1", "trend", Decimal(100)) is None
+    assert api.post("/api/v1/orders", role="trader", json=done).json()["changed"] is False
+    assert quotas.held("acct-1", "trend") == 0
+
+
+@pytest.fixture
+def postgres_only(database_url: str) -> str:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks: PostgreSQL (SQLite serializes every writer by design)")
+    return database_url
+
+
+def test_fills_on_different_positions_never_wait_on_each_other(postgres_only: str) -> None:
+    """A position locked by a transaction still open leaves every other position free,
+    also one in the same symbol (the symbol's mark row is taken only at the end of a
+    fill). lock_timeout turns a wait into an error instead of a hang."""
+    engine = make_engine(postgres_only)
+    event.listen(engine, "connect", _lock_timeout)
+    ledger = SqlLedger(Database(engine), ManualClock(START))
+    ledger.apply_fill(Fill.model_validate(fill(1, account="held")))
+    holder = engine.connect()
+    try:
+        holder.execute(text("SELECT 1 FROM positions WHERE account = 'held' FOR UPDATE"))
+        other = Fill.model_validate(fill(2, account="other"))  # same symbol, same strategy
+        applied = _in_thread(lambda: ledger.apply_fill(other))
+        assert applied is not None
+        assert applied.quantity == Decimal(1)
+    finally:
+        holder.rollback()
+        holder.close()
+        engine.dispose()
+
+
+def test_postgres_timestamps_keep_zone_and_microseconds(postgres_only: str) -> None:
+    engine = make_engine(postgres_only)
+    try:
+        with engine.connect() as connection:
+            sql = "SELECT TIMESTAMPTZ '2026-03-02 12:00:00.123456+05:30', 'infinity'::timestamptz"
+            moment, endless = connection.execute(text(sql)).one()
+        assert moment == datetime(2026, 3, 2, 6, 30, 0, 123456, tzinfo=UTC)
+        assert endless == "infinity"  # pg8000's own answer where fromisoformat has none
+        assert TIMESTAMPTZ_OID == 1184
+    finally:
+        engine.dispose()
+
+
+def _lock_timeout(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET lock_timeout = '5s'")
+    cursor.close()
+
+
+def _in_thread(call: Any) -> Any:
+    """`call` on another thread (the ledger's own connection), its answer or its error."""
+    answer: list[Any] = []
+
+    def run() -> None:
+        try:
+            answer.append(call())
+        except Exception as error:  # reported to the test below
+            answer.append(error)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    if isinstance(answer[0], Exception):
+        raise answer[0]
+    return answer[0]
