@@ -3,6 +3,8 @@ pipeline carries out with its own rules, on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
+import argparse
+import json
 from decimal import Decimal as D
 from typing import Any
 
@@ -11,10 +13,12 @@ import pytest
 from stratus.adapters.clock import ManualClock
 from stratus.adapters.local_bus import LocalBus
 from stratus.adapters.paper.feed import PriceFeed
+from stratus.cli import control, main
+from stratus.cli.remote import Remote, RemoteError
 from stratus.domain.orders import OrderStatus
 from stratus.domain.risk import TradingState
 from stratus.service.services import Services
-from tests.integration.manager.conftest import Api
+from tests.integration.manager.conftest import DEV_TOKEN, Api
 
 BTC = "BTC/USDT:USDT"
 
@@ -192,3 +196,100 @@ def test_sync_reconciles_now(trading: Api, system: Services) -> None:
     assert trading.post("/api/v1/sync", json={"account": "nope"}).status_code == 404
     assert trading.post("/api/v1/sync", json={}).status_code == 202  # every account
     assert len(audited(trading, "account.sync")) == 2
+
+
+# --- the command line: views and controls (stratus status, cancel, ...) ---------------
+
+
+def client(api: Api) -> Remote:
+    return Remote("http://testserver", DEV_TOKEN, http=api.client)
+
+
+def args(**given: Any) -> argparse.Namespace:
+    defaults = {"account": None, "json": False, "all": False, "no_wait": False}
+    return argparse.Namespace(**{**defaults, **given})
+
+
+def shown(view: str, api: Api, capsys: pytest.CaptureFixture[str], **given: Any) -> str:
+    parser = main.__globals__["parser"]()  # the real command table
+    run = parser.parse_args([view]).run
+    assert run(args(**given), client(api)) == 0
+    return capsys.readouterr().out
+
+
+def fits(line: str) -> bool:
+    """Within 80 columns without being cut."""
+    return len(line) <= 80 and not line.endswith("…")
+
+
+def busy(api: Api, system: Services) -> str:
+    """A long position and a resting order; the resting order's id."""
+    api.post("/api/v1/orders", role="trader", json=manual("long", quantity="0.03"))
+    resting = api.post("/api/v1/orders", role="trader", json=manual("rest", limit_price="1000"))
+    drain(system)
+    return str(resting.json()["client_order_id"])
+
+
+def test_status_is_the_whole_picture_in_80_columns(
+    trading: Api, system: Services, capsys: pytest.CaptureFixture[str]
+) -> None:
+    coid = busy(trading, system)
+    text = shown("status", trading, capsys)
+    assert all(fits(line) for line in text.splitlines()), text
+    assert "as token:local-dev-admin (admin)" in text
+    assert "Trading    active everywhere" in text
+    assert "acct-1 1,000,000.00 USDT" in text
+    assert "acct-1/desk" in text
+    assert BTC in text
+    assert coid[:10] + "…" in text  # the working order, cut to fit
+    data = json.loads(shown("status", trading, capsys, json=True))
+    assert [p["quantity"] for p in data["positions"]] == ["0.03"]
+    assert [o["client_order_id"] for o in data["working_orders"]] == [coid]
+
+
+@pytest.mark.parametrize("view", ["positions", "orders", "fills", "signals", "pnl"])
+def test_each_view_fits_80_columns_and_has_json(
+    view: str, trading: Api, system: Services, capsys: pytest.CaptureFixture[str]
+) -> None:
+    busy(trading, system)
+    text = shown(view, trading, capsys)
+    assert all(fits(line) for line in text.splitlines()), text
+    assert "(none)" not in text
+    assert json.loads(shown(view, trading, capsys, json=True))
+
+
+def test_controls_from_the_command_line(
+    trading: Api, system: Services, capsys: pytest.CaptureFixture[str]
+) -> None:
+    coid = busy(trading, system)
+    remote = client(trading)
+    assert control.run_cancel(args(client_order_id=coid), remote) == 0
+    assert "requested (it was open)" in capsys.readouterr().out
+    drain(system)
+    closing = args(account="acct-1", strategy="desk", symbol=BTC, quantity="0.01")
+    assert control.run_close(closing, remote) == 0
+    drain(system)
+    assert system.ledger.position("acct-1", "desk", BTC).quantity == D("0.02")
+    assert control.run_sync(args(), remote) == 0
+    assert "every account" in capsys.readouterr().out
+    # Between its rounds flatten waits; here the bus delivers meanwhile, as a stack's does.
+    flat = args(account="acct-1")
+    assert control.run_flatten(flat, remote, sleep=lambda _s: drain(system)) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[0].startswith("account:acct-1 reducing: canceling 0, closing 1")
+    assert said[-1] == "account:acct-1: flat (reducing)"
+
+
+def test_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["positions", "--manager", "http://127.0.0.1:9", "--token", "x"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert error.startswith("stratus positions: error: cannot reach the manager")
+
+
+def test_a_refusal_is_the_managers_reason_on_one_line(
+    trading: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(RemoteError, match=r"^404 not_found") as caught:
+        control.run_cancel(args(client_order_id="stx-none"), client(trading))
+    assert "\n" not in str(caught.value)

@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from stratus.domain.amounts import PositiveAmount
 from stratus.domain.common import IDENTIFIER_PATTERN, Identifier, Side, Symbol
 from stratus.domain.control import Control
+from stratus.domain.risk import TradingState
 from stratus.domain.signals import SIGNAL_ID_MAX
-from stratus.manager.auth import Admin, Trader
+from stratus.manager.auth import Admin, Reader, Trader
 from stratus.manager.bodies import StrictJsonRoute
 from stratus.manager.control import CancelRequested, Controls, FlattenProgress, Submitted
 from stratus.manager.routes.orders import ClientOrderId
@@ -115,3 +116,13 @@ def sync(body: ScopeIn, request: Request, principal: Admin) -> Control:
     """Reconcile now (one account or all); the report lands in
     GET /reconciliation/reports."""
     return _controls(request).sync(body.account, principal.name)
+
+
+@router.get("/trading-state", response_model=dict[str, TradingState])
+def trading_state(request: Request, _: Reader) -> dict[str, TradingState]:
+    """The kill switch, globally and for each account of the system of record (never
+    set: active)."""
+    services = request.app.state.services
+    scopes = ["global", *(f"account:{a}" for a in request.app.state.store.accounts.accounts())]
+    found: dict[str, TradingState] = services.state.trading_state(scopes)
+    return {scope: found.get(scope, TradingState.ACTIVE) for scope in scopes}
