@@ -12,6 +12,7 @@ deduplicates.
 from __future__ import annotations
 
 import hashlib
+from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -86,7 +87,8 @@ class Controls:
         if not position.is_open:
             raise NotFound("position", f"{account}/{strategy}/{symbol}")
         signal_id = f"manual-{key}" if key else _close_id(position, quantity)
-        return self._signal(signal_id, account, strategy, symbol, SignalAction.CLOSE, quantity)
+        signal = self._signal(signal_id, account, strategy, symbol, SignalAction.CLOSE, None)
+        return signal.model_copy(update={"close_quantity": quantity})
 
     def order_signal(
         self,
@@ -159,7 +161,8 @@ class Controls:
         working = self.services.state.orders(account, live=True)
         canceling = [r for r in working if not r.request.closes_position]
         for record in canceling:
-            self.cancel(record.client_order_id, actor)
+            with suppress(Conflict):  # final since it was listed: nothing to cancel
+                self.cancel(record.client_order_id, actor)
         closing: list[Submitted] = []
         waiting: list[str] = []
         for position in self.services.ledger.positions(account):
