@@ -39,6 +39,11 @@ def update_position(event: Any) -> None:
 
 
 @functions_framework.cloud_event
+def control(event: Any) -> None:
+    run_cloud_event("control", event)
+
+
+@functions_framework.cloud_event
 def notify(event: Any) -> None:
     run_cloud_event("notify", event)
 

@@ -118,10 +118,11 @@ resource "google_project_iam_member" "manager_console_streams" {
   member  = google_service_account.manager.member
 }
 
-# The kill switch lives in Firestore; the console shows it (read only).
-resource "google_project_iam_member" "manager_firestore_reader" {
+# The kill switch and the order documents live in Firestore: the console shows them, and
+# flatten throws the kill switch to `reducing` (docs/control.md), so the manager writes too.
+resource "google_project_iam_member" "manager_firestore_user" {
   project = var.project_id
-  role    = "roles/datastore.viewer"
+  role    = "roles/datastore.user"
   member  = google_service_account.manager.member
 
   condition {

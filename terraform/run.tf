@@ -27,6 +27,8 @@ locals {
       { (google_service_account.pubsub_push.email) = "reader" },
       { (google_service_account.watcher.email) = "trader" },
     ))
+    # People: e-mail -> role from var.admins/traders/readers (people.tf).
+    STRATUS_MANAGER_PEOPLE = jsonencode(local.manager_people)
   })
 }
 

@@ -56,10 +56,10 @@ locals {
     }
   ]...)
 
-  # Secrets the manager reads: the master key (envelope-encrypts exchange API keys) and the
-  # seed of the API bearer tokens. Not in topology.yaml because the manager is not a
-  # function of the message flow.
-  manager_secrets = ["master-key", "manager-api-token"]
+  # Secrets the manager reads: the master key (envelope-encrypts exchange API keys). People
+  # sign in with their Google identity and machine tokens live hashed in the database, so
+  # no token secret exists. Not in topology.yaml: the manager is no function of the flow.
+  manager_secrets = ["master-key"]
 
   # Every secret container Terraform declares (values are added out of band).
   secret_ids = toset(concat(

@@ -159,8 +159,41 @@ variable "manager_max_instances" {
   }
 }
 
+variable "admins" {
+  description = "People who administer Stratus (accounts, exchange keys, tokens, flatten, sync), as [\"user:me@example.com\"]; they sign in with their Google identity."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.admins : can(regex("^user:[^@\\s]+@[^@\\s]+$", m))])
+    error_message = "Each admin is user:<e-mail> (an ID token names a person, never a group)."
+  }
+}
+
+variable "traders" {
+  description = "People who trade (manual orders, cancels, closes) and read everything, as [\"user:trader@example.com\"]."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.traders : can(regex("^user:[^@\\s]+@[^@\\s]+$", m))])
+    error_message = "Each trader is user:<e-mail> (an ID token names a person, never a group)."
+  }
+}
+
+variable "readers" {
+  description = "People who read everything but exchange keys, as [\"user:viewer@example.com\"]."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.readers : can(regex("^user:[^@\\s]+@[^@\\s]+$", m))])
+    error_message = "Each reader is user:<e-mail> (an ID token names a person, never a group)."
+  }
+}
+
 variable "manager_invokers" {
-  description = "Extra IAM principals allowed to call the manager API (operators running the stratus CLI), e.g. [\"group:traders@example.com\"]."
+  description = "Extra IAM principals allowed through Cloud Run to the manager (e.g. [\"group:ops@example.com\"]); they still need a role there: admins/traders/readers, or a machine token."
   type        = list(string)
   default     = []
 

@@ -18,6 +18,11 @@ from stratus.domain.sizing import SizingPolicy
 
 # Local development only: production rejects any setting that still holds this.
 DEV_PLACEHOLDER = "stratus-dev-only-not-secret"
+# The OAuth client of the gcloud CLI: the audience of `gcloud auth print-identity-token`
+# for a person's own credentials (Cloud Run's IAM accepts those tokens too).
+GCLOUD_CLIENT_ID = "32555940559.apps.googleusercontent.com"
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+ROLES = ("reader", "trader", "admin")  # stratus.adapters.sql.tokens.Role
 
 
 class Environment(StrEnum):
@@ -81,6 +86,21 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="service account e-mail -> role (reader, trader or admin) for ID tokens; "
         "these identities, and no person, may read decrypted exchange keys",
+    )
+    manager_people: dict[str, str] = Field(
+        default_factory=dict,
+        description="person e-mail -> role (reader, trader or admin): who signs in with a "
+        "Google ID token (`gcloud auth print-identity-token`); terraform's admins/traders/"
+        "readers variables",
+    )
+    manager_people_audiences: list[str] = Field(
+        default_factory=lambda: [GCLOUD_CLIENT_ID],
+        description="audiences a person's ID token may carry besides manager_audience: "
+        "gcloud's own OAuth client, which `gcloud auth print-identity-token` signs for",
+    )
+    manager_google_certs_url: str = Field(
+        default=GOOGLE_CERTS_URL,
+        description="Google's ID token signing keys (tests serve their own)",
     )
     manager_dev_token: SecretStr = Field(
         default=SecretStr(f"stx_{DEV_PLACEHOLDER}"),
@@ -165,6 +185,14 @@ class Settings(BaseSettings):
         people = [email for email in value if not email.endswith(".gserviceaccount.com")]
         if people:
             raise ValueError(f"not service account e-mails: {', '.join(sorted(people))}")
+        return value
+
+    @field_validator("manager_service_accounts", "manager_people")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value.values()) - set(ROLES))
+        if unknown:
+            raise ValueError(f"unknown roles {', '.join(unknown)}: use {', '.join(ROLES)}")
         return value
 
     @field_validator("cloudsql_ip_type", mode="before")

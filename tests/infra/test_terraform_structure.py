@@ -38,7 +38,7 @@ MAIN_PY = Path(os.environ.get("STRATUS_FUNCTIONS_MAIN", ROOT / "functions" / "ma
 CODE_DIRS = [ROOT / "shared" / "stratus", ROOT / "functions", ROOT / "manager"]
 
 # Secrets the Python side is known to read (contract with shared/stratus; see docs/deploy.md).
-KNOWN_CODE_SECRETS = {"webhook-secrets", "master-key", "manager-api-token"}
+KNOWN_CODE_SECRETS = {"webhook-secrets", "master-key"}
 
 # Secrets the code reads that production deliberately does not declare. Each needs a reason;
 # delete the entry (and add the secret to the reading function's `secrets:` in topology.yaml)

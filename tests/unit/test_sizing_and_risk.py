@@ -86,6 +86,16 @@ def test_close_sells_a_long_and_is_a_no_op_when_flat() -> None:
     assert plan(signal(action=SignalAction.CLOSE, quantity=None), position="0") == []
 
 
+def test_a_close_with_a_close_quantity_takes_off_at_most_that_much() -> None:
+    partial = signal(action=SignalAction.CLOSE, close_quantity=D("0.2"))
+    [part] = plan(partial, position="-0.7")
+    assert (part.side, part.quantity, part.closes_position) == (Side.BUY, D("0.2"), True)
+    [whole] = plan(signal(action=SignalAction.CLOSE, close_quantity=D("5")), position="0.7")
+    assert whole.quantity == D("0.7")  # never more than is held: a close never flips
+    [all_of_it] = plan(signal(action=SignalAction.CLOSE, quantity=D("0.1")), position="0.7")
+    assert all_of_it.quantity == D("0.7")  # `quantity` means nothing to a close
+
+
 def test_unsized_signals_use_the_default_notional() -> None:
     [order] = plan(signal(quantity=None), default_notional=D(6000))
     assert order.quantity == D("0.1")

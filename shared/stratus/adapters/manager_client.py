@@ -109,7 +109,8 @@ class ManagerClient:
         return bool(self._call("POST", "/positions/snapshots", body=body)["created"])
 
     def record_order(self, record: OrderRecord) -> bool:
-        return bool(self._call("POST", "/orders", body=record.model_dump())["changed"])
+        path = f"/orders/{record.client_order_id}"
+        return bool(self._call("PUT", path, body=record.model_dump())["changed"])
 
     # Quotas
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from stratus.cli import accounts, db, demo, keys, kill_switch, ops, up, watch
+from stratus.cli import accounts, control, db, demo, keys, kill_switch, ops, up, views, watch
 from stratus.crypto import CryptoError
 from stratus.domain.errors import StratusError
 
@@ -28,6 +29,8 @@ def parser() -> argparse.ArgumentParser:
     accounts.register(commands)
     kill_switch.register(commands)
     watch.register(commands)
+    views.register(commands)
+    control.register(commands)
     return top
 
 
@@ -37,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.run(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `stratus status | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as error:  # a person reads this: the reason on one line, no traceback
         print(f"stratus {args.command}: error: {reason(error)}", file=sys.stderr)
         return 1

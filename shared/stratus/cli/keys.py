@@ -82,5 +82,6 @@ def run_token(args: argparse.Namespace) -> int:
         raise SystemExit("run this where the database is reachable (unset STRATUS_MANAGER_URL)")
     tokens = SqlTokens(accounts.database, services.clock)
     token, plaintext = tokens.issue(args.name, Role(args.role), actor="cli:keys-token")
-    print(f"{token.token_id} {token.role.value} {token.name}\n{plaintext}")
+    expires = token.expires_at.isoformat() if token.expires_at else "never"
+    print(f"{token.token_id} {token.role.value} {token.name} expires {expires}\n{plaintext}")
     return 0

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from stratus.contracts import json_text
 from stratus.domain.accounts import Balances
 from stratus.domain.common import Message
+from stratus.domain.control import Control
 from stratus.domain.errors import InvalidMessage
 from stratus.domain.market import Marks
 from stratus.domain.orders import Fill, OrderRejection, OrderRequest
@@ -45,6 +46,7 @@ MODELS: dict[str, type[Message]] = {
         Marks,
         Balances,
         TradingStateChange,
+        Control,
     )
 }
 

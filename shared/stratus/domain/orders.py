@@ -67,7 +67,11 @@ class OrderRequest(Message):
         Bybit's orderLinkId allows 36 characters of [A-Za-z0-9_-]: a hash keeps any
         request id within that.
         """
-        return "stx-" + hashlib.sha256(self.request_id.encode()).hexdigest()[:32]
+        return client_order_id_for(self.request_id)
+
+
+def client_order_id_for(request_id: str) -> str:
+    return "stx-" + hashlib.sha256(request_id.encode()).hexdigest()[:32]
 
 
 # Legs are numbered 0..MAX_LEGS-1, so a request id is its signal id plus at most 4 characters.

@@ -65,4 +65,6 @@ class Signal(Message):
     confidence: Confidence = 1.0
     limit_price: PositiveAmount | None = None
     stop_price: PositiveAmount | None = None
+    # A close takes the whole position (whatever `quantity` says), or at most this much.
+    close_quantity: PositiveAmount | None = None
     created_at: AwareDatetime

@@ -89,14 +89,16 @@ def plan_orders(
     """The order legs for a signal; [] when there is nothing to do (close when flat).
 
     `position_quantity` is what the strategy will hold once its in-flight orders finish
-    (a close takes it to flat; other actions ignore it). `allocation` is the strategy's
+    (a close takes it to flat, or toward flat by the signal's close_quantity; other
+    actions ignore it). `allocation` is the strategy's
     allocated capital (quote currency), needed by the allocation-percent and risk-based
     rules."""
     if signal.action is SignalAction.CLOSE:
         if position_quantity == ZERO:
             return []
         side = Side.SELL if position_quantity > ZERO else Side.BUY
-        quantity = abs(position_quantity)
+        # A close with a close_quantity takes off that much at most: a partial close.
+        quantity = min(abs(position_quantity), signal.close_quantity or abs(position_quantity))
     else:
         side = Side.BUY if signal.action is SignalAction.BUY else Side.SELL
     order_type, limit_price = choose_order_type(signal, side, quote, market, policy)

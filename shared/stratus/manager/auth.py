@@ -1,8 +1,10 @@
 """Bearer authentication and roles.
 
-Two kinds of bearer: API tokens issued by the manager (stored hashed), and, in
-production, Google-signed ID tokens of service accounts (Cloud Scheduler, the functions)
-whose audience must be the manager and whose e-mail maps to a role in settings.
+Three kinds of bearer: API tokens for machines, issued by the manager (stored hashed,
+expiring, revocable); in production, Google-signed ID tokens of service accounts (Cloud
+Scheduler, the functions) whose audience must be the manager and whose e-mail maps to a
+role in settings; and Google ID tokens of people (`gcloud auth print-identity-token`),
+whose e-mail maps to a role by terraform's admins/traders/readers (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -16,16 +18,17 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from stratus.adapters.sql.tokens import PREFIX, Role, digest
-from stratus.config import Settings
+from stratus.config import GOOGLE_CERTS_URL, Settings
 from stratus.manager.store import Store
 
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 TOKEN_CACHE_SECONDS = 10.0
+GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 
 
 @dataclass(frozen=True)
 class Principal:
-    name: str  # "token:<name>" or the service account e-mail
+    name: str  # "token:<name>", "user:<e-mail>" or the service account e-mail
     role: Role
     service: bool = False  # a Google-authenticated service identity
 
@@ -34,12 +37,25 @@ class Principal:
 
 
 class GoogleIdTokens:
-    """Verifies Google ID tokens for one audience; a verified token is remembered until
-    its expiry so each request does not re-verify (and re-fetch Google's certs)."""
+    """Verifies Google ID tokens: Google's signature (keys from `certs_url`), issuer,
+    expiry, a verified e-mail, and the audience: the manager's own for service
+    identities, that or one of `people_audiences` for people. A verified token is
+    remembered until its expiry so each request does not re-verify (and re-fetch the
+    keys)."""
 
-    def __init__(self, audience: str, roles: dict[str, str]) -> None:
+    def __init__(
+        self,
+        audience: str,
+        roles: dict[str, str],
+        people: dict[str, str] | None = None,
+        people_audiences: list[str] | None = None,
+        certs_url: str = GOOGLE_CERTS_URL,
+    ) -> None:
         self._audience = audience
         self._roles = {email: Role(role) for email, role in roles.items()}
+        self._people = {email.lower(): Role(role) for email, role in (people or {}).items()}
+        self._people_audiences = [a for a in [audience, *(people_audiences or [])] if a]
+        self._certs_url = certs_url
         self._seen: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
 
@@ -49,32 +65,52 @@ class GoogleIdTokens:
             cached = self._seen.get(token)
         if cached is not None and cached[0] > now:
             return cached[1]
-        claims = _verify(token, self._audience)
-        if claims is None or not claims.get("email_verified", False):
+        claims = _verify(token, self._people_audiences, self._certs_url)
+        if claims is None or claims.get("email_verified") is not True:
             return None
-        role = self._roles.get(str(claims.get("email", "")))
-        if role is None:
+        principal = self._principal(claims)
+        if principal is None:
             return None
-        principal = Principal(str(claims["email"]), role, service=True)
         with self._lock:
             if len(self._seen) > 1000:
                 self._seen.clear()
             self._seen[token] = (float(claims.get("exp", now)), principal)
         return principal
 
+    def _principal(self, claims: dict[str, Any]) -> Principal | None:
+        email = str(claims.get("email", ""))
+        service = self._roles.get(email)
+        if service is not None:  # a service identity's token is for the manager alone
+            return (
+                Principal(email, service, service=True)
+                if claims.get("aud") == self._audience
+                else None
+            )
+        person = self._people.get(email.lower())
+        return None if person is None else Principal(f"user:{email.lower()}", person)
 
-def _verify(token: str, audience: str) -> dict[str, Any] | None:
+
+def _verify(token: str, audiences: list[str], certs_url: str) -> dict[str, Any] | None:
+    """The token's claims once Google's signature, the audience, the issuer and the
+    expiry hold; None for any token that does not."""
     import google.auth.transport.requests
     import google.oauth2.id_token
     from google.auth import exceptions
 
+    if not audiences:
+        return None
     try:
-        claims: dict[str, Any] = google.oauth2.id_token.verify_oauth2_token(  # type: ignore[no-untyped-call]
-            token, google.auth.transport.requests.Request(), audience=audience
+        claims: dict[str, Any] = dict(
+            google.oauth2.id_token.verify_token(
+                token,
+                google.auth.transport.requests.Request(),
+                audience=audiences,
+                certs_url=certs_url,
+            )
         )
     except (ValueError, exceptions.GoogleAuthError):
         return None
-    return claims
+    return claims if claims.get("iss") in GOOGLE_ISSUERS else None
 
 
 class Authenticator:
@@ -86,8 +122,14 @@ class Authenticator:
         self._known: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
         self._google = (
-            GoogleIdTokens(settings.manager_audience, settings.manager_service_accounts)
-            if settings.manager_audience
+            GoogleIdTokens(
+                settings.manager_audience,
+                settings.manager_service_accounts,
+                settings.manager_people,
+                settings.manager_people_audiences,
+                settings.manager_google_certs_url,
+            )
+            if settings.manager_audience or settings.manager_people
             else None
         )
 

@@ -23,7 +23,7 @@ from stratus.domain.orders import Fill, OrderRequest
 from stratus.domain.signals import Signal
 from stratus.observability import TRACE_ATTRIBUTE, log_fields, traced
 from stratus.ports import Envelope
-from stratus.service.handlers import execution, notify, positions, risk, signals
+from stratus.service.handlers import control, execution, notify, positions, risk, signals
 from stratus.service.services import Services
 from stratus.topology import topology
 
@@ -37,6 +37,7 @@ HANDLERS: dict[str, Handler] = {
     "check_risk": risk.check_risk,
     "execute_order": execution.execute_order,
     "update_position": positions.update_position,
+    "control": control.control,
 }
 # Functions that hear many topics (dead-letter topics too) and read what they hear
 # themselves, from the whole envelope.

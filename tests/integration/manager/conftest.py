@@ -18,12 +18,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from google.auth import crypt, jwt
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 
 from stratus import migrations
 from stratus.adapters.clock import ManualClock
 from stratus.adapters.paper.venues import PaperVenues
 from stratus.adapters.sql.db import make_engine
+from stratus.adapters.sql.state import StateBase
 from stratus.adapters.sql.tables import Base
 from stratus.adapters.sql.tokens import Role
 from stratus.config import Settings
@@ -71,6 +72,9 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 def _empty(engine: Engine) -> None:
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    # The embedded execution state too (kill switch, order documents), once created.
+    existing = set(inspect(engine).get_table_names())
+    tables += [t.name for t in StateBase.metadata.sorted_tables if t.name in existing]
     # DELETE, not TRUNCATE: on a few rows it is ten times faster on PostgreSQL.
     with engine.begin() as connection:
         for name in tables:

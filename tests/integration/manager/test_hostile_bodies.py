@@ -12,11 +12,22 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from stratus.domain.orders import client_order_id_for
 from stratus.manager.bodies import MAX_BODY_BYTES, StrictJsonRoute
 from tests.integration.manager.conftest import START, Api, fill, order
 from tests.integration.manager.route_table import operations
 
 Body = Callable[[Any], dict[str, Any]]
+ORDER_9 = f"/orders/{client_order_id_for('sig-9-0')}"
+
+
+def manual(**amounts: Any) -> dict[str, Any]:
+    base = {"key": "k1", "account": "acct-1", "symbol": "BTC/USDT", "side": "buy"}
+    return {**base, "quantity": "1", **amounts}
+
+
+def close(**amounts: Any) -> dict[str, Any]:
+    return {"account": "acct-1", "strategy": "trend", "symbol": "BTC/USDT", **amounts}
 
 
 # (field, method, path, body with the amount in place)
@@ -49,12 +60,15 @@ FIELDS: list[tuple[str, str, str, Body]] = [
     ),
     ("fill price", "POST", "/positions/update", lambda v: {"fills": [{**fill(1), "price": v}]}),
     ("fill fee", "POST", "/positions/update", lambda v: {"fills": [{**fill(1), "fee": v}]}),
-    ("order quantity", "POST", "/orders", lambda v: order(9, quantity=v)),
-    ("order limit price", "POST", "/orders", lambda v: order(9, limit_price=v)),
-    ("order filled", "POST", "/orders", lambda v: order(9, filled=v)),
-    ("order cost", "POST", "/orders", lambda v: order(9, cost=v)),
-    ("order fee", "POST", "/orders", lambda v: order(9, fee=v)),
-    ("order's fill", "POST", "/orders", lambda v: order(9, fills=[{**fill(2), "quantity": v}])),
+    ("order quantity", "PUT", ORDER_9, lambda v: order(9, quantity=v)),
+    ("order limit price", "PUT", ORDER_9, lambda v: order(9, limit_price=v)),
+    ("order filled", "PUT", ORDER_9, lambda v: order(9, filled=v)),
+    ("order cost", "PUT", ORDER_9, lambda v: order(9, cost=v)),
+    ("order fee", "PUT", ORDER_9, lambda v: order(9, fee=v)),
+    ("order's fill", "PUT", ORDER_9, lambda v: order(9, fills=[{**fill(2), "quantity": v}])),
+    ("manual order quantity", "POST", "/orders", lambda v: manual(quantity=v)),
+    ("manual order limit price", "POST", "/orders", lambda v: manual(limit_price=v)),
+    ("close quantity", "POST", "/positions/close", lambda v: close(quantity=v)),
 ]
 
 BAD = {

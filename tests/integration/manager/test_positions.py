@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from stratus.domain.orders import client_order_id_for
 from tests.integration.manager.conftest import START, Api, fill, order
 
 UPDATE = "/api/v1/positions/update"
@@ -109,11 +110,14 @@ def test_orders_ledger_records_forward_only(api: Api) -> None:
         fee="0.1",
         exchange_order_id="ex-1",
     )
-    first = api.post("/api/v1/orders", role="trader", json=document).json()
+    path = f"/api/v1/orders/{client_order_id_for('sig-1-0')}"
+    first = api.put(path, role="trader", json=document).json()
     assert first["changed"] is True
     done = {**document, "status": "filled", "filled": "2", "cost": "200"}
-    assert api.post("/api/v1/orders", role="trader", json=done).json()["changed"] is True
-    assert api.post("/api/v1/orders", role="trader", json=document).json()["changed"] is False
+    assert api.put(path, role="trader", json=done).json()["changed"] is True
+    assert api.put(path, role="trader", json=document).json()["changed"] is False
+    other = api.put("/api/v1/orders/stx-other", role="trader", json=document)
+    assert (other.status_code, other.json()["error"]) == (400, "order_id_mismatch")
     listed = api.get("/api/v1/orders", params={"status": "filled", "account": "acct-1"}).json()
     [entry] = listed["items"]
     assert (entry["filled"], entry["status"], entry["version"]) == ("2", "filled", 2)

@@ -17,7 +17,7 @@ from stratus.adapters.clock import ManualClock
 from stratus.adapters.sql.db import Database, make_engine
 from stratus.adapters.sql.driver import TIMESTAMPTZ_OID
 from stratus.adapters.sql.ledger import SqlLedger
-from stratus.domain.orders import Fill
+from stratus.domain.orders import Fill, client_order_id_for
 from stratus.service.services import Services
 from tests.integration.manager.conftest import START, Api, fill, order
 
@@ -39,6 +39,11 @@ def statements(engine: Engine) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+# Where the executor records its order documents (PUT: the POST is a person's order).
+ORDER_1 = f"/api/v1/orders/{client_order_id_for('sig-1-0')}"
+ORDER_2 = f"/api/v1/orders/{client_order_id_for('sig-2-0')}"
 
 
 def test_a_page_of_positions_is_one_query_with_marks_and_total(api: Api) -> None:
@@ -114,7 +119,7 @@ def test_an_order_recorded_final_gives_its_quota_back_in_the_same_transaction(
     quotas = api.store.quotas
     assert quotas.reserve_for("sig-1-0", "acct-1", "trend", Decimal(100)) is None
     working = order(1, status="open", exchange_order_id="ex-1")
-    assert api.post("/api/v1/orders", role="trader", json=working).json()["changed"] is True
+    assert api.put(ORDER_1, role="trader", json=working).json()["changed"] is True
     assert quotas.held("acct-1", "trend") == 1  # still working: still held
     done = {**working, "status": "filled", "filled": "1", "cost": "100"}
     commits: list[object] = []
@@ -125,7 +130,7 @@ def test_an_order_recorded_final_gives_its_quota_back_in_the_same_transaction(
 
     event.listen(engine, "commit", committed)
     try:
-        assert api.post("/api/v1/orders", role="trader", json=done).json()["changed"] is True
+        assert api.put(ORDER_1, role="trader", json=done).json()["changed"] is True
     finally:
         event.remove(engine, "commit", committed)
     assert quotas.held("acct-1", "trend") == 0
@@ -136,10 +141,10 @@ def test_a_final_order_seen_again_releases_what_a_crash_left_held(api: Api) -> N
     """Before this release moved into record_order, a crash between the two writes could
     leave the order final in the ledger and its reservation held: a later copy frees it."""
     done = order(2, status="filled", filled="1", cost="100", exchange_order_id="ex-2")
-    assert api.post("/api/v1/orders", role="trader", json=done).json()["changed"] is True
+    assert api.put(ORDER_2, role="trader", json=done).json()["changed"] is True
     quotas = api.store.quotas
     assert quotas.reserve_for("sig-2-0", "acct-1", "trend", Decimal(100)) is None
-    assert api.post("/api/v1/orders", role="trader", json=done).json()["changed"] is False
+    assert api.put(ORDER_2, role="trader", json=done).json()["changed"] is False
     assert quotas.held("acct-1", "trend") == 0
 
 

@@ -1,11 +1,13 @@
-"""API bearer tokens: 256-bit random, shown once, stored as SHA-256 (a fast hash is
-enough for random tokens: there is nothing to brute-force)."""
+"""API bearer tokens for machines: 256-bit random, shown once, stored as SHA-256 (a fast
+hash is enough for random tokens: there is nothing to brute-force). Each expires
+(DEFAULT_LIFETIME unless said) and can be revoked; people sign in with their Google
+identity instead (stratus.manager.auth)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -19,6 +21,7 @@ from stratus.domain.records import Conflict, NotFound
 from stratus.ports import Clock
 
 PREFIX = "stx_"
+DEFAULT_LIFETIME = timedelta(days=90)
 
 
 class Role(StrEnum):
@@ -37,6 +40,7 @@ class Token(BaseModel):
     role: Role
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None  # None: never (the local development token)
 
 
 def digest(token: str) -> str:
@@ -48,10 +52,18 @@ class SqlTokens:
         self._db = database
         self._clock = clock
 
-    def issue(self, name: str, role: Role, actor: str = audit.SYSTEM) -> tuple[Token, str]:
-        """A new token; the plaintext is returned here and never again."""
+    def issue(
+        self,
+        name: str,
+        role: Role,
+        actor: str = audit.SYSTEM,
+        lifetime: timedelta = DEFAULT_LIFETIME,
+    ) -> tuple[Token, str]:
+        """A new token valid for `lifetime`; the plaintext is returned here and never again."""
         plaintext = PREFIX + secrets.token_urlsafe(32)
-        return self._insert(secrets.token_hex(8), name, role, plaintext, actor), plaintext
+        expires = self._clock.now() + lifetime
+        token = self._insert(secrets.token_hex(8), name, role, plaintext, actor, expires)
+        return token, plaintext
 
     def seed(self, token_id: str, name: str, role: Role, plaintext: str) -> bool:
         """Store a known token (local development's admin token) unless it exists."""
@@ -59,12 +71,20 @@ class SqlTokens:
             if session.get(TokenRow, token_id) is not None:
                 return False
         try:
-            self._insert(token_id, name, role, plaintext, audit.SYSTEM)
+            self._insert(token_id, name, role, plaintext, audit.SYSTEM, None)
         except Conflict:
             return False
         return True
 
-    def _insert(self, token_id: str, name: str, role: Role, plaintext: str, actor: str) -> Token:
+    def _insert(
+        self,
+        token_id: str,
+        name: str,
+        role: Role,
+        plaintext: str,
+        actor: str,
+        expires_at: datetime | None,
+    ) -> Token:
         now = self._clock.now()
         row = TokenRow(
             token_id=token_id,
@@ -73,6 +93,7 @@ class SqlTokens:
             token_hash=digest(plaintext),
             created_at=now,
             revoked_at=None,
+            expires_at=expires_at,
         )
         try:
             with self._db.transaction() as session:
@@ -98,6 +119,8 @@ class SqlTokens:
         with self._db.transaction() as session:
             row = session.scalars(query).one_or_none()
             if row is None or row.revoked_at is not None:
+                return None
+            if row.expires_at is not None and row.expires_at <= self._clock.now():
                 return None
             return _token(row)
 
@@ -136,4 +159,5 @@ def _token(row: TokenRow) -> Token:
         role=Role(row.role),
         created_at=row.created_at,
         revoked_at=row.revoked_at,
+        expires_at=row.expires_at,
     )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from stratus.adapters.sql.audit import AuditEntry
-from stratus.adapters.sql.tokens import Role, Token
+from stratus.adapters.sql.tokens import DEFAULT_LIFETIME, Role, Token
 from stratus.domain.common import Identifier
 from stratus.manager.auth import Admin, Reader
 from stratus.manager.bodies import StrictJsonRoute
@@ -16,6 +17,8 @@ from stratus.manager.routes.deps import StoreDep
 from stratus.manager.schemas import Paged, Paging, paged
 
 router = APIRouter(route_class=StrictJsonRoute)
+
+MAX_LIFETIME_DAYS = 366  # a machine token is renewed at least yearly
 
 
 class KeyStatus(BaseModel):
@@ -32,6 +35,7 @@ class TokenIn(BaseModel):
 
     name: Identifier
     role: Role
+    expires_in_days: int = Field(default=DEFAULT_LIFETIME.days, ge=1, le=MAX_LIFETIME_DAYS)
 
 
 class IssuedToken(Token):
@@ -55,12 +59,14 @@ def rotate(store: StoreDep, principal: Admin) -> Rotation:
 
 @router.get("/tokens", response_model=list[Token], tags=["tokens"])
 def list_tokens(store: StoreDep, _: Admin) -> list[Token]:
+    """Every machine token with its expiry and revocation (never the token itself)."""
     return store.tokens.all()
 
 
 @router.post("/tokens", response_model=IssuedToken, status_code=201, tags=["tokens"])
 def issue_token(body: TokenIn, store: StoreDep, principal: Admin) -> IssuedToken:
-    token, plaintext = store.tokens.issue(body.name, body.role, actor=principal.name)
+    lifetime = timedelta(days=body.expires_in_days)
+    token, plaintext = store.tokens.issue(body.name, body.role, principal.name, lifetime)
     return IssuedToken(**token.model_dump(), token=plaintext)
 
 

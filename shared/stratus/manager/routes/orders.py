@@ -13,6 +13,7 @@ from stratus.domain.orders import Fill, OrderStatus
 from stratus.domain.records import OrderEntry
 from stratus.manager.auth import Reader, Trader
 from stratus.manager.bodies import StrictJsonRoute
+from stratus.manager.errors import BadRequest
 from stratus.manager.routes.deps import StoreDep
 from stratus.manager.schemas import OrderIn, Paged, Paging, paged
 
@@ -51,9 +52,17 @@ def get_order(
     return store.portfolio.order(client_order_id)
 
 
-@router.post("/orders", response_model=Recorded)
-def record_order(body: OrderIn, store: StoreDep, principal: Trader) -> Recorded:
-    """Record the executor's order document; idempotent, never moves an order back."""
+@router.put("/orders/{client_order_id}", response_model=Recorded)
+def record_order(
+    client_order_id: Annotated[ClientOrderId, Path()],
+    body: OrderIn,
+    store: StoreDep,
+    principal: Trader,
+) -> Recorded:
+    """Record the executor's order document; idempotent, never moves an order back.
+    (A person's order is POST /orders: docs/control.md.)"""
+    if body.client_order_id != client_order_id:
+        raise BadRequest("order_id_mismatch", "the path and the document name other orders")
     changed = store.ledger.record_order(body.record(), actor=principal.name)
     return Recorded(client_order_id=body.client_order_id, changed=changed)
 

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import logging
-from contextlib import suppress
 from decimal import Decimal
 from functools import partial
 
 from stratus.domain.common import ZERO, Side
-from stratus.domain.errors import OrderNotFound, PermanentError
-from stratus.domain.orders import OrderStatus
+from stratus.domain.errors import PermanentError
 from stratus.domain.records import NotFound
 from stratus.domain.signals import Signal, SignalAction
 from stratus.domain.sizing import plan_orders
 from stratus.observability import log_fields
-from stratus.ports import Venue
-from stratus.service.outbox import close, finish, observe
+from stratus.service.handlers.control import cancel_order
 from stratus.service.services import Services
 
 log = logging.getLogger(__name__)
@@ -48,7 +45,7 @@ def on_signal(services: Services, signal: Signal) -> None:
     holding = _will_hold(services, signal) if closing else ZERO
     requests = plan(holding)
     if requests and policy.cancel_opposite:
-        withdrawn = cancel_opposite(services, venue, signal, requests[0].side)
+        withdrawn = cancel_opposite(services, signal, requests[0].side)
         if closing and withdrawn:
             requests = plan(holding - withdrawn)  # what was canceled will never fill
     for request in requests:
@@ -99,11 +96,10 @@ def _allocation(services: Services, signal: Signal) -> Decimal | None:
         return None
 
 
-def cancel_opposite(services: Services, venue: Venue, signal: Signal, side: Side) -> Decimal:
+def cancel_opposite(services: Services, signal: Signal, side: Side) -> Decimal:
     """Cancel the strategy's working orders on the other side of this symbol; returns
-    the signed quantity they will now never fill. An order not yet placed is canceled in
-    its document, which the executor then leaves alone; compare-and-set makes a race with
-    the executor a retry."""
+    the signed quantity they will now never fill (control.cancel_order's rules: one
+    being sent right now makes this a retry)."""
     withdrawn = ZERO
     for record in services.state.orders(signal.account, live=True):
         request = record.request
@@ -113,19 +109,9 @@ def cancel_opposite(services: Services, venue: Venue, signal: Signal, side: Side
             side.opposite,
         ):
             continue
-        if record.status is OrderStatus.PENDING:
-            detail = f"superseded by {signal.signal_id}"
-            finish(services, close(services, record, OrderStatus.CANCELED, "superseded", detail))
-            withdrawn += record.unfilled
-        elif record.exchange_order_id is not None:
-            # Filled or canceled meanwhile is fine: the lookup below says which.
-            with suppress(OrderNotFound):
-                venue.cancel(record.exchange_order_id, request.symbol)
-            seen = venue.lookup(record.client_order_id, request.symbol)
-            if seen is not None:
-                final = finish(services, observe(services, record, seen))
-                if final.status.is_terminal:
-                    withdrawn += (request.quantity - final.filled) * request.side.sign
+        final = cancel_order(services, record, "superseded", f"superseded by {signal.signal_id}")
+        if final.status.is_terminal:
+            withdrawn += (request.quantity - final.filled) * request.side.sign
         log.info(
             "opposite order canceled",
             extra=log_fields(client_order_id=record.client_order_id, signal_id=signal.signal_id),

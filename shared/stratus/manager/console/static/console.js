@@ -34,6 +34,28 @@
   });
   document.body.addEventListener("htmx:afterSwap", () => drawChart());
 
+  // Control buttons (cancel, close, flatten): confirmed, sent as JSON with the token; the
+  // manager's answer is shown, then the page reloads (docs/control.md).
+  content.addEventListener("click", async (event) => {
+    const button = event.target.closest("button.control");
+    if (!button || !confirm(button.dataset.confirm)) return;
+    button.disabled = true;
+    const init = { method: button.dataset.method, headers: { Authorization: "Bearer " + token() } };
+    if (button.dataset.body) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = button.dataset.body;
+    }
+    const answer = await fetch(button.dataset.url, init);
+    const text = await answer.text();
+    let said = text;
+    try {
+      const data = JSON.parse(text);
+      said = answer.ok ? (data.done === undefined ? "requested" : (data.done ? "done" : "in progress: press again")) : (data.error + ": " + JSON.stringify(data.detail));
+    } catch (ignored) { /* not JSON: shown as it came */ }
+    note({ type: "control", text: button.textContent + " " + answer.status + " " + said });
+    refreshSoon();
+  });
+
   function showSignIn(message) {
     sessionStorage.removeItem(KEY);
     signIn.hidden = false;
@@ -110,6 +132,7 @@
   }
 
   function describe(m) {
+    if (m.type === "control") return m.text;
     if (m.type === "update" || m.type === "close") {
       const p = m.position;
       return (m.type === "close" ? "closed " : "position ") + p.account + "/" + p.strategy + " " + p.symbol + " " + p.quantity + " @ " + p.average_entry;
