@@ -58,11 +58,13 @@ def trade(services: Services, account: str, eth_limit: Decimal) -> None:
 
 
 def exchange_view(services: Services, account: str) -> tuple[object, ...]:
+    """What the venue holds, without its marks: on the wall clock they move between reads."""
     venue = services.exchanges.for_account(account)
     working = sorted(
         (o.client_order_id or "", o.order.exchange_order_id) for o in venue.open_orders()
     )
-    return venue.positions(), working, venue.balances()
+    held = sorted((p.symbol, p.quantity, p.entry_price) for p in venue.positions())
+    return held, working, venue.balances()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
