@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from stratus.adapters.sql.tables import MarkRow, PositionRow
 from stratus.adapters.sql.types import plain
 from stratus.domain.common import ZERO
-from stratus.domain.performance import HUNDRED, Summary, SummaryFold
+from stratus.domain.performance import Summary, SummaryFold
 from stratus.domain.portfolio import PortfolioMetrics
 
 
@@ -84,7 +84,7 @@ def aggregate_summary(session: Session, where: Any, threshold: Decimal) -> Summa
         closing_fills=closing,
         win_rate=Decimal(wins) / closing if closing else None,
         profit_factor=_money(profit) / _money(loss) if loss else None,
-        largest_position_pct=largest / gross * HUNDRED if gross > ZERO else None,
+        largest_position_share=largest / gross if gross > ZERO else None,
         positions_at_risk=int(at_risk),
     )
 

@@ -15,6 +15,8 @@ from stratus.domain.common import Identifier, Symbol
 from stratus.domain.performance import MarkedPosition
 from stratus.manager.auth import Reader, Trader
 from stratus.manager.bodies import StrictJsonRoute
+from stratus.manager.numbers import Money, Quantity
+from stratus.manager.numbers import Price as PriceOut
 from stratus.manager.routes.deps import StoreDep
 from stratus.manager.schemas import Asset, FillIn, Mode, Paged, Paging, Price, Status, Wallet, paged
 
@@ -28,17 +30,17 @@ class PositionOut(BaseModel):
     asset: str
     mode: str
     status: str
-    quantity: Decimal
-    average_entry: Decimal
-    realized_pnl: Decimal
-    fees: Decimal
+    quantity: Quantity
+    average_entry: PriceOut
+    realized_pnl: Money
+    fees: Money
     closing_fills: int
     winning_fills: int
     updated_at: datetime | None
     version: int
-    mark_price: Decimal | None  # the latest price (the watcher's, a fill's, a snapshot's)
+    mark_price: PriceOut | None  # the latest price (the watcher's, a fill's, a snapshot's)
     mark_time: datetime | None  # when the exchange quoted it
-    unrealized_pnl: Decimal | None  # at mark_price; None without a mark
+    unrealized_pnl: Money | None  # at mark_price; None without a mark
 
     @classmethod
     def of(cls, marked: MarkedPosition) -> PositionOut:
@@ -85,12 +87,12 @@ class Mismatch(BaseModel):
     account: str
     strategy: str
     symbol: str
-    stored_quantity: Decimal
-    replayed_quantity: Decimal
-    stored_average_entry: Decimal
-    replayed_average_entry: Decimal
-    stored_realized_pnl: Decimal
-    replayed_realized_pnl: Decimal
+    stored_quantity: Quantity
+    replayed_quantity: Quantity
+    stored_average_entry: PriceOut
+    replayed_average_entry: PriceOut
+    stored_realized_pnl: Money
+    replayed_realized_pnl: Money
 
 
 class Validation(BaseModel):
@@ -123,12 +125,12 @@ class SnapshotOut(BaseModel):
     account: str
     strategy: str
     symbol: str
-    quantity: Decimal
-    average_entry: Decimal
-    mark_price: Decimal
-    realized_pnl: Decimal
-    unrealized_pnl: Decimal
-    fees: Decimal
+    quantity: Quantity
+    average_entry: PriceOut
+    mark_price: PriceOut
+    realized_pnl: Money
+    unrealized_pnl: Money
+    fees: Money
 
 
 @router.get("/positions", response_model=Paged[PositionOut])
