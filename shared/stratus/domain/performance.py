@@ -69,8 +69,6 @@ class MarkedPosition:
 class Summary:
     metrics: PortfolioMetrics
     closing_fills: int
-    win_rate: Decimal | None  # winning closing fills / closing fills
-    profit_factor: Decimal | None  # gross profit / gross loss; None without losses
     largest_position_share: Decimal | None  # largest notional / gross exposure (fraction)
     positions_at_risk: int  # open, losing more than the threshold fraction of notional
 
@@ -151,8 +149,6 @@ class SummaryFold:
         return Summary(
             metrics=metrics,
             closing_fills=closing,
-            win_rate=Decimal(self.wins) / closing if closing else None,
-            profit_factor=self.profit / self.loss if self.loss > ZERO else None,
             largest_position_share=self.largest / gross if gross > ZERO else None,
             positions_at_risk=self.risky,
         )

@@ -8,8 +8,10 @@ from fastapi import APIRouter, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from stratus.adapters.sql.portfolio import LedgerFilter, PositionFilter
+from stratus.adapters.sql.round_trips import TripFilter
+from stratus.domain.analytics import lifetime_stats
 from stratus.domain.common import Identifier, Symbol
-from stratus.domain.performance import exposure_by_asset
+from stratus.domain.performance import asset_of, exposure_by_asset, mode_of
 from stratus.domain.portfolio import PortfolioMetrics
 from stratus.manager.auth import Reader, Trader
 from stratus.manager.bodies import StrictJsonRoute
@@ -44,6 +46,7 @@ class MetricsOut(BaseModel):
 
 class SummaryOut(MetricsOut):
     closing_fills: int
+    trades: int  # closed round trips (docs/analytics.md), as are the next two
     win_rate: Fraction | None
     profit_factor: Ratio | None
     largest_position_share: Fraction | None
@@ -92,11 +95,18 @@ def summary(
     threshold = Decimal(str(services.settings.unrealized_loss_warning))
     where = PositionFilter(account, strategy, None, asset, mode)
     result = store.portfolio.summary(where, threshold)
+    trips = [
+        trip
+        for trip in store.trips.all(TripFilter(account, strategy))
+        if asset in (None, asset_of(trip.symbol)) and mode in (None, mode_of(trip.symbol))
+    ]
+    trades = lifetime_stats(trips)
     return SummaryOut(
         **MetricsOut.of(result.metrics).model_dump(),
         closing_fills=result.closing_fills,
-        win_rate=result.win_rate,
-        profit_factor=result.profit_factor,
+        trades=trades.trades,
+        win_rate=trades.win_rate,
+        profit_factor=trades.profit_factor,
         largest_position_share=result.largest_position_share,
         positions_at_risk=result.positions_at_risk,
         at_risk_threshold=threshold,
