@@ -87,7 +87,7 @@ def test_summary_matches_a_recomputation_of_the_trips(api: Api) -> None:
         assert answer["trades"] == len(closed)
         assert (answer["wins"], answer["losses"]) == (len(wins), len(losses))
         assert answer["win_rate"] == _six(Decimal(len(wins)) / len(nets))
-        assert answer["profit_factor"] == _six(sum(wins) / -sum(losses))
+        assert answer["profit_factor"] == _six(sum(wins, Decimal(0)) / -sum(losses, Decimal(0)))
         assert abs(Decimal(answer["net_pnl"]) - sum(nets)) <= Decimal("0.00000001")
 
 
