@@ -157,6 +157,18 @@ def summary(
 ) -> SummaryOut:
     """The metrics of the trades that closed in [since, until): by default from the first
     trip's opening to now."""
+    return summarize(store, account, strategy, symbol, since, until)
+
+
+def summarize(
+    store: Store,
+    account: str | None = None,
+    strategy: str | None = None,
+    symbol: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> SummaryOut:
+    """GET /analytics/summary's answer (the console's PnL page shows it too)."""
     trips = store.trips.all(TripFilter(account, strategy, symbol))
     start, end = _period(store, trips, since, until)
     if end - start > timedelta(days=MAX_DAYS):
