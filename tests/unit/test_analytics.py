@@ -7,8 +7,9 @@ from decimal import Decimal as D
 
 from stratus.domain.analytics import (
     Interval,
-    buckets,
+    bucket_count,
     equity_curve,
+    just_after,
     lifetime_stats,
     max_drawdown,
     sharpe,
@@ -103,9 +104,19 @@ def test_equity_curve_buckets() -> None:
     assert [p.at for p in points] == [DAY0, DAY0 + timedelta(days=1), DAY0 + timedelta(days=2)]
     assert (
         len(equity_curve(EXAMPLE, DAY0, end, Interval.HOUR))
-        == buckets(DAY0, end, Interval.HOUR)
+        == bucket_count(DAY0, end, Interval.HOUR)
         == 72
     )
     weeks = equity_curve(EXAMPLE, DAY0, end, Interval.WEEK)  # 2026-03-01 is a Sunday
     assert [p.at for p in weeks] == [DAY0 - timedelta(days=6), DAY0 + timedelta(days=1)]
     assert [p.trades for p in weeks] == [1, 3]
+
+
+def test_periods_at_the_end_of_time_do_not_overflow() -> None:
+    last = datetime.max.replace(tzinfo=UTC)
+    start = last - timedelta(days=2)
+    assert just_after(last) == last
+    assert trade_stats([], start, last).sharpe is None  # three days of zero PnL
+    assert len(equity_curve([], start, last, Interval.HOUR)) == bucket_count(
+        start, last, Interval.HOUR
+    )

@@ -118,7 +118,13 @@ def lifetime_stats(trips: Iterable[RoundTrip]) -> TradeStats:
     closes = [t.closed_at for t in everything if t.closed_at is not None]
     if not closes:
         return trade_stats([], EPOCH, EPOCH)  # no trade: nothing depends on the period
-    return trade_stats(everything, min(closes), max(closes) + timedelta(microseconds=1))
+    return trade_stats(everything, min(closes), just_after(max(closes)))
+
+
+def just_after(moment: datetime) -> datetime:
+    """The end of a half-open period that holds `moment` (the last one there is, too)."""
+    latest = datetime.max.replace(tzinfo=UTC)
+    return moment if moment >= latest else moment + timedelta(microseconds=1)
 
 
 def max_drawdown(nets: Sequence[Decimal]) -> Decimal:
@@ -136,11 +142,10 @@ def daily_pnl(trades: Iterable[RoundTrip], start: datetime, end: datetime) -> li
     """Net PnL of each UTC calendar day touching [start, end), days without trades as 0."""
     first = start.astimezone(UTC).date()
     last = (end - timedelta(microseconds=1)).astimezone(UTC).date()
-    days: dict[date, Decimal] = {}
-    day = first
-    while day <= last:
-        days[day] = ZERO
-        day += ONE_DAY
+    # Counted, not stepped past `last`: the day after 9999-12-31 does not exist.
+    days: dict[date, Decimal] = {
+        first + timedelta(days=n): ZERO for n in range((last - first).days + 1)
+    }
     for trade in trades:
         assert trade.closed_at is not None
         closed = trade.closed_at.astimezone(UTC).date()
@@ -198,11 +203,10 @@ def equity_curve(
 ) -> list[EquityPoint]:
     """Net PnL per bucket of `interval` from the one holding `start` to the one holding
     the last moment before `end`, with the running equity and drawdown."""
-    buckets: dict[datetime, list[Decimal]] = {}
-    at = interval.floor(start)
-    while at < end:
-        buckets[at] = []
-        at += interval.step
+    first = interval.floor(start)
+    buckets: dict[datetime, list[Decimal]] = {
+        first + n * interval.step: [] for n in range(bucket_count(start, end, interval))
+    }
     for trade in trades_in(trips, start, end):
         assert trade.closed_at is not None
         buckets[interval.floor(trade.closed_at)].append(trade.net_pnl)
@@ -215,7 +219,7 @@ def equity_curve(
     return points
 
 
-def buckets(start: datetime, end: datetime, interval: Interval) -> int:
+def bucket_count(start: datetime, end: datetime, interval: Interval) -> int:
     """How many points equity_curve would give (to bound a request before computing)."""
     first = interval.floor(start)
     return max(0, -(-(end - first) // interval.step))

@@ -13,8 +13,9 @@ from stratus.domain.analytics import (
     EquityPoint,
     Interval,
     TradeStats,
-    buckets,
+    bucket_count,
     equity_curve,
+    just_after,
     trade_stats,
 )
 from stratus.domain.common import Identifier, Symbol
@@ -30,7 +31,6 @@ from stratus.manager.store import Store
 router = APIRouter(prefix="/analytics", tags=["analytics"], route_class=StrictJsonRoute)
 MAX_POINTS = 5_000  # of one equity curve: a year of hours, a decade of days
 MAX_DAYS = 3_660  # of one summary (its daily series)
-_TICK = timedelta(microseconds=1)
 
 
 class TradeOut(BaseModel):
@@ -199,7 +199,7 @@ def pnl_history(
     `since`, with the drawdown below its running peak."""
     trips = store.trips.all(TripFilter(account, strategy, symbol))
     start, end = _period(store, trips, since, until)
-    if buckets(start, end, interval) > MAX_POINTS:
+    if bucket_count(start, end, interval) > MAX_POINTS:
         raise BadRequest(
             "too_many_points", f"at most {MAX_POINTS} points: a longer interval or a shorter range"
         )
@@ -213,7 +213,7 @@ def _period(
     """[since, until), by default from the first trip's opening to now (or just past the
     last fill, should the ledger hold fills stamped later than this clock)."""
     latest = (trip.closed_at or trip.opened_at for trip in trips)
-    end = until or max([store.ledger.clock.now(), *(t + _TICK for t in latest)])
+    end = until or max([store.ledger.clock.now(), *(just_after(t) for t in latest)])
     start = since or min((trip.opened_at for trip in trips), default=end)
     if start > end:
         raise BadRequest("empty_range", "since must not be after until")
