@@ -103,7 +103,8 @@ def test_random_streams_agree_with_an_independent_recomputation(
     for symbol in {f.symbol for f in fills}:  # trips add up to their position
         mine = [t for t in trips if t.symbol == symbol]
         position = replay([f for f in fills if f.symbol == symbol], "a", "s", symbol)
-        assert sum((t.gross_pnl for t in mine), D(0)) == position.realized_pnl
+        # Equal but for the 28th digit: the sums round in a different order.
+        assert abs(sum((t.gross_pnl for t in mine), D(0)) - position.realized_pnl) < TINY
         assert abs(sum((t.fees for t in mine), D(0)) - position.fees) < TINY
         open_size = sum((t.size * t.side.sign for t in mine if t.is_open), D(0))
         assert open_size == position.quantity

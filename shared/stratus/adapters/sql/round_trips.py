@@ -15,7 +15,7 @@ from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.tables import RoundTripRow
 from stratus.domain.orders import Fill
 from stratus.domain.positions import Position
-from stratus.domain.round_trips import Direction, RoundTrip, advance, round_trips
+from stratus.domain.round_trips import Direction, RoundTrip, TripStatus, advance, round_trips
 
 _FIELDS = (
     "trip_id", "account", "strategy", "symbol", "opened_at", "closed_at", "size", "max_size",
@@ -41,7 +41,7 @@ def open_trip_row(
         RoundTripRow.account == account,
         RoundTripRow.strategy == strategy,
         RoundTripRow.symbol == symbol,
-        RoundTripRow.status == "open",
+        RoundTripRow.status == TripStatus.OPEN.value,
     )
     return session.scalars(query).first()
 
