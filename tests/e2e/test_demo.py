@@ -24,7 +24,7 @@ def test_demo_prints_orders_fills_positions_and_rejections() -> None:
         check=True,
     )
     out = result.stdout
-    for heading in ("Signals", "Orders", "Fills", "Positions", "Portfolio"):
+    for heading in ("Signals", "Orders", "Fills", "Positions", "Portfolio", "Trades"):
         assert f"\n{heading}" in out
     assert "refused 400: invalid_field (symbol: Field required)" in out
     assert "refused 400: invalid_field (quantity: '-1': this amount cannot be negative)" in out
@@ -33,6 +33,7 @@ def test_demo_prints_orders_fills_positions_and_rejections() -> None:
     assert "leg rejected: max_order_balance_ratio" in out
     assert "deduplicated: no new order" in out
     assert " NO" not in out.split("Positions")[1].split("Portfolio")[0]
+    assert "net pnl (gross - fees)" in out.split("\nTrades")[1]
 
 
 def test_positions_follow_from_fills_even_with_every_message_delivered_twice() -> None:

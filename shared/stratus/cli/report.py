@@ -1,15 +1,19 @@
-"""What the demo prints: signals and their fate, orders, fills, positions, portfolio."""
+"""What the demo prints: signals and their fate, orders, fills, positions, portfolio and
+trades (round trips, net of fees)."""
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from stratus.adapters.local_bus import LocalBus
 from stratus.cli.tables import amount, money, table
+from stratus.domain.analytics import lifetime_stats
 from stratus.domain.portfolio import portfolio_metrics
 from stratus.domain.positions import replay
+from stratus.domain.round_trips import round_trips
 from stratus.service.services import Services
 
 if TYPE_CHECKING:
@@ -24,6 +28,7 @@ def render(services: Services, bus: LocalBus, outcomes: list[Outcome]) -> str:
             _fills(services),
             _positions(services),
             _portfolio(services),
+            _trades(services),
         ]
     )
 
@@ -179,3 +184,26 @@ def _portfolio(services: Services) -> str:
         ["net pnl", money(m.net_pnl)],
     ]
     return table("Portfolio", ["metric", "value"], rows)
+
+
+def _trades(services: Services) -> str:
+    """The metrics of docs/analytics.md over every closed round trip."""
+    trips = round_trips(services.ledger.fills())
+    s = lifetime_stats(trips)
+
+    def shown(value: Decimal | None, places: int = 2) -> str:
+        return "-" if value is None else money(value, places)
+
+    rows = [
+        ["trades (wins / losses)", f"{s.trades} ({s.wins} / {s.losses})"],
+        ["open round trips", str(sum(trip.is_open for trip in trips))],
+        ["win rate", "-" if s.win_rate is None else f"{money(s.win_rate * 100, 1)}%"],
+        ["profit factor", shown(s.profit_factor)],
+        ["net pnl (gross - fees)", f"{money(s.net_pnl)} ({money(s.gross_pnl)} - {money(s.fees)})"],
+        ["expectancy per trade", shown(s.expectancy)],
+        ["average win / loss", f"{shown(s.average_win)} / {shown(s.average_loss)}"],
+        ["max drawdown", money(s.max_drawdown)],
+    ]
+    return table(
+        "Trades (closed round trips, net of fees: docs/analytics.md)", ["metric", "value"], rows
+    )

@@ -9,7 +9,14 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from stratus.domain.common import ZERO, FiniteDecimal, Identifier, Message, NonNegativeDecimal
+from stratus.domain.common import (
+    ZERO,
+    ExactDecimal,
+    FiniteDecimal,
+    Identifier,
+    Message,
+    NonNegativeDecimal,
+)
 from stratus.domain.records import Conflict
 
 
@@ -51,9 +58,9 @@ class Balance(BaseModel):
 
     account: str
     asset: str
-    free: Decimal
-    used: Decimal
-    total: Decimal
+    free: ExactDecimal
+    used: ExactDecimal
+    total: ExactDecimal
     source: BalanceSource
     updated_at: datetime
     version: int
@@ -87,7 +94,7 @@ class BalanceSnapshot(BaseModel):
     taken_at: datetime
     account: str
     asset: str
-    total: Decimal
+    total: ExactDecimal
 
 
 class Allocation(BaseModel):
@@ -95,7 +102,7 @@ class Allocation(BaseModel):
 
     account: str
     strategy: str
-    amount: Decimal
+    amount: ExactDecimal
     updated_at: datetime
     version: int
 

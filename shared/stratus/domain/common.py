@@ -6,7 +6,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
 IDENTIFIER_MAX = 128
 # Starts with a letter or digit: no id is "." or "..", which URLs would resolve away.
@@ -19,9 +19,14 @@ Identifier = Annotated[
 Symbol = Annotated[
     str, StringConstraints(max_length=64, pattern=r"^[A-Z0-9]+/[A-Z0-9]+(:[A-Z0-9]+)?$")
 ]
-PositiveDecimal = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
-NonNegativeDecimal = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
-FiniteDecimal = Annotated[Decimal, Field(allow_inf_nan=False)]
+# Decimals travel as positional text: "60000" and "0.00000001", never "6E+4" or "1E-8"
+# (str() would write those). Values are exact, as recorded; the manager rounds what it
+# computes (stratus.manager.numbers).
+POSITIONAL = PlainSerializer(lambda value: format(value, "f"), return_type=str, when_used="json")
+ExactDecimal = Annotated[Decimal, POSITIONAL]
+PositiveDecimal = Annotated[Decimal, Field(gt=0, allow_inf_nan=False), POSITIONAL]
+NonNegativeDecimal = Annotated[Decimal, Field(ge=0, allow_inf_nan=False), POSITIONAL]
+FiniteDecimal = Annotated[Decimal, Field(allow_inf_nan=False), POSITIONAL]
 
 ZERO = Decimal(0)
 

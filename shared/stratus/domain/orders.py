@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from stratus.domain.common import (
     ZERO,
+    ExactDecimal,
     Identifier,
     Message,
     NonNegativeDecimal,
@@ -169,9 +170,9 @@ class ExchangeOrder(BaseModel):
 
     exchange_order_id: str
     status: OrderStatus
-    filled: Decimal
-    cost: Decimal  # filled quantity x average price, quote currency
-    fee: Decimal
+    filled: ExactDecimal
+    cost: ExactDecimal  # filled quantity x average price, quote currency
+    fee: ExactDecimal
     fee_currency: str
     liquidity: Liquidity
     updated_at: datetime
@@ -193,9 +194,9 @@ class OrderRecord(BaseModel):
     request: OrderRequest
     status: OrderStatus = OrderStatus.PENDING
     exchange_order_id: str | None = None
-    filled: Decimal = ZERO
-    cost: Decimal = ZERO
-    fee: Decimal = ZERO
+    filled: ExactDecimal = ZERO
+    cost: ExactDecimal = ZERO
+    fee: ExactDecimal = ZERO
     fills: tuple[Fill, ...] = ()
     published: int = 0  # fills[:published] are known to be on the executions topic
     unsettled: bool = False  # the status or fills changed and the world was not yet told

@@ -7,12 +7,11 @@ resent copy accepted after a refusal, say) never hides a graver one.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import AwareDatetime
 
-from stratus.domain.common import Identifier, Message
+from stratus.domain.common import ExactDecimal, Identifier, Message
 
 
 class SignalStatus(StrEnum):
@@ -53,7 +52,7 @@ class SignalOutcome(Message):
     strategy: str | None = None
     symbol: str | None = None
     action: str | None = None
-    quantity: Decimal | None = None  # None: sized by Stratus
+    quantity: ExactDecimal | None = None  # None: sized by Stratus
     status: SignalStatus
     reason: str | None = None  # None while accepted
     detail: str | None = None

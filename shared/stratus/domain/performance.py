@@ -13,8 +13,6 @@ from stratus.domain.orders import Fill
 from stratus.domain.portfolio import PortfolioMetrics
 from stratus.domain.positions import Position
 
-HUNDRED = Decimal(100)
-
 
 def asset_of(symbol: str) -> str:
     """The base currency: BTC for BTC/USDT and BTC/USDT:USDT."""
@@ -71,9 +69,7 @@ class MarkedPosition:
 class Summary:
     metrics: PortfolioMetrics
     closing_fills: int
-    win_rate: Decimal | None  # winning closing fills / closing fills
-    profit_factor: Decimal | None  # gross profit / gross loss; None without losses
-    largest_position_pct: Decimal | None  # largest notional as % of gross exposure
+    largest_position_share: Decimal | None  # largest notional / gross exposure (fraction)
     positions_at_risk: int  # open, losing more than the threshold fraction of notional
 
 
@@ -153,9 +149,7 @@ class SummaryFold:
         return Summary(
             metrics=metrics,
             closing_fills=closing,
-            win_rate=Decimal(self.wins) / closing if closing else None,
-            profit_factor=self.profit / self.loss if self.loss > ZERO else None,
-            largest_position_pct=self.largest / gross * HUNDRED if gross > ZERO else None,
+            largest_position_share=self.largest / gross if gross > ZERO else None,
             positions_at_risk=self.risky,
         )
 
@@ -167,7 +161,7 @@ class Exposure:
     short: Decimal  # notional of short positions (positive)
     net: Decimal
     gross: Decimal
-    share_pct: Decimal  # of the portfolio's gross exposure
+    share: Decimal  # fraction of the portfolio's gross exposure
 
 
 def exposure_by_asset(
@@ -191,7 +185,7 @@ def exposure_by_asset(
             short=shorts[asset],
             net=longs[asset] - shorts[asset],
             gross=longs[asset] + shorts[asset],
-            share_pct=(longs[asset] + shorts[asset]) / total * HUNDRED if total else ZERO,
+            share=(longs[asset] + shorts[asset]) / total if total else ZERO,
         )
         for asset in sorted(longs)
     ]

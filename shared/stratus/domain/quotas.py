@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
+from stratus.domain.common import ExactDecimal
+
 
 class Quota(BaseModel):
     """None disables a limit. Notionals and losses are in the account's currency."""
@@ -16,19 +18,19 @@ class Quota(BaseModel):
 
     account: str
     strategy: str
-    max_notional: Decimal | None = None  # all held reservations together
-    max_order_notional: Decimal | None = None
+    max_notional: ExactDecimal | None = None  # all held reservations together
+    max_order_notional: ExactDecimal | None = None
     max_open_orders: int | None = None
-    max_daily_loss: Decimal | None = None  # realized net of fees since UTC midnight
+    max_daily_loss: ExactDecimal | None = None  # realized net of fees since UTC midnight
     updated_at: datetime
     version: int
 
 
 @dataclass(frozen=True)
 class QuotaUsage:
-    held_notional: Decimal
+    held_notional: ExactDecimal
     open_orders: int
-    daily_pnl: Decimal  # negative is a loss
+    daily_pnl: ExactDecimal  # negative is a loss
 
 
 def refusal(quota: Quota, usage: QuotaUsage, notional: Decimal) -> str | None:

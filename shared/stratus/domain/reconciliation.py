@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from stratus.domain.common import Identifier, Message, Symbol
+from stratus.domain.common import ExactDecimal, Identifier, Message, Symbol
 
 RECONCILIATION_STRATEGY = "reconciliation"  # books drift nobody's order explains
 
@@ -17,8 +15,8 @@ class Drift(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     symbol: Symbol
-    ledger_quantity: Decimal
-    exchange_quantity: Decimal
+    ledger_quantity: ExactDecimal
+    exchange_quantity: ExactDecimal
     correction_fill_id: str  # the fill that books the difference
 
 
@@ -31,7 +29,7 @@ class ReconciliationReport(Message):
     canceled_stale: list[str]
     unknown_orders: list[str]  # working on the exchange, unknown to Stratus
     drifts: list[Drift]
-    balances: dict[str, Decimal]
+    balances: dict[str, ExactDecimal]
     # Symbols not judged this run: an order was being sent, or the exchange position
     # moved while the ledger was read. The next run judges them.
     deferred: list[Symbol] = []

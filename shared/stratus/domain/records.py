@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
+from stratus.domain.common import ExactDecimal
 from stratus.domain.errors import StratusError
 
 
@@ -47,12 +47,12 @@ class OrderEntry(BaseModel):
     symbol: str
     side: str
     order_type: str
-    quantity: Decimal
-    limit_price: Decimal | None
+    quantity: ExactDecimal
+    limit_price: ExactDecimal | None
     status: str
-    filled: Decimal
-    cost: Decimal
-    fee: Decimal
+    filled: ExactDecimal
+    cost: ExactDecimal
+    fee: ExactDecimal
     detail: str
     created_at: datetime
     updated_at: datetime

@@ -22,6 +22,7 @@ from stratus.manager.recorder import Recorder
 from stratus.manager.routes import (
     accounts,
     admin,
+    analytics,
     control,
     funds,
     health,
@@ -77,7 +78,18 @@ def create_app(services: Services | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(errors.TraceMiddleware)
     app.include_router(health.router)
-    for module in (accounts, positions, portfolio, funds, orders, control, outcomes, admin, me):
+    for module in (
+        accounts,
+        positions,
+        portfolio,
+        analytics,
+        funds,
+        orders,
+        control,
+        outcomes,
+        admin,
+        me,
+    ):
         app.include_router(module.router, prefix=API)
     app.include_router(live.router)
     app.include_router(pages.router)

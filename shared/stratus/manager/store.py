@@ -12,6 +12,7 @@ from stratus.adapters.sql.ledger import SqlLedger
 from stratus.adapters.sql.outcomes import SqlOutcomes
 from stratus.adapters.sql.portfolio import SqlPortfolio
 from stratus.adapters.sql.quotas import SqlQuotas
+from stratus.adapters.sql.round_trips import SqlRoundTrips
 from stratus.adapters.sql.tokens import SqlTokens
 from stratus.crypto import Vault
 from stratus.service.services import Services
@@ -28,6 +29,7 @@ class Store:
     tokens: SqlTokens
     audit: SqlAuditLog
     outcomes: SqlOutcomes
+    trips: SqlRoundTrips
 
     @classmethod
     def of(cls, services: Services) -> Store:
@@ -49,4 +51,5 @@ class Store:
             tokens=SqlTokens(database, clock),
             audit=SqlAuditLog(database),
             outcomes=SqlOutcomes(database),
+            trips=SqlRoundTrips(database),
         )

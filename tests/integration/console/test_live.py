@@ -129,3 +129,16 @@ def test_marks_reach_the_positions_stream() -> None:
             "marks": [{"symbol": "BTC/USDT:USDT", "price": "100.5", "at": "2026-01-05T00:00:00Z"}],
         },
     )
+
+
+def test_the_pnl_page_shows_trade_metrics_and_trades(up: Up) -> None:
+    up.webhook(signal("rt-1"))
+    up.webhook(signal("rt-2", action="close", quantity=None))
+    page = up.client.get("/console/pnl", headers=ADMIN).text
+    assert 'id="trade-metrics"' in page
+    assert "trades (wins / losses)</th><td>1 (" in page
+    summary = up.client.get("/api/v1/analytics/summary", headers=ADMIN).json()
+    assert summary["trades"] == 1
+    [trade] = up.client.get("/api/v1/analytics/trades", headers=ADMIN).json()["items"]
+    assert trade["id"] in page
+    assert trade["status"] == "closed"

@@ -72,9 +72,7 @@ def test_summary_rates_and_risk() -> None:
     result = summarize([btc, eth, loser], marks, D("0.05"))
     assert result.metrics.open_positions == 2
     assert result.metrics.closed_positions == 1
-    assert result.win_rate == D("0.5")  # one win (+10), one loss (-10)
-    assert result.profit_factor == D(1)
-    assert result.largest_position_pct == D(100) / D(180) * 100  # the ETH short
+    assert result.largest_position_share == D(100) / D(180)  # the ETH short
     assert result.positions_at_risk == 1
     assert result.metrics.gross_exposure == D(180)
     assert result.metrics.net_exposure == D(-20)
@@ -82,7 +80,7 @@ def test_summary_rates_and_risk() -> None:
 
 def test_summary_of_nothing_has_no_rates() -> None:
     result = summarize([], {}, D("0.05"))
-    assert (result.win_rate, result.profit_factor, result.largest_position_pct) == (None,) * 3
+    assert result.largest_position_share is None
 
 
 def test_exposure_by_asset_splits_long_and_short() -> None:
@@ -97,7 +95,7 @@ def test_exposure_by_asset_splits_long_and_short() -> None:
     ]
     [btc] = exposure_by_asset(positions, {"BTC/USDT": D(110)})
     assert (btc.long, btc.short, btc.net, btc.gross) == (D(110), D(200), D(-90), D(310))
-    assert btc.share_pct == D(100)
+    assert btc.share == D(1)
 
 
 def test_asset_and_mode_come_from_the_unified_symbol() -> None:

@@ -28,6 +28,7 @@ from stratus.adapters.sql.convert import (
 from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.marks import load_dated_marks, store_marks
 from stratus.adapters.sql.quotas import release_in
+from stratus.adapters.sql.round_trips import follow_fill, replace_trips
 from stratus.adapters.sql.schema_head import at_head
 from stratus.adapters.sql.tables import (
     BalanceSnapshotRow,
@@ -97,11 +98,12 @@ class SqlLedger:
             added = fill_row(fill, ZERO, before.version + 1 if existed else 1)
             session.add(added)
             if row is not None and _arrived_late(session, row, fill):
-                # The position follows execution order, not arrival order.
+                # The position and its round trips follow execution order, not arrival.
                 after = _rebuilt(session, TrackedPosition(flat))
             else:
                 after = before.apply(fill)
                 added.realized_pnl = after.position.realized_pnl - before.position.realized_pnl
+                follow_fill(session, before.position, fill)
             if row is None:
                 row = PositionRow()
                 session.add(row)
@@ -264,7 +266,7 @@ def _arrived_late(session: Session, row: PositionRow, fill: Fill) -> bool:
 
 def _rebuilt(session: Session, flat: TrackedPosition) -> TrackedPosition:
     """The position replayed from all its fills in execution order, and each fill's
-    realized PnL set again to what it realizes in that order."""
+    realized PnL set again to what it realizes in that order; its round trips replayed."""
     held = flat.position
     rows = session.scalars(
         select(FillRow).where(
@@ -274,10 +276,12 @@ def _rebuilt(session: Session, flat: TrackedPosition) -> TrackedPosition:
         )
     ).all()
     tracked = flat
-    for row, fill in sorted(((r, fill_of(r)) for r in rows), key=lambda p: execution_order(p[1])):
+    replayed = sorted(((r, fill_of(r)) for r in rows), key=lambda p: execution_order(p[1]))
+    for row, fill in replayed:
         after = tracked.apply(fill)
         row.realized_pnl = after.position.realized_pnl - tracked.position.realized_pnl
         tracked = after
+    replace_trips(session, [fill for _, fill in replayed], held.account, held.strategy, held.symbol)
     return tracked
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from stratus.adapters.sql.tables import MarkRow, PositionRow
 from stratus.adapters.sql.types import plain
 from stratus.domain.common import ZERO
-from stratus.domain.performance import HUNDRED, Summary, SummaryFold
+from stratus.domain.performance import Summary, SummaryFold
 from stratus.domain.portfolio import PortfolioMetrics
 
 
@@ -41,9 +41,6 @@ def aggregate_summary(session: Session, where: Any, threshold: Decimal) -> Summa
             when(opened, unrealized),
             func.sum(p.fees),
             func.sum(p.closing_fills),
-            func.sum(p.winning_fills),
-            func.sum(p.gross_profit),
-            func.sum(p.gross_loss),
             func.max(case((opened, notional), else_=None)),
             when(risky, 1),
         ).select_from(
@@ -62,9 +59,6 @@ def aggregate_summary(session: Session, where: Any, threshold: Decimal) -> Summa
         unreal,
         fees,
         closing,
-        wins,
-        profit,
-        loss,
         largest,
         at_risk,
     ) = (ZERO if value is None else value for value in row)
@@ -78,13 +72,10 @@ def aggregate_summary(session: Session, where: Any, threshold: Decimal) -> Summa
         _money(unreal),
         _money(fees),
     )
-    closing, wins = int(closing), int(wins)
     return Summary(
         metrics=metrics,
-        closing_fills=closing,
-        win_rate=Decimal(wins) / closing if closing else None,
-        profit_factor=_money(profit) / _money(loss) if loss else None,
-        largest_position_pct=largest / gross * HUNDRED if gross > ZERO else None,
+        closing_fills=int(closing),
+        largest_position_share=largest / gross if gross > ZERO else None,
         positions_at_risk=int(at_risk),
     )
 

@@ -166,3 +166,35 @@ class BalanceSnapshotRow(Base):
     total: Mapped[Decimal] = mapped_column(Money())
 
     __table_args__ = (Index(None, "account", "taken_at"),)  # one account's history
+
+
+class RoundTripRow(Base):
+    """A strategy position from leaving zero to coming back (stratus.domain.round_trips),
+    kept by the ledger in the transaction that applies each fill."""
+
+    __tablename__ = "round_trips"
+
+    trip_id: Mapped[str] = mapped_column(String(160), primary_key=True)  # its first fill
+    account: Mapped[str] = mapped_column(String(128))
+    strategy: Mapped[str] = mapped_column(String(128))
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(5))  # long, short
+    status: Mapped[str] = mapped_column(String(6))  # open, closed
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    size: Mapped[Decimal] = mapped_column(Money())
+    max_size: Mapped[Decimal] = mapped_column(Money())
+    entry_quantity: Mapped[Decimal] = mapped_column(Money())
+    entry_notional: Mapped[Decimal] = mapped_column(Money())
+    exit_quantity: Mapped[Decimal] = mapped_column(Money())
+    exit_notional: Mapped[Decimal] = mapped_column(Money())
+    gross_pnl: Mapped[Decimal] = mapped_column(Money())
+    fees: Mapped[Decimal] = mapped_column(Money())
+    fills: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index(None, "account", "strategy", "symbol", "status"),
+        Index(None, "account", "opened_at"),
+        Index(None, "strategy", "opened_at"),
+        Index(None, "closed_at"),
+    )

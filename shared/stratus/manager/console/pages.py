@@ -25,6 +25,7 @@ from stratus.adapters.sql.audit import Page
 from stratus.adapters.sql.history import SqlHistory
 from stratus.adapters.sql.outcomes import SignalFilter
 from stratus.adapters.sql.portfolio import LedgerFilter, PositionFilter
+from stratus.adapters.sql.round_trips import TripFilter
 from stratus.domain.common import Identifier, Symbol
 from stratus.domain.orders import OrderStatus
 from stratus.domain.outcomes import SignalStatus
@@ -32,6 +33,7 @@ from stratus.formatting import amount, money
 from stratus.manager.auth import Admin, Reader
 from stratus.manager.bodies import StrictJsonRoute
 from stratus.manager.console import views
+from stratus.manager.routes import analytics
 from stratus.manager.routes.deps import ServicesDep, StoreDep
 from stratus.manager.schemas import Paging, Status
 
@@ -181,8 +183,15 @@ def fills(
 
 
 @router.get("/console/pnl", response_class=HTMLResponse)
-def pnl(request: Request, _: Reader, account: Identifier | None = None) -> HTMLResponse:
-    return _render(request, "pnl", account=account or "")
+def pnl(
+    request: Request, store: StoreDep, _: Reader, account: Identifier | None = None
+) -> HTMLResponse:
+    """The curves, the trade metrics of GET /analytics/summary and the latest trades."""
+    summary = analytics.summarize(store, account)
+    now = store.ledger.clock.now()
+    recent = store.trips.find(TripFilter(account=account), Page(limit=20))[0]
+    trades = [analytics.TradeOut.of(trip, now) for trip in recent]
+    return _render(request, "pnl", account=account or "", summary=summary, trades=trades)
 
 
 @router.get("/console/pnl.json")

@@ -14,6 +14,7 @@ from stratus.domain.common import Identifier
 from stratus.domain.records import Conflict
 from stratus.manager.auth import Admin, Executor, Reader, Trader
 from stratus.manager.bodies import StrictJsonRoute
+from stratus.manager.numbers import Money
 from stratus.manager.routes.deps import ServicesDep, StoreDep
 from stratus.manager.schemas import (
     AccountIn,
@@ -43,7 +44,7 @@ class Credentials(BaseModel):
 class EquityOut(BaseModel):
     account: str
     currency: str
-    equity: Decimal | None  # None: no balance in the account's currency yet
+    equity: Money | None  # None: no balance in the account's currency yet
 
 
 class BalanceIn(BaseModel):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,6 +10,7 @@ from stratus.domain.common import Identifier
 from stratus.domain.quotas import Quota
 from stratus.manager.auth import Reader, Trader
 from stratus.manager.bodies import StrictJsonRoute
+from stratus.manager.numbers import Money
 from stratus.manager.routes.deps import StoreDep
 from stratus.manager.schemas import Amount, Paged, Paging, paged
 
@@ -38,9 +37,9 @@ class QuotaIn(BaseModel):
 
 
 class QuotaUsageOut(BaseModel):
-    held_notional: Decimal
+    held_notional: Money
     open_orders: int
-    daily_pnl: Decimal
+    daily_pnl: Money
 
 
 class ReservationIn(BaseModel):

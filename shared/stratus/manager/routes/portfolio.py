@@ -8,11 +8,15 @@ from fastapi import APIRouter, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from stratus.adapters.sql.portfolio import LedgerFilter, PositionFilter
+from stratus.adapters.sql.round_trips import TripFilter
+from stratus.domain.analytics import lifetime_stats
 from stratus.domain.common import Identifier, Symbol
-from stratus.domain.performance import exposure_by_asset
+from stratus.domain.performance import asset_of, exposure_by_asset, mode_of
 from stratus.domain.portfolio import PortfolioMetrics
 from stratus.manager.auth import Reader, Trader
 from stratus.manager.bodies import StrictJsonRoute
+from stratus.manager.numbers import Fraction, Money, Ratio
+from stratus.manager.numbers import Price as PriceOut
 from stratus.manager.routes.deps import ServicesDep, StoreDep
 from stratus.manager.schemas import Asset, Mode, Price
 
@@ -23,13 +27,13 @@ ONE = Decimal(1)  # "at risk" threshold when only the metrics are wanted
 class MetricsOut(BaseModel):
     open_positions: int
     closed_positions: int
-    value: Decimal  # market value of the open positions: longs minus shorts at mark
-    gross_exposure: Decimal
-    net_exposure: Decimal
-    realized_pnl: Decimal
-    unrealized_pnl: Decimal
-    fees: Decimal
-    net_pnl: Decimal
+    value: Money  # market value of the open positions: longs minus shorts at mark
+    gross_exposure: Money
+    net_exposure: Money
+    realized_pnl: Money
+    unrealized_pnl: Money
+    fees: Money
+    net_pnl: Money
 
     @classmethod
     def of(cls, metrics: PortfolioMetrics) -> MetricsOut:
@@ -42,28 +46,29 @@ class MetricsOut(BaseModel):
 
 class SummaryOut(MetricsOut):
     closing_fills: int
-    win_rate: Decimal | None
-    profit_factor: Decimal | None
-    largest_position_pct: Decimal | None
+    trades: int  # closed round trips (docs/analytics.md), as are the next two
+    win_rate: Fraction | None
+    profit_factor: Ratio | None
+    largest_position_share: Fraction | None
     positions_at_risk: int
-    at_risk_threshold: Decimal
+    at_risk_threshold: Fraction
 
 
 class ExposureOut(BaseModel):
     asset: str
-    long: Decimal
-    short: Decimal
-    net: Decimal
-    gross: Decimal
-    share_pct: Decimal
+    long: Money
+    short: Money
+    net: Money
+    gross: Money
+    share: Fraction  # of the portfolio's gross exposure
 
 
 class PnlOut(BaseModel):
-    realized: Decimal
-    fees: Decimal
-    realized_net: Decimal
+    realized: Money
+    fees: Money
+    realized_net: Money
     fills: int
-    unrealized: Decimal
+    unrealized: Money
 
 
 @router.get("/portfolio", response_model=MetricsOut)
@@ -90,12 +95,19 @@ def summary(
     threshold = Decimal(str(services.settings.unrealized_loss_warning))
     where = PositionFilter(account, strategy, None, asset, mode)
     result = store.portfolio.summary(where, threshold)
+    trips = [
+        trip
+        for trip in store.trips.all(TripFilter(account, strategy))
+        if asset in (None, asset_of(trip.symbol)) and mode in (None, mode_of(trip.symbol))
+    ]
+    trades = lifetime_stats(trips)
     return SummaryOut(
         **MetricsOut.of(result.metrics).model_dump(),
         closing_fills=result.closing_fills,
-        win_rate=result.win_rate,
-        profit_factor=result.profit_factor,
-        largest_position_pct=result.largest_position_pct,
+        trades=trades.trades,
+        win_rate=trades.win_rate,
+        profit_factor=trades.profit_factor,
+        largest_position_share=result.largest_position_share,
         positions_at_risk=result.positions_at_risk,
         at_risk_threshold=threshold,
     )
@@ -143,7 +155,7 @@ class MarksIn(BaseModel):
     at: AwareDatetime | None = None
 
 
-@router.get("/marks", response_model=dict[str, Decimal])
+@router.get("/marks", response_model=dict[str, PriceOut])
 def get_marks(store: StoreDep, _: Reader) -> dict[str, Decimal]:
     return store.portfolio.marks()
 

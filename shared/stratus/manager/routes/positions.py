@@ -15,8 +15,11 @@ from stratus.domain.common import Identifier, Symbol
 from stratus.domain.performance import MarkedPosition
 from stratus.manager.auth import Reader, Trader
 from stratus.manager.bodies import StrictJsonRoute
+from stratus.manager.numbers import Money, Quantity
+from stratus.manager.numbers import Price as PriceOut
 from stratus.manager.routes.deps import StoreDep
 from stratus.manager.schemas import Asset, FillIn, Mode, Paged, Paging, Price, Status, Wallet, paged
+from stratus.manager.store import Store
 
 router = APIRouter(tags=["positions"], route_class=StrictJsonRoute)
 
@@ -28,23 +31,25 @@ class PositionOut(BaseModel):
     asset: str
     mode: str
     status: str
-    quantity: Decimal
-    average_entry: Decimal
-    realized_pnl: Decimal
-    fees: Decimal
+    quantity: Quantity
+    average_entry: PriceOut
+    realized_pnl: Money
+    fees: Money
     closing_fills: int
     winning_fills: int
     updated_at: datetime | None
     version: int
-    mark_price: Decimal | None  # the latest price (the watcher's, a fill's, a snapshot's)
+    mark_price: PriceOut | None  # the latest price (the watcher's, a fill's, a snapshot's)
     mark_time: datetime | None  # when the exchange quoted it
-    unrealized_pnl: Decimal | None  # at mark_price; None without a mark
+    unrealized_pnl: Money | None  # at mark_price; None without a mark
+    round_trip_id: str | None  # the open round trip, else the last one closed
 
     @classmethod
-    def of(cls, marked: MarkedPosition) -> PositionOut:
+    def of(cls, marked: MarkedPosition, trip_id: str | None) -> PositionOut:
         tracked, mark = marked.tracked, marked.mark
         p = tracked.position
         return cls(
+            round_trip_id=trip_id,
             mark_price=None if mark is None else mark.price,
             mark_time=None if mark is None else mark.at,
             unrealized_pnl=None if mark is None else p.unrealized_pnl(mark.price),
@@ -85,12 +90,12 @@ class Mismatch(BaseModel):
     account: str
     strategy: str
     symbol: str
-    stored_quantity: Decimal
-    replayed_quantity: Decimal
-    stored_average_entry: Decimal
-    replayed_average_entry: Decimal
-    stored_realized_pnl: Decimal
-    replayed_realized_pnl: Decimal
+    stored_quantity: Quantity
+    replayed_quantity: Quantity
+    stored_average_entry: PriceOut
+    replayed_average_entry: PriceOut
+    stored_realized_pnl: Money
+    replayed_realized_pnl: Money
 
 
 class Validation(BaseModel):
@@ -123,12 +128,12 @@ class SnapshotOut(BaseModel):
     account: str
     strategy: str
     symbol: str
-    quantity: Decimal
-    average_entry: Decimal
-    mark_price: Decimal
-    realized_pnl: Decimal
-    unrealized_pnl: Decimal
-    fees: Decimal
+    quantity: Quantity
+    average_entry: PriceOut
+    mark_price: PriceOut
+    realized_pnl: Money
+    unrealized_pnl: Money
+    fees: Money
 
 
 @router.get("/positions", response_model=Paged[PositionOut])
@@ -145,7 +150,7 @@ def list_positions(
 ) -> Paged[PositionOut]:
     where = PositionFilter(account, strategy, symbol, asset, mode, status)
     items, total = store.portfolio.positions(where, page)
-    return paged([PositionOut.of(item) for item in items], total, page)
+    return paged(_with_trips(store, items), total, page)
 
 
 @router.post("/positions/update", response_model=FillResults)
@@ -155,7 +160,7 @@ def apply_fills(body: FillsIn, store: StoreDep, principal: Trader) -> FillResult
     results = []
     for fill in body.fills:
         applied = store.ledger.apply(fill.fill(), actor=principal.name)
-        position = None if applied is None else PositionOut.of(applied)
+        position = None if applied is None else _with_trips(store, [applied])[0]
         results.append(
             FillResult(fill_id=fill.fill_id, applied=position is not None, position=position)
         )
@@ -227,4 +232,15 @@ def positions_by_asset(
     status: Status | None = None,
 ) -> Paged[PositionOut]:
     items, total = store.portfolio.positions(PositionFilter(asset=asset, status=status), page)
-    return paged([PositionOut.of(item) for item in items], total, page)
+    return paged(_with_trips(store, items), total, page)
+
+
+def _with_trips(store: Store, items: list[MarkedPosition]) -> list[PositionOut]:
+    """The positions with their round trips (the open one, else the last closed)."""
+    trips = store.trips.latest_ids(_key(item) for item in items)
+    return [PositionOut.of(item, trips.get(_key(item))) for item in items]
+
+
+def _key(item: MarkedPosition) -> tuple[str, str, str]:
+    p = item.tracked.position
+    return p.account, p.strategy, p.symbol

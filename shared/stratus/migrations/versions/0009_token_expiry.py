@@ -2,7 +2,7 @@
 before, and for the local development token).
 
 Revision ID: 0009
-Revises: 0007 (the lead chains it after 0008_round_trips)
+Revises: 0008
 Create Date: 2026-12-03 08:00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from stratus.adapters.sql.types import UtcDateTime
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,144 @@
+"""Round trips on SQL: rows to domain values and back, and the ledger's upkeep of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, select
+from sqlalchemy.orm import Session
+
+from stratus.adapters.sql.audit import Page, paged
+from stratus.adapters.sql.db import Database
+from stratus.adapters.sql.tables import RoundTripRow
+from stratus.domain.orders import Fill
+from stratus.domain.positions import Position
+from stratus.domain.round_trips import Direction, RoundTrip, TripStatus, advance, round_trips
+
+_FIELDS = (
+    "trip_id", "account", "strategy", "symbol", "opened_at", "closed_at", "size", "max_size",
+    "entry_quantity", "entry_notional", "exit_quantity", "exit_notional", "gross_pnl",
+    "fees", "fills",
+)  # fmt: skip
+
+
+def trip_values(trip: RoundTrip) -> dict[str, Any]:
+    """The row's columns."""
+    values = {name: getattr(trip, name) for name in _FIELDS}
+    return {**values, "side": trip.side.value, "status": trip.status.value}
+
+
+def trip_of(row: RoundTripRow) -> RoundTrip:
+    return RoundTrip(side=Direction(row.side), **{name: getattr(row, name) for name in _FIELDS})
+
+
+def open_trip_row(
+    session: Session, account: str, strategy: str, symbol: str
+) -> RoundTripRow | None:
+    query = select(RoundTripRow).where(
+        RoundTripRow.account == account,
+        RoundTripRow.strategy == strategy,
+        RoundTripRow.symbol == symbol,
+        RoundTripRow.status == TripStatus.OPEN.value,
+    )
+    return session.scalars(query).first()
+
+
+def follow_fill(session: Session, before: Position, fill: Fill) -> None:
+    """Move the position's open trip by `fill` (applied to `before` in this transaction)."""
+    row = open_trip_row(session, fill.account, fill.strategy, fill.symbol)
+    for trip in advance(before, None if row is None else trip_of(row), fill):
+        if row is not None and row.trip_id == trip.trip_id:
+            for name, value in trip_values(trip).items():
+                setattr(row, name, value)
+        else:
+            session.add(RoundTripRow(**trip_values(trip)))
+
+
+def replace_trips(
+    session: Session, fills: Iterable[Fill], account: str, strategy: str, symbol: str
+) -> None:
+    """The position's trips replayed from all its fills (a fill arrived late)."""
+    session.execute(
+        delete(RoundTripRow).where(
+            RoundTripRow.account == account,
+            RoundTripRow.strategy == strategy,
+            RoundTripRow.symbol == symbol,
+        )
+    )
+    session.flush()
+    session.add_all(RoundTripRow(**trip_values(trip)) for trip in round_trips(fills))
+
+
+@dataclass(frozen=True)
+class TripFilter:
+    """Which trips: by owner, and (closed ones) by when they closed, since <= t < until."""
+
+    account: str | None = None
+    strategy: str | None = None
+    symbol: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def apply(self, query: Select[Any]) -> Select[Any]:
+        c = RoundTripRow
+        for column, value in (
+            (c.account, self.account),
+            (c.strategy, self.strategy),
+            (c.symbol, self.symbol),
+            (c.status, self.status),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if self.since is not None:
+            query = query.where(c.closed_at >= self.since)
+        if self.until is not None:
+            query = query.where(c.closed_at < self.until)
+        return query
+
+
+class SqlRoundTrips:
+    """Reads the round trips the ledger keeps."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def find(self, where: TripFilter, page: Page) -> tuple[list[RoundTrip], int]:
+        """Newest first: by when they opened."""
+        query = where.apply(select(RoundTripRow)).order_by(
+            RoundTripRow.opened_at.desc(), RoundTripRow.trip_id.desc()
+        )
+        with self._db.transaction() as session:
+            rows, total = paged(session, query, page)
+            return [trip_of(row) for row in rows], total
+
+    def all(self, where: TripFilter) -> list[RoundTrip]:
+        """Oldest first: by when they opened."""
+        query = where.apply(select(RoundTripRow)).order_by(
+            RoundTripRow.opened_at, RoundTripRow.trip_id
+        )
+        with self._db.transaction() as session:
+            return [trip_of(row) for row in session.scalars(query)]
+
+    def latest_ids(self, keys: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
+        """Each position's current trip: the open one, else the last one closed."""
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        accounts = {account for account, _, _ in wanted}
+        symbols = {symbol for _, _, symbol in wanted}
+        query = (
+            select(RoundTripRow.account, RoundTripRow.strategy, RoundTripRow.symbol,
+                   RoundTripRow.trip_id)
+            .where(RoundTripRow.account.in_(accounts), RoundTripRow.symbol.in_(symbols))
+            .order_by(RoundTripRow.opened_at, RoundTripRow.trip_id)
+        )  # fmt: skip
+        latest: dict[tuple[str, str, str], str] = {}
+        with self._db.transaction() as session:
+            for account, strategy, symbol, trip_id in session.execute(query):
+                if (account, strategy, symbol) in wanted:
+                    latest[(account, strategy, symbol)] = trip_id
+        return latest
