@@ -59,10 +59,12 @@ class TrackedPosition:
 
 @dataclass(frozen=True)
 class MarkedPosition:
-    """A position with its symbol's latest mark (None where no price is known)."""
+    """A position with its symbol's latest mark (None where no price is known) and its
+    round trip (the open one, else the last one closed)."""
 
     tracked: TrackedPosition
     mark: Mark | None
+    round_trip_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from stratus.adapters.sql.tables import (
     FillRow,
     OrderRow,
     PositionRow,
+    RoundTripRow,
     SnapshotRow,
     SnapshotRunRow,
 )
@@ -91,7 +92,7 @@ class SqlLedger:
 
     def _apply(self, fill: Fill, actor: str) -> MarkedPosition:
         with self._db.transaction() as session:
-            row = _locked_position(session, fill.account, fill.strategy, fill.symbol)
+            row, trip = _locked_position(session, fill.account, fill.strategy, fill.symbol)
             existed = row is not None
             flat = Position(account=fill.account, strategy=fill.strategy, symbol=fill.symbol)
             before = tracked_of(row) if row is not None else TrackedPosition(flat)
@@ -99,15 +100,16 @@ class SqlLedger:
             session.add(added)
             if row is not None and _arrived_late(session, row, fill):
                 # The position and its round trips follow execution order, not arrival.
-                after = _rebuilt(session, TrackedPosition(flat))
+                after, trip_id = _rebuilt(session, TrackedPosition(flat))
             else:
                 after = before.apply(fill)
                 added.realized_pnl = after.position.realized_pnl - before.position.realized_pnl
-                follow_fill(session, before.position, fill)
+                trip_id = follow_fill(session, before.position, trip, fill)
             if row is None:
                 row = PositionRow()
                 session.add(row)
             store_position(row, after)
+            row.trip_id = trip_id
             session.flush()  # a repeated fill_id fails here, before anything else is written
             audit.record(
                 session,
@@ -124,7 +126,9 @@ class SqlLedger:
             marks = store_marks(session, {fill.symbol: fill.price}, fill.executed_at)
             if fill.symbol not in marks:  # a newer mark is stored: answer with it
                 marks = load_dated_marks(session, {fill.symbol})
-            return MarkedPosition(replace(after, version=row.version), marks.get(fill.symbol))
+            return MarkedPosition(
+                replace(after, version=row.version), marks.get(fill.symbol), trip_id
+            )
 
     def position(self, account: str, strategy: str, symbol: str) -> Position:
         with self._db.transaction() as session:
@@ -264,9 +268,10 @@ def _arrived_late(session: Session, row: PositionRow, fill: Fill) -> bool:
     return any(other > fill.fill_id for other in same_moment)  # compared as replay does
 
 
-def _rebuilt(session: Session, flat: TrackedPosition) -> TrackedPosition:
+def _rebuilt(session: Session, flat: TrackedPosition) -> tuple[TrackedPosition, str | None]:
     """The position replayed from all its fills in execution order, and each fill's
-    realized PnL set again to what it realizes in that order; its round trips replayed."""
+    realized PnL set again to what it realizes in that order; its round trips replayed
+    (the last one's id)."""
     held = flat.position
     rows = session.scalars(
         select(FillRow).where(
@@ -281,15 +286,27 @@ def _rebuilt(session: Session, flat: TrackedPosition) -> TrackedPosition:
         after = tracked.apply(fill)
         row.realized_pnl = after.position.realized_pnl - tracked.position.realized_pnl
         tracked = after
-    replace_trips(session, [fill for _, fill in replayed], held.account, held.strategy, held.symbol)
-    return tracked
+    fills = [fill for _, fill in replayed]
+    return tracked, replace_trips(session, fills, held.account, held.strategy, held.symbol)
 
 
 def _locked_position(
     session: Session, account: str, strategy: str, symbol: str
-) -> PositionRow | None:
-    # Row lock on PostgreSQL; SQLite already serializes writers (BEGIN IMMEDIATE).
-    return session.get(PositionRow, (account, strategy, symbol), with_for_update=True)
+) -> tuple[PositionRow | None, RoundTripRow | None]:
+    """The position's row, locked (on PostgreSQL; SQLite already serializes writers at
+    BEGIN IMMEDIATE), and its round trip, in one statement."""
+    query = (
+        select(PositionRow, RoundTripRow)
+        .outerjoin(RoundTripRow, RoundTripRow.trip_id == PositionRow.trip_id)
+        .where(
+            PositionRow.account == account,
+            PositionRow.strategy == strategy,
+            PositionRow.symbol == symbol,
+        )
+        .with_for_update(of=PositionRow)
+    )
+    found = session.execute(query).first()
+    return (None, None) if found is None else (found[0], found[1])
 
 
 def _snapshot_row(taken_at: datetime, position: Position, mark: Decimal) -> SnapshotRow:

@@ -100,7 +100,9 @@ class SqlPortfolio:
         count is an uncorrelated subquery: evaluated once, from the index)."""
         mark = MarkRow.__table__.c
         total = where.apply(select(func.count()).select_from(PositionRow)).scalar_subquery()
-        columns: Select[Any] = select(*_POSITION_COLUMNS, mark.price, mark.updated_at, total)  # type: ignore[assignment]
+        columns: Select[Any] = select(  # type: ignore[assignment]
+            *_POSITION_COLUMNS, mark.price, mark.updated_at, PositionRow.trip_id, total
+        )
         query = (
             where.apply(columns)
             .outerjoin(MarkRow, mark.symbol == PositionRow.symbol)
@@ -113,7 +115,8 @@ class SqlPortfolio:
             if not rows:  # past the end (or nothing matches): the count on its own
                 count = session.scalar(where.apply(select(func.count()).select_from(PositionRow)))
                 return [], int(count or 0)
-        return [MarkedPosition(_tracked(row), _mark(row)) for row in rows], int(rows[0][-1])
+        marked = [MarkedPosition(_tracked(row), _mark(row), row[15]) for row in rows]
+        return marked, int(rows[0][-1])
 
     def tracked(self, where: PositionFilter) -> tuple[list[TrackedPosition], dict[str, Decimal]]:
         """Every matching position and the marks of their symbols, in one transaction

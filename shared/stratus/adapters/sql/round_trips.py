@@ -15,7 +15,7 @@ from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.tables import RoundTripRow
 from stratus.domain.orders import Fill
 from stratus.domain.positions import Position
-from stratus.domain.round_trips import Direction, RoundTrip, TripStatus, advance, round_trips
+from stratus.domain.round_trips import Direction, RoundTrip, advance, round_trips
 
 _FIELDS = (
     "trip_id", "account", "strategy", "symbol", "opened_at", "closed_at", "size", "max_size",
@@ -34,33 +34,28 @@ def trip_of(row: RoundTripRow) -> RoundTrip:
     return RoundTrip(side=Direction(row.side), **{name: getattr(row, name) for name in _FIELDS})
 
 
-def open_trip_row(
-    session: Session, account: str, strategy: str, symbol: str
-) -> RoundTripRow | None:
-    query = select(RoundTripRow).where(
-        RoundTripRow.account == account,
-        RoundTripRow.strategy == strategy,
-        RoundTripRow.symbol == symbol,
-        RoundTripRow.status == TripStatus.OPEN.value,
-    )
-    return session.scalars(query).first()
-
-
-def follow_fill(session: Session, before: Position, fill: Fill) -> None:
-    """Move the position's open trip by `fill` (applied to `before` in this transaction)."""
-    row = open_trip_row(session, fill.account, fill.strategy, fill.symbol)
-    for trip in advance(before, None if row is None else trip_of(row), fill):
+def follow_fill(
+    session: Session, before: Position, current: RoundTripRow | None, fill: Fill
+) -> str:
+    """Move the position's open trip by `fill` (applied to `before` in this transaction);
+    the position's trip after it. `current` is the position's trip before the fill: its
+    open one unless the position was flat."""
+    row = current if before.quantity != 0 else None
+    trips = advance(before, None if row is None else trip_of(row), fill)
+    for trip in trips:
         if row is not None and row.trip_id == trip.trip_id:
             for name, value in trip_values(trip).items():
                 setattr(row, name, value)
         else:
             session.add(RoundTripRow(**trip_values(trip)))
+    return trips[-1].trip_id
 
 
 def replace_trips(
     session: Session, fills: Iterable[Fill], account: str, strategy: str, symbol: str
-) -> None:
-    """The position's trips replayed from all its fills (a fill arrived late)."""
+) -> str | None:
+    """The position's trips replayed from all its fills (a fill arrived late); the last
+    one's id."""
     session.execute(
         delete(RoundTripRow).where(
             RoundTripRow.account == account,
@@ -69,7 +64,9 @@ def replace_trips(
         )
     )
     session.flush()
-    session.add_all(RoundTripRow(**trip_values(trip)) for trip in round_trips(fills))
+    trips = round_trips(fills)
+    session.add_all(RoundTripRow(**trip_values(trip)) for trip in trips)
+    return trips[-1].trip_id if trips else None
 
 
 @dataclass(frozen=True)
@@ -122,23 +119,3 @@ class SqlRoundTrips:
         )
         with self._db.transaction() as session:
             return [trip_of(row) for row in session.scalars(query)]
-
-    def latest_ids(self, keys: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
-        """Each position's current trip: the open one, else the last one closed."""
-        wanted = set(keys)
-        if not wanted:
-            return {}
-        accounts = {account for account, _, _ in wanted}
-        symbols = {symbol for _, _, symbol in wanted}
-        query = (
-            select(RoundTripRow.account, RoundTripRow.strategy, RoundTripRow.symbol,
-                   RoundTripRow.trip_id)
-            .where(RoundTripRow.account.in_(accounts), RoundTripRow.symbol.in_(symbols))
-            .order_by(RoundTripRow.opened_at, RoundTripRow.trip_id)
-        )  # fmt: skip
-        latest: dict[tuple[str, str, str], str] = {}
-        with self._db.transaction() as session:
-            for account, strategy, symbol, trip_id in session.execute(query):
-                if (account, strategy, symbol) in wanted:
-                    latest[(account, strategy, symbol)] = trip_id
-        return latest

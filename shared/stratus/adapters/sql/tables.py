@@ -109,6 +109,8 @@ class PositionRow(Base):
     gross_loss: Mapped[Decimal] = mapped_column(Money())
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     version: Mapped[int] = mapped_column(Integer)
+    # Its round trip: the open one, else the last one closed (kept with each fill).
+    trip_id: Mapped[str | None] = mapped_column(String(160))
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (

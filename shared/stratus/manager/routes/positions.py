@@ -19,7 +19,6 @@ from stratus.manager.numbers import Money, Quantity
 from stratus.manager.numbers import Price as PriceOut
 from stratus.manager.routes.deps import StoreDep
 from stratus.manager.schemas import Asset, FillIn, Mode, Paged, Paging, Price, Status, Wallet, paged
-from stratus.manager.store import Store
 
 router = APIRouter(tags=["positions"], route_class=StrictJsonRoute)
 
@@ -45,11 +44,11 @@ class PositionOut(BaseModel):
     round_trip_id: str | None  # the open round trip, else the last one closed
 
     @classmethod
-    def of(cls, marked: MarkedPosition, trip_id: str | None) -> PositionOut:
+    def of(cls, marked: MarkedPosition) -> PositionOut:
         tracked, mark = marked.tracked, marked.mark
         p = tracked.position
         return cls(
-            round_trip_id=trip_id,
+            round_trip_id=marked.round_trip_id,
             mark_price=None if mark is None else mark.price,
             mark_time=None if mark is None else mark.at,
             unrealized_pnl=None if mark is None else p.unrealized_pnl(mark.price),
@@ -150,7 +149,7 @@ def list_positions(
 ) -> Paged[PositionOut]:
     where = PositionFilter(account, strategy, symbol, asset, mode, status)
     items, total = store.portfolio.positions(where, page)
-    return paged(_with_trips(store, items), total, page)
+    return paged([PositionOut.of(item) for item in items], total, page)
 
 
 @router.post("/positions/update", response_model=FillResults)
@@ -160,7 +159,7 @@ def apply_fills(body: FillsIn, store: StoreDep, principal: Trader) -> FillResult
     results = []
     for fill in body.fills:
         applied = store.ledger.apply(fill.fill(), actor=principal.name)
-        position = None if applied is None else _with_trips(store, [applied])[0]
+        position = None if applied is None else PositionOut.of(applied)
         results.append(
             FillResult(fill_id=fill.fill_id, applied=position is not None, position=position)
         )
@@ -232,15 +231,4 @@ def positions_by_asset(
     status: Status | None = None,
 ) -> Paged[PositionOut]:
     items, total = store.portfolio.positions(PositionFilter(asset=asset, status=status), page)
-    return paged(_with_trips(store, items), total, page)
-
-
-def _with_trips(store: Store, items: list[MarkedPosition]) -> list[PositionOut]:
-    """The positions with their round trips (the open one, else the last closed)."""
-    trips = store.trips.latest_ids(_key(item) for item in items)
-    return [PositionOut.of(item, trips.get(_key(item))) for item in items]
-
-
-def _key(item: MarkedPosition) -> tuple[str, str, str]:
-    p = item.tracked.position
-    return p.account, p.strategy, p.symbol
+    return paged([PositionOut.of(item) for item in items], total, page)

@@ -53,6 +53,8 @@ def upgrade() -> None:
             batch_op.f("ix_round_trips_strategy_opened_at"), ["strategy", "opened_at"]
         )
         batch_op.create_index(batch_op.f("ix_round_trips_closed_at"), ["closed_at"])
+    with op.batch_alter_table("positions") as batch_op:
+        batch_op.add_column(sa.Column("trip_id", sa.String(length=160), nullable=True))
     _backfill()
 
 
@@ -92,6 +94,24 @@ def _backfill() -> None:
     trips = [trip_values(trip) for trip in round_trips(fills)]
     if trips:
         op.bulk_insert(sa.table("round_trips", *(_typed(name) for name in trips[0])), trips)
+    # Each position's trip: the open one, else the last one closed.
+    latest = {}
+    for trip in sorted(trips, key=lambda t: (t["opened_at"], t["trip_id"])):
+        latest[trip["account"], trip["strategy"], trip["symbol"]] = trip["trip_id"]
+    positions = sa.table(
+        "positions",
+        *(sa.column(name, sa.String()) for name in ("account", "strategy", "symbol", "trip_id")),
+    )
+    for (account, strategy, symbol), trip_id in latest.items():
+        connection.execute(
+            positions.update()
+            .where(
+                positions.c.account == account,
+                positions.c.strategy == strategy,
+                positions.c.symbol == symbol,
+            )
+            .values(trip_id=trip_id)
+        )
 
 
 def _typed(name: str) -> sa.ColumnClause[object]:
@@ -105,4 +125,6 @@ def _typed(name: str) -> sa.ColumnClause[object]:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("positions") as batch_op:
+        batch_op.drop_column("trip_id")
     op.drop_table("round_trips")
