@@ -83,7 +83,7 @@ variable "python_runtime" {
 }
 
 variable "function_memory" {
-  description = "Memory of each function instance: at least twice the largest measured peak (make bench-emulator: 132 MiB, execute_order, paper venues; ccxt and a real exchange's markets add ~45-100 MiB), and never under 512Mi, the floor of the second-generation execution environment. See docs/performance.md#memory-per-function-instance."
+  description = "Memory of each function instance: at least twice the largest measured peak (make bench-emulator: 132 MiB, execute_order on paper venues; importing ccxt adds 44 MiB before markets), and never under 512Mi, the floor of the second-generation execution environment. See docs/performance.md#memory-per-function-instance."
   type        = string
   default     = "512Mi"
 
