@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit up up-emulators bench bench-cold-start bench-pipeline bench-marks paper-bybit paper-binance infra-check clean
+.PHONY: demo test lint typecheck unit up up-emulators bench bench-cold-start bench-pipeline bench-emulator bench-marks paper-bybit paper-binance infra-check clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Stratus needs Python 3.11+")'
@@ -46,6 +46,9 @@ bench-cold-start: $(STAMP)  ## execute_order's cold start vs the same handler on
 
 bench-pipeline: $(STAMP)  ## signals/s and accepted->acknowledged p50/p99, embedded default
 	$(BIN)/python -m bench.pipeline
+
+bench-emulator: $(STAMP)  ## accepted->acknowledged on the emulator stack vs embedded, and memory per function
+	$(BIN)/python -m bench.emulator_latency
 
 bench-marks: $(STAMP)  ## marks streamed over WebSocket vs polled over REST, on the paper Bybit
 	$(BIN)/python -m bench.marks

@@ -58,27 +58,44 @@ QUANTITIES = {"BTC/USDT:USDT": "0.01", "ETH/USDT:USDT": "0.2", "SOL/USDT:USDT": 
 
 
 class TimedVenues:
-    """Paper venues that note when the exchange acknowledged each clientOrderId."""
+    """Paper venues that note when the exchange acknowledged each signal's order, by
+    `clock`, in `acked`; with a `journal`, also as "<signal_id> <time>" lines appended to
+    that file (bench.emulator_latency reads them from outside the function's process)."""
 
-    def __init__(self, inner: Exchanges) -> None:
+    def __init__(
+        self,
+        inner: Exchanges,
+        clock: Callable[[], float] = time.perf_counter,
+        journal: Path | None = None,
+    ) -> None:
         self.inner = inner
+        self.clock = clock
+        self.journal = journal
         self.acked: dict[str, float] = {}
 
     def for_account(self, account: str) -> Venue:
-        return _TimedVenue(self.inner.for_account(account), self.acked)
+        return _TimedVenue(self.inner.for_account(account), self)
 
     def accounts(self) -> list[str]:
         return list(self.inner.accounts())
 
+    def note(self, signal_id: str) -> None:
+        if signal_id in self.acked:
+            return
+        at = self.acked[signal_id] = self.clock()
+        if self.journal is not None:
+            with self.journal.open("a") as journal:  # one short line: one append
+                journal.write(f"{signal_id} {at!r}\n")
+
 
 class _TimedVenue:
-    def __init__(self, inner: Any, acked: dict[str, float]) -> None:
+    def __init__(self, inner: Any, venues: TimedVenues) -> None:
         self._inner = inner
-        self._acked = acked
+        self._venues = venues
 
     def place(self, request: OrderRequest) -> ExchangeOrder:
         order: ExchangeOrder = self._inner.place(request)
-        self._acked.setdefault(request.signal_id, time.perf_counter())
+        self._venues.note(request.signal_id)
         return order
 
     def __getattr__(self, name: str) -> Any:

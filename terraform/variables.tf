@@ -83,13 +83,18 @@ variable "python_runtime" {
 }
 
 variable "function_memory" {
-  description = "Memory of each function instance. ccxt alone needs ~80 MB; 512Mi leaves room for the client libraries."
+  description = "Memory of each function instance: at least twice the largest measured peak (make bench-emulator: 132 MiB, execute_order on paper venues; importing ccxt adds 44 MiB before markets), and never under 512Mi, the floor of the second-generation execution environment. See docs/performance.md#memory-per-function-instance."
   type        = string
   default     = "512Mi"
 
   validation {
     condition     = can(regex("^[0-9]+(Mi|Gi)$", var.function_memory))
     error_message = "function_memory must be a quantity such as 512Mi or 1Gi."
+  }
+
+  validation {
+    condition     = try(tonumber(trimsuffix(trimsuffix(var.function_memory, "Gi"), "Mi")) * (endswith(var.function_memory, "Gi") ? 1024 : 1) >= 512, false)
+    error_message = "function_memory must be at least 512Mi: the second-generation execution environment's floor, and about 4x the measured peak of a function instance."
   }
 }
 

@@ -640,6 +640,29 @@ def test_variables_have_description_type_and_validation() -> None:
             assert body.get("validation"), f"variable {name} needs a validation block"
 
 
+# Function memory is sized from measurement (docs/performance.md#memory-per-function-instance):
+# the largest peak of a function instance that `make bench-emulator` measured, doubled for
+# what it does not exercise, and never under the second-generation environment's floor.
+# A new measurement updates the peak here and in the doc; the rule stays.
+MEASURED_FUNCTION_PEAK_MIB = 132
+GEN2_MEMORY_FLOOR_MIB = 512
+
+
+def _mib(quantity: str) -> int:
+    number, unit = re.fullmatch(r"([0-9]+)(Mi|Gi)", quantity).groups()  # type: ignore[union-attr]
+    return int(number) * (1024 if unit == "Gi" else 1)
+
+
+def test_function_memory_is_sized_from_the_measured_peak() -> None:
+    memory = variables()["function_memory"]
+    assert _mib(_unquote(str(memory["default"]))) >= max(
+        GEN2_MEMORY_FLOOR_MIB, 2 * MEASURED_FUNCTION_PEAK_MIB
+    )
+    assert len(memory["validation"]) >= 2, "any value is held to the floor, not the default only"
+    function = resource("google_cloudfunctions2_function", "function")
+    assert expr(block(function, "service_config"), "available_memory") == "${var.function_memory}"
+
+
 def test_providers_are_pinned() -> None:
     doc = terraform_files()["versions.tf"]
     settings = doc["terraform"][0]
