@@ -8,6 +8,7 @@ through the same function.
 from __future__ import annotations
 
 import json
+import threading
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -179,13 +180,18 @@ def _paper_venues(settings: Settings, clock: Clock, database: Database | None) -
 
 
 _services: Services | None = None
+_building = threading.Lock()
 
 
 def services() -> Services:
-    """The process-wide Services, built on first use (Cloud Functions' lazy global)."""
+    """The process-wide Services, built on first use (Cloud Functions' lazy global).
+    Built once even when a cold instance's first requests arrive together on its
+    threads: concurrent builds would race on clients, pools and embedded tables."""
     global _services
     if _services is None:
-        settings = Settings()
-        configure_logging(settings.json_logs, settings.gcp_project, settings.log_level)
-        _services = build(settings)
+        with _building:
+            if _services is None:
+                settings = Settings()
+                configure_logging(settings.json_logs, settings.gcp_project, settings.log_level)
+                _services = build(settings)
     return _services
