@@ -149,18 +149,16 @@ def test_a_final_order_seen_again_releases_what_a_crash_left_held(api: Api) -> N
     assert quotas.held("acct-1", "trend") == 0
 
 
-@pytest.fixture
-def postgres_only(database_url: str) -> str:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("row locks: PostgreSQL (SQLite serializes every writer by design)")
-    return database_url
+# Row locks and pg8000's parsing are PostgreSQL's (SQLite serializes every writer by design).
+ON_POSTGRES = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
 
-def test_fills_on_different_positions_never_wait_on_each_other(postgres_only: str) -> None:
+@ON_POSTGRES
+def test_fills_on_different_positions_never_wait_on_each_other(database_url: str) -> None:
     """A position locked by a transaction still open leaves every other position free,
     also one in the same symbol (the symbol's mark row is taken only at the end of a
     fill). lock_timeout turns a wait into an error instead of a hang."""
-    engine = make_engine(postgres_only)
+    engine = make_engine(database_url)
     event.listen(engine, "connect", _lock_timeout)
     ledger = SqlLedger(Database(engine), ManualClock(START))
     ledger.apply_fill(Fill.model_validate(fill(1, account="held")))
@@ -177,8 +175,9 @@ def test_fills_on_different_positions_never_wait_on_each_other(postgres_only: st
         engine.dispose()
 
 
-def test_postgres_timestamps_keep_zone_and_microseconds(postgres_only: str) -> None:
-    engine = make_engine(postgres_only)
+@ON_POSTGRES
+def test_postgres_timestamps_keep_zone_and_microseconds(database_url: str) -> None:
+    engine = make_engine(database_url)
     try:
         with engine.connect() as connection:
             sql = "SELECT TIMESTAMPTZ '2026-03-02 12:00:00.123456+05:30', 'infinity'::timestamptz"
