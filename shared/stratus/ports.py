@@ -212,6 +212,13 @@ class Exchange(Protocol):
 class Venue(Protocol):
     """An exchange in domain terms; ccxt shapes and errors are translated behind it."""
 
+    @property
+    def conditional_orders(self) -> bool:
+        """True when the venue keeps protective exits itself: `place` sends a request
+        with a trigger_price as the venue's own conditional order, and `lookup`, `cancel`
+        and `open_orders` see it like any order. False: Stratus watches marks instead."""
+        ...
+
     def market(self, symbol: str) -> Market:
         """Trading rules; raises UnknownSymbol."""
         ...
@@ -262,6 +269,7 @@ class VenueOrder:
     symbol: str
     placed_at: datetime
     order: ExchangeOrder
+    trigger_price: Decimal | None = None  # a conditional order not yet triggered
 
 
 @dataclass(frozen=True)

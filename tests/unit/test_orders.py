@@ -11,6 +11,7 @@ from stratus.domain.common import Side
 from stratus.domain.errors import InvalidTransition
 from stratus.domain.orders import (
     ExchangeOrder,
+    ExitKind,
     Liquidity,
     OrderRecord,
     OrderRequest,
@@ -111,3 +112,47 @@ def test_a_pending_order_can_be_found_lost() -> None:
     )
     assert (record.status, record.owes) == (OrderStatus.LOST, True)
     assert record.explanation == "lost: not on exchange"
+
+
+@pytest.mark.parametrize(
+    ("kind", "side", "mark", "fires"),
+    [
+        (ExitKind.STOP_LOSS, Side.SELL, "99", True),  # protects a long: fires falling
+        (ExitKind.STOP_LOSS, Side.SELL, "100", True),
+        (ExitKind.STOP_LOSS, Side.SELL, "101", False),
+        (ExitKind.TAKE_PROFIT, Side.SELL, "101", True),  # a long's target: fires rising
+        (ExitKind.TAKE_PROFIT, Side.SELL, "99", False),
+        (ExitKind.STOP_LOSS, Side.BUY, "101", True),  # protects a short: fires rising
+        (ExitKind.STOP_LOSS, Side.BUY, "99", False),
+        (ExitKind.TAKE_PROFIT, Side.BUY, "99", True),
+        (ExitKind.TAKE_PROFIT, Side.BUY, "100.5", False),
+    ],
+)
+def test_a_protective_exit_fires_when_the_mark_reaches_its_trigger(
+    kind: ExitKind, side: Side, mark: str, fires: bool
+) -> None:
+    exit_order = request(side=side, exit_kind=kind, trigger_price=D(100), reduce_only=True)
+    assert exit_order.fires_at(D(mark)) is fires
+    assert request(side=side).fires_at(D(mark)) is False  # an ordinary order never does
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"exit_kind": ExitKind.STOP_LOSS, "reduce_only": True},  # no trigger
+        {"trigger_price": D(100), "reduce_only": True},  # no kind
+        {"exit_kind": ExitKind.STOP_LOSS, "trigger_price": D(100)},  # not reduce-only
+        {
+            "exit_kind": ExitKind.TAKE_PROFIT,
+            "trigger_price": D(100),
+            "reduce_only": True,
+            "order_type": OrderType.LIMIT,
+            "limit_price": D(100),
+        },
+    ],
+)
+def test_a_protective_exit_is_a_reduce_only_market_order_with_kind_and_trigger(
+    changes: dict[str, object],
+) -> None:
+    with pytest.raises(ValueError, match="protective exit"):
+        request(**changes)

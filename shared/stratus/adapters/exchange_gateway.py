@@ -158,6 +158,8 @@ def parse_market(market: dict[str, Any]) -> Market:
 class ExchangeGateway:
     """A Venue over a ccxt-like client. Markets are loaded once per gateway."""
 
+    conditional_orders = False
+
     def __init__(self, client: Exchange, settle_currency: str = "USDT") -> None:
         self.client = client
         self.settle_currency = settle_currency

@@ -28,6 +28,22 @@ class OrderType(StrEnum):
     LIMIT = "limit"
 
 
+class ExitKind(StrEnum):
+    """A protective exit: a reduce-only market order that waits for the mark to cross
+    its trigger price (on the venue when it keeps conditional orders, else watched)."""
+
+    STOP_LOSS = "stop_loss"
+    TAKE_PROFIT = "take_profit"
+
+    def fires(self, side: Side, trigger: Decimal, mark: Decimal) -> bool:
+        """Whether `mark` has reached the trigger of an exit order on `side`.
+
+        A sell exit protects a long: its stop fires at or below the trigger, its take
+        profit at or above; a buy exit (protecting a short) mirrors that."""
+        falling = (self is ExitKind.STOP_LOSS) == (side is Side.SELL)
+        return mark <= trigger if falling else mark >= trigger
+
+
 class Liquidity(StrEnum):
     MAKER = "maker"
     TAKER = "taker"
@@ -53,13 +69,29 @@ class OrderRequest(Message):
     # The exchange's reduceOnly flag, set by check_risk on approval: only on a close that
     # also shrinks the account's net position (see docs/pipeline.md).
     reduce_only: bool = False
+    # A protective exit: sent as the venue's conditional (trigger) order, reduce-only,
+    # a market order once the mark crosses trigger_price. Both set or neither.
+    exit_kind: ExitKind | None = None
+    trigger_price: PositiveDecimal | None = None
     created_at: AwareDatetime
 
     @model_validator(mode="after")
     def _price_matches_type(self) -> Self:
         if (self.order_type is OrderType.LIMIT) != (self.limit_price is not None):
             raise ValueError("limit orders need limit_price and market orders must not have one")
+        if (self.exit_kind is None) != (self.trigger_price is None):
+            raise ValueError("a protective exit needs both exit_kind and trigger_price")
+        if self.exit_kind is not None and (
+            self.order_type is not OrderType.MARKET or not self.reduce_only
+        ):
+            raise ValueError("a protective exit is a reduce-only market order")
         return self
+
+    def fires_at(self, mark: Decimal) -> bool:
+        """A protective exit whose trigger the mark has reached (False for other orders)."""
+        if self.exit_kind is None or self.trigger_price is None:
+            return False
+        return self.exit_kind.fires(self.side, self.trigger_price, mark)
 
     @property
     def client_order_id(self) -> str:

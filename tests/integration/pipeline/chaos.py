@@ -146,6 +146,10 @@ class FaultyVenue:
     placed: list[str] = field(default_factory=list)  # those the exchange accepted
     lock: threading.RLock = field(default_factory=threading.RLock)
 
+    @property
+    def conditional_orders(self) -> bool:
+        return self.inner.conditional_orders
+
     def market(self, symbol: str) -> Market:
         with self.lock:
             return self.inner.market(symbol)
