@@ -35,6 +35,8 @@ def avro_type(annotation: Any) -> tuple[object, bool]:
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         assert len(args) == 1, annotation
+        if isinstance(args[0], type) and issubclass(args[0], StrEnum):
+            return "string", True  # Avro enums cannot hold "" (not given): a string
         return avro_type(args[0])[0], True
     if origin is list:  # arrays, maps and nested records (ReconciliationReport)
         return {"type": "array", "items": avro_type(typing.get_args(annotation)[0])[0]}, False
