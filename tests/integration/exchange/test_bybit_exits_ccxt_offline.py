@@ -35,7 +35,7 @@ def feed() -> PriceFeed:
     quotes.append(
         Quote("ETH/USDT:USDT", T0, Decimal(3000), Decimal("3000.1"), Decimal(3000), Decimal(50))
     )
-    return PriceFeed(quotes)  # fmt: skip
+    return PriceFeed(quotes)
 
 
 def exit_request(name: str, kind: ExitKind, trigger: str, side: Side = Side.SELL) -> OrderRequest:
@@ -69,7 +69,7 @@ def test_a_stop_loss_and_a_take_profit_rest_fire_and_cancel_on_bybit(
     target = exit_request("target", ExitKind.TAKE_PROFIT, "60100")
     for request in (stop, target):
         placed = venue.place(request)
-        assert (placed.status, placed.filled) == (OrderStatus.OPEN, 0)
+        assert (placed.status, placed.filled) == (OrderStatus.OPEN, Decimal(0))
     working = {o.client_order_id: o for o in venue.open_orders()}
     assert {k: o.trigger_price for k, o in working.items()} == {
         stop.client_order_id: Decimal("59900"),
@@ -86,12 +86,15 @@ def test_a_stop_loss_and_a_take_profit_rest_fire_and_cancel_on_bybit(
     assert fired.fee == fired.cost * Decimal("0.00055")
     assert venue.positions() == []
     [resting] = venue.open_orders()
-    assert (resting.client_order_id, resting.trigger_price) == (stop.client_order_id, 59900)
+    assert (resting.client_order_id, resting.trigger_price) == (
+        stop.client_order_id,
+        Decimal("59900"),
+    )
 
     venue.cancel(resting.order.exchange_order_id, BTC)
     canceled = venue.lookup(stop.client_order_id, BTC)
     assert canceled is not None
-    assert (canceled.status, canceled.filled) == (OrderStatus.CANCELED, 0)
+    assert (canceled.status, canceled.filled) == (OrderStatus.CANCELED, Decimal(0))
     clock.set(T0 + timedelta(minutes=4, seconds=30))  # the mark fell through the stop
     assert venue.positions() == []  # canceled: it never sold into a short
     assert venue.open_orders() == []
@@ -162,7 +165,7 @@ def test_an_exit_with_nothing_to_reduce_is_canceled_when_it_fires(
     clock.set(T0 + timedelta(minutes=4, seconds=30))
     seen = venue.lookup(cover.client_order_id, BTC)
     assert seen is not None
-    assert (seen.status, seen.filled) == (OrderStatus.CANCELED, 0)
+    assert (seen.status, seen.filled) == (OrderStatus.CANCELED, Decimal(0))
     assert venue.positions() == []
 
 
@@ -170,5 +173,5 @@ def test_binance_exits_are_watched_not_placed(binance_exchanges: CcxtExchanges) 
     """ccxt.binance can create them, but through the algo-order API this gateway does
     not follow: Stratus watches marks there."""
     gateway: ExchangeGateway = binance_exchanges.for_account("binance-main")
-    assert gateway.client.has["createStopLossOrder"]
+    assert gateway.client.has["createStopLossOrder"]  # type: ignore[attr-defined]
     assert not gateway.conditional_orders

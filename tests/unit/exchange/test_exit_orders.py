@@ -73,7 +73,7 @@ def test_an_exit_rests_on_a_venue_with_conditional_orders(clock: ManualClock) ->
     venue = PaperVenues(clock).for_account("acct")
     venue.place(request(clock, "entry"))
     placed = venue.place(request(clock, "target", Side.SELL, ExitKind.TAKE_PROFIT))
-    assert (placed.status, placed.filled) == (OrderStatus.OPEN, 0)
+    assert (placed.status, placed.filled) == (OrderStatus.OPEN, Decimal(0))
     [resting] = venue.open_orders()
     assert resting.trigger_price == Decimal(TARGET)
 
