@@ -4,6 +4,7 @@ left, cancel, persist in the venue store, and a venue may have none at all."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from ccxt.base.errors import ArgumentsRequired, InvalidOrder, NotSupported
 
 from stratus.adapters.clock import ManualClock
+from stratus.adapters.paper.book import decode
 from stratus.adapters.paper.exchange import PaperExchange
 from stratus.adapters.paper.memory_store import MemoryVenueStore
 from tests.unit.test_paper_exchange import BTC, TAKER, at, make_feed
@@ -220,3 +222,18 @@ def test_trigger_prices_keep_to_the_price_step(exchange: PaperExchange) -> None:
     assert Decimal(str(exit_order(exchange, "sell", "stopLoss", 59985.1)["triggerPrice"])) == (
         Decimal("59985.1")
     )
+
+
+def test_a_book_stored_before_conditional_orders_still_loads(clock: ManualClock) -> None:
+    """Venue stores outlive releases: orders saved without the trigger fields load as
+    ordinary orders."""
+    store = MemoryVenueStore()
+    PaperExchange(make_feed(), clock, store=store).create_order(BTC, "limit", "buy", 0.01, 50000)
+    stored = store.load("paper")
+    assert stored is not None
+    document = json.loads(stored.document)
+    for order in document["working"].values():
+        for name in ("trigger_price", "trigger_direction", "triggered_at"):
+            del order[name]
+    [order] = decode(json.dumps(document)).working.values()
+    assert (order.trigger_price, order.waiting, order.price) == (None, False, Decimal(50000))
