@@ -272,9 +272,15 @@ class PaperExchange:
         return order.to_ccxt()
 
     def _rest_conditional(
-        self, book: Book, now: datetime, spec: MarketSpec, side: str, qty: Decimal,
-        client_id: str | None, trigger: triggers.Trigger,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        book: Book,
+        now: datetime,
+        spec: MarketSpec,
+        side: str,
+        qty: Decimal,
+        client_id: str | None,
+        trigger: triggers.Trigger,
+    ) -> dict[str, Any]:
         """A reduce-only market order waiting for its trigger. What it reduces is judged
         when it fires (the position may grow or shrink meanwhile), so no margin now."""
         triggers.check_waits(trigger, self._quote(spec.symbol, now).mid)
