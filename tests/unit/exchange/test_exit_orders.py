@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from stratus.adapters.clock import ManualClock
-from stratus.adapters.exchange_gateway import map_error
+from stratus.adapters.exchange_gateway import ExchangeGateway, map_error
 from stratus.adapters.local_bus import LocalBus
 from stratus.adapters.paper.feed import PriceFeed
 from stratus.adapters.paper.venues import PaperVenues
@@ -125,3 +125,50 @@ def test_reconcile_follows_a_resting_exit_like_any_order_until_it_fires(
     assert (record.status, record.filled) == (OrderStatus.FILLED, Decimal("0.01"))
     assert venue.positions() == []
     assert reconcile_account(stack, "acct").clean
+
+
+class Recorder:
+    """A ccxt-like client that records what create_order was given."""
+
+    def __init__(self, id: str, has: dict[str, bool]) -> None:
+        self.id = id
+        self.has = has
+        self.created: list[tuple[str, dict[str, object]]] = []
+
+    def create_order(
+        self,
+        symbol: str,
+        type: str,
+        side: str,
+        amount: float,
+        price: float | None = None,
+        params: dict[str, object] | None = None,
+    ) -> dict[str, object]:
+        self.created.append((type, dict(params or {})))
+        return {"id": "1", "status": "open", "filled": 0, "type": type, "timestamp": 1}
+
+
+@pytest.mark.parametrize(
+    ("exit_kind", "key"),
+    [(ExitKind.STOP_LOSS, "stopLossPrice"), (ExitKind.TAKE_PROFIT, "takeProfitPrice")],
+)
+def test_bybit_gets_ccxts_unified_exit_params_triggered_by_the_mark(
+    clock: ManualClock, exit_kind: ExitKind, key: str
+) -> None:
+    both = {"createStopLossOrder": True, "createTakeProfitOrder": True}
+    client = Recorder("bybit", both)
+    gateway = ExchangeGateway(client)  # type: ignore[arg-type]
+    assert gateway.conditional_orders
+    gateway.place(request(clock, "x", Side.SELL, exit_kind))
+    [(kind, params)] = client.created
+    assert (kind, params) == (
+        "market",
+        {
+            "clientOrderId": request(clock, "x", Side.SELL, exit_kind).client_order_id,
+            "reduceOnly": True,
+            key: float(TARGET),
+            "triggerBy": "MarkPrice",
+        },
+    )
+    one_kind = Recorder("bybit", {"createStopLossOrder": True})
+    assert not ExchangeGateway(one_kind).conditional_orders  # type: ignore[arg-type]
