@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import text
 
 from tests.integration.manager.conftest import START, Api, D, fill
 
@@ -87,9 +90,43 @@ def test_database_summary_agrees_with_the_domain(api: Api) -> None:
         )
         for n in range(120)
     ]
-    api.post("/api/v1/positions/update", json={"fills": fills})
+    closed = [fill(200, symbol="ADA/USDT"), fill(201, "sell", price="105", symbol="ADA/USDT")]
+    api.post("/api/v1/positions/update", json={"fills": fills + closed})
     api.put("/api/v1/marks", json={"marks": {"BTC/USDT": "97.5", "SOL/USDT:USDT": "111"}})
-    for where in (PositionFilter(), PositionFilter(strategy="a"), PositionFilter(mode="swap")):
+    with api.store.database.engine.begin() as connection:  # XRP valued at its entry
+        connection.execute(text("DELETE FROM marks WHERE symbol = 'XRP/USDT'"))
+    wheres = [PositionFilter(), PositionFilter(strategy="a"), PositionFilter(mode="swap")]
+    for where in [*wheres, PositionFilter(account="nobody")]:
         tracked, marks = api.store.portfolio.tracked(where)
         expected = summarize(tracked, marks, D("0.05"))
         assert api.store.portfolio.summary(where, D("0.05")) == expected
+        assert expected == _one_by_one(tracked, marks, D("0.05"))
+    assert api.store.portfolio.summary(PositionFilter(), D("0.05")).metrics.closed_positions > 0
+
+
+def _one_by_one(tracked: Any, marks: Any, threshold: Any) -> Any:
+    """The summary's definitions, one position at a time (an independent recomputation)."""
+    from stratus.domain.performance import Summary
+    from stratus.domain.portfolio import PortfolioMetrics
+
+    opened = closed = risky = closing = 0
+    gross = net = realized = unrealized = fees = largest = D(0)
+    for item in tracked:
+        p = item.position
+        realized, fees, closing = (
+            realized + p.realized_pnl,
+            fees + p.fees,
+            closing + item.closing_fills,
+        )
+        if p.quantity == 0:
+            closed += 1
+            continue
+        opened += 1
+        price = marks.get(p.symbol, p.average_entry)
+        notional, loss = abs(p.quantity) * price, (price - p.average_entry) * p.quantity
+        gross, net, unrealized = gross + notional, net + p.quantity * price, unrealized + loss
+        largest = max(largest, notional)
+        risky += -loss > notional * threshold
+    metrics = PortfolioMetrics(opened, closed, gross, net, realized, unrealized, fees)
+    share = largest / gross if gross > 0 else None
+    return Summary(metrics, closing, share, risky)
