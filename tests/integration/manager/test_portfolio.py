@@ -130,3 +130,47 @@ def _one_by_one(tracked: Any, marks: Any, threshold: Any) -> Any:
     metrics = PortfolioMetrics(opened, closed, gross, net, realized, unrealized, fees)
     share = largest / gross if gross > 0 else None
     return Summary(metrics, closing, share, risky)
+
+
+def test_trip_outcomes_in_the_database_agree_with_the_trips(api: Api) -> None:
+    """The portfolio summary's trades, win rate and profit factor come from the database
+    (summed there on PostgreSQL): the same as lifetime_stats over the trip objects, for
+    every scope the summary takes, asset and mode included."""
+    import random
+
+    from stratus.adapters.sql.round_trips import TripFilter
+    from stratus.domain.analytics import lifetime_stats
+    from stratus.domain.performance import asset_of, mode_of
+
+    rng = random.Random(11)
+    symbols = ["BTC/USDT", "BTCX/USDT", "SOL/USDT:USDT", "ETH/USDT"]
+    fills = [
+        fill(
+            n,
+            rng.choice(["buy", "sell"]),
+            str(rng.randint(1, 3)),
+            str(rng.randint(90, 110)),
+            strategy=rng.choice(["a", "b"]),
+            symbol=rng.choice(symbols),
+            fee=rng.choice(["0", "0.5", "1.25"]),
+        )
+        for n in range(150)
+    ]
+    api.post("/api/v1/positions/update", json={"fills": fills})
+    trips = api.store.trips
+    scopes = [(None, None, None), ("a", None, None), (None, "BTC", None), (None, None, "swap")]
+    for strategy, asset, mode in [*scopes, (None, None, "spot"), ("b", "ETH", "spot")]:
+        expected = lifetime_stats(
+            trip
+            for trip in trips.all(TripFilter(strategy=strategy))
+            if asset in (None, asset_of(trip.symbol)) and mode in (None, mode_of(trip.symbol))
+        )
+        found = trips.outcomes(TripFilter(strategy=strategy), asset, mode)
+        assert (found.trades, found.wins, found.losses) == (
+            expected.trades,
+            expected.wins,
+            expected.losses,
+        )
+        assert (found.win_rate, found.profit_factor) == (expected.win_rate, expected.profit_factor)
+    assert trips.outcomes(TripFilter(account="nobody")).trades == 0
+    assert trips.outcomes(TripFilter()).trades > 10
