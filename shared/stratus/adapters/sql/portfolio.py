@@ -125,9 +125,10 @@ class SqlPortfolio:
         the caller kept), leaves the rows out: the caller serves what it kept, and no row
         is sent or decoded. Any committed change to a row of the page, its mark, its round
         trip or the total changes the digest."""
+        rows: list[Any]
         with self._db.transaction() as session:
             if self._db.embedded:
-                rows = session.execute(_page_query(where, page)).all()
+                rows = list(session.execute(_page_query(where, page)))
                 if not rows:  # past the end (or nothing matches): the count on its own
                     count = session.scalar(
                         where.apply(select(func.count()).select_from(PositionRow))
@@ -135,11 +136,11 @@ class SqlPortfolio:
                     return PositionsPage([], int(count or 0))
                 total, digest = int(rows[0][-1]), None
             else:
-                rows = session.execute(_digested(where, page), {"known": known or ""}).all()
-                digest, total = rows[0][:2]
+                found = session.execute(_digested(where, page), {"known": known or ""}).all()
+                digest, total = found[0][:2]
                 if digest == known:
                     return PositionsPage([], int(total), digest, unchanged=True)
-                rows = [row[2:] for row in rows if row[2] is not None]  # type: ignore[misc]
+                rows = [row[2:] for row in found if row[2] is not None]
         marked = [MarkedPosition(_tracked(row), _mark(row), row[15]) for row in rows]
         return PositionsPage(marked, int(total), digest)
 
