@@ -69,6 +69,33 @@ class Interval(StrEnum):
         return day if self is Interval.DAY else day - timedelta(days=day.weekday())
 
 
+@dataclass(frozen=True)
+class Outcomes:
+    """How the trades came out, the part of TradeStats the portfolio summary shows."""
+
+    trades: int
+    wins: int
+    losses: int
+    won: Decimal  # net PnL of the winning trades
+    lost: Decimal  # net PnL of the losing trades (negative)
+
+    @property
+    def win_rate(self) -> Decimal | None:  # None without trades
+        return Decimal(self.wins) / self.trades if self.trades else None
+
+    @property
+    def profit_factor(self) -> Decimal | None:  # None without losses
+        return self.won / -self.lost if self.losses else None
+
+
+def outcomes(nets: Iterable[Decimal]) -> Outcomes:
+    """The outcomes of trades with these net PnLs."""
+    every = list(nets)
+    wins = [n for n in every if n > ZERO]
+    losses = [n for n in every if n < ZERO]
+    return Outcomes(len(every), len(wins), len(losses), sum(wins, ZERO), sum(losses, ZERO))
+
+
 def trades_in(trips: Iterable[RoundTrip], start: datetime, end: datetime) -> list[RoundTrip]:
     """The closed trips whose close falls in [start, end), in the order they closed."""
     closed = [t for t in trips if t.closed_at is not None and start <= t.closed_at < end]
@@ -91,15 +118,16 @@ def trade_stats(trips: Iterable[RoundTrip], start: datetime, end: datetime) -> T
     net = sum(nets, ZERO)
     won, lost = sum(wins, ZERO), sum(losses, ZERO)
     daily = daily_pnl(trades, start, end)
+    came_out = Outcomes(count, len(wins), len(losses), won, lost)
     return TradeStats(
         trades=count,
         wins=len(wins),
         losses=len(losses),
-        win_rate=Decimal(len(wins)) / count if count else None,
+        win_rate=came_out.win_rate,
         gross_pnl=sum((t.gross_pnl for t in trades), ZERO),
         fees=sum((t.fees for t in trades), ZERO),
         net_pnl=net,
-        profit_factor=won / -lost if losses else None,
+        profit_factor=came_out.profit_factor,
         expectancy=net / count if count else None,
         average_win=won / len(wins) if wins else None,
         average_loss=lost / len(losses) if losses else None,

@@ -17,6 +17,7 @@ from stratus.manager import errors
 from stratus.manager.auth import Authenticator
 from stratus.manager.bodies import MAX_BODY_BYTES, StrictJsonRoute
 from stratus.manager.console import pages
+from stratus.manager.kept import Kept
 from stratus.manager.live import Hub
 from stratus.manager.recorder import Recorder
 from stratus.manager.routes import (
@@ -70,6 +71,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     app.state.services = services
     app.state.store = store
+    app.state.kept = Kept()  # rendered pages of positions (stratus.manager.kept)
     app.state.authenticator = Authenticator(store, settings)
     app.state.hub = hub
     app.state.recorder = recorder = Recorder(services, store.outcomes, store.portfolio, store.funds)

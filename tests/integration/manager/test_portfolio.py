@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import text
 
 from tests.integration.manager.conftest import START, Api, D, fill
 
@@ -87,9 +90,87 @@ def test_database_summary_agrees_with_the_domain(api: Api) -> None:
         )
         for n in range(120)
     ]
-    api.post("/api/v1/positions/update", json={"fills": fills})
+    closed = [fill(200, symbol="ADA/USDT"), fill(201, "sell", price="105", symbol="ADA/USDT")]
+    api.post("/api/v1/positions/update", json={"fills": fills + closed})
     api.put("/api/v1/marks", json={"marks": {"BTC/USDT": "97.5", "SOL/USDT:USDT": "111"}})
-    for where in (PositionFilter(), PositionFilter(strategy="a"), PositionFilter(mode="swap")):
+    with api.store.database.engine.begin() as connection:  # XRP valued at its entry
+        connection.execute(text("DELETE FROM marks WHERE symbol = 'XRP/USDT'"))
+    wheres = [PositionFilter(), PositionFilter(strategy="a"), PositionFilter(mode="swap")]
+    for where in [*wheres, PositionFilter(account="nobody")]:
         tracked, marks = api.store.portfolio.tracked(where)
         expected = summarize(tracked, marks, D("0.05"))
         assert api.store.portfolio.summary(where, D("0.05")) == expected
+        assert expected == _one_by_one(tracked, marks, D("0.05"))
+    assert api.store.portfolio.summary(PositionFilter(), D("0.05")).metrics.closed_positions > 0
+
+
+def _one_by_one(tracked: Any, marks: Any, threshold: Any) -> Any:
+    """The summary's definitions, one position at a time (an independent recomputation)."""
+    from stratus.domain.performance import Summary
+    from stratus.domain.portfolio import PortfolioMetrics
+
+    opened = closed = risky = closing = 0
+    gross = net = realized = unrealized = fees = largest = D(0)
+    for item in tracked:
+        p = item.position
+        realized, fees, closing = (
+            realized + p.realized_pnl,
+            fees + p.fees,
+            closing + item.closing_fills,
+        )
+        if p.quantity == 0:
+            closed += 1
+            continue
+        opened += 1
+        price = marks.get(p.symbol, p.average_entry)
+        notional, loss = abs(p.quantity) * price, (price - p.average_entry) * p.quantity
+        gross, net, unrealized = gross + notional, net + p.quantity * price, unrealized + loss
+        largest = max(largest, notional)
+        risky += -loss > notional * threshold
+    metrics = PortfolioMetrics(opened, closed, gross, net, realized, unrealized, fees)
+    share = largest / gross if gross > 0 else None
+    return Summary(metrics, closing, share, risky)
+
+
+def test_trip_outcomes_in_the_database_agree_with_the_trips(api: Api) -> None:
+    """The portfolio summary's trades, win rate and profit factor come from the database
+    (summed there on PostgreSQL): the same as lifetime_stats over the trip objects, for
+    every scope the summary takes, asset and mode included."""
+    import random
+
+    from stratus.adapters.sql.round_trips import TripFilter
+    from stratus.domain.analytics import lifetime_stats
+    from stratus.domain.performance import asset_of, mode_of
+
+    rng = random.Random(11)
+    symbols = ["BTC/USDT", "BTCX/USDT", "SOL/USDT:USDT", "ETH/USDT"]
+    fills = [
+        fill(
+            n,
+            rng.choice(["buy", "sell"]),
+            str(rng.randint(1, 3)),
+            str(rng.randint(90, 110)),
+            strategy=rng.choice(["a", "b"]),
+            symbol=rng.choice(symbols),
+            fee=rng.choice(["0", "0.5", "1.25"]),
+        )
+        for n in range(150)
+    ]
+    api.post("/api/v1/positions/update", json={"fills": fills})
+    trips = api.store.trips
+    scopes = [(None, None, None), ("a", None, None), (None, "BTC", None), (None, None, "swap")]
+    for strategy, asset, mode in [*scopes, (None, None, "spot"), ("b", "ETH", "spot")]:
+        expected = lifetime_stats(
+            trip
+            for trip in trips.all(TripFilter(strategy=strategy))
+            if asset in (None, asset_of(trip.symbol)) and mode in (None, mode_of(trip.symbol))
+        )
+        found = trips.outcomes(TripFilter(strategy=strategy), asset, mode)
+        assert (found.trades, found.wins, found.losses) == (
+            expected.trades,
+            expected.wins,
+            expected.losses,
+        )
+        assert (found.win_rate, found.profit_factor) == (expected.win_rate, expected.profit_factor)
+    assert trips.outcomes(TripFilter(account="nobody")).trades == 0
+    assert trips.outcomes(TripFilter()).trades > 10

@@ -14,9 +14,11 @@ import pytest
 from sqlalchemy import Engine, event, text
 
 from stratus.adapters.clock import ManualClock
+from stratus.adapters.sql.audit import Page
 from stratus.adapters.sql.db import Database, make_engine
 from stratus.adapters.sql.driver import TIMESTAMPTZ_OID
 from stratus.adapters.sql.ledger import SqlLedger
+from stratus.adapters.sql.portfolio import PositionFilter
 from stratus.domain.orders import Fill, client_order_id_for
 from stratus.service.services import Services
 from tests.integration.manager.conftest import START, Api, fill, order
@@ -211,3 +213,116 @@ def _in_thread(call: Any) -> Any:
     if isinstance(answer[0], Exception):
         raise answer[0]
     return answer[0]
+
+
+def test_a_kept_page_is_served_after_one_query_and_never_after_a_change(api: Api) -> None:
+    """PostgreSQL: a worker keeps a rendered page with its digest; the one query of the
+    next request confirms the digest (rows left out) or returns the changed rows. Every
+    committed change behind the page shows: a fill, a mark, a row changed behind the
+    API's back, a new position that moves the total. SQLite reads the page each time."""
+    api.post(UPDATE, json={"fills": [fill(n, symbol=f"C{n}/USDT") for n in range(3)]})
+    api.get("/api/v1/me", role="reader")
+    first = api.get("/api/v1/positions", role="reader").content
+    with statements(api.store.database.engine) as seen:
+        again = api.get("/api/v1/positions", role="reader")
+    assert (len(seen), again.content) == (1, first)
+    kept = api.client.app.state.kept  # type: ignore[attr-defined]
+    held = kept.get((PositionFilter(), Page()))
+    if held is not None:  # PostgreSQL: what it serves while the digest holds is the kept body
+        assert held[1] == first
+        kept.put((PositionFilter(), Page()), held[0], b'{"kept":true}')
+        assert api.get("/api/v1/positions", role="reader").json() == {"kept": True}
+    else:
+        assert api.store.database.embedded
+
+    def page() -> dict[str, Any]:
+        body: dict[str, Any] = api.get("/api/v1/positions", role="reader").json()
+        return body
+
+    api.post(UPDATE, json={"fills": [fill(9, "sell", price="110", symbol="C1/USDT")]})
+    assert page()["items"][1]["status"] == "closed"
+    assert page()["items"][1]["mark_price"] == "110"
+    assert api.put("/api/v1/marks", json={"marks": {"C2/USDT": "120"}}).status_code == 204
+    assert page()["items"][2]["mark_price"] == "120"
+    with api.store.database.engine.begin() as connection:
+        connection.execute(text("UPDATE positions SET fees = '0.5' WHERE symbol = 'C0/USDT'"))
+    assert page()["items"][0]["fees"] == "0.5"
+    api.post(UPDATE, json={"fills": [fill(10, symbol="C3/USDT")]})
+    assert page()["total"] == 4
+
+
+def test_the_digest_leaves_the_rows_out_only_when_they_hash_to_it(api: Api) -> None:
+    api.post(UPDATE, json={"fills": [fill(n, symbol=f"C{n}/USDT") for n in range(3)]})
+    portfolio, page, where = api.store.portfolio, Page(2, 1), PositionFilter()
+    read = portfolio.positions(where, page)
+    if api.store.database.embedded:
+        assert (read.digest, [p.tracked.position.symbol for p in read.items]) == (
+            None,
+            ["C1/USDT", "C2/USDT"],
+        )
+        return
+    kept = portfolio.positions(where, page, read.digest)
+    assert (kept.unchanged, kept.items, kept.total, kept.digest) == (True, [], 3, read.digest)
+    other = portfolio.positions(where, page, "0" * 64)
+    assert (other.unchanged, other.items, other.digest) == (False, read.items, read.digest)
+    elsewhere = portfolio.positions(where, Page(2, 0), read.digest)
+    assert not elsewhere.unchanged
+    assert [p.tracked.position.symbol for p in elsewhere.items] == ["C0/USDT", "C1/USDT"]
+    empty = portfolio.positions(where, Page(2, 5))
+    assert (empty.items, empty.total) == ([], 3)
+    assert portfolio.positions(where, Page(2, 5), empty.digest).unchanged
+
+
+@ON_POSTGRES
+def test_pg8000_placeholders_are_rewritten_as_pg8000_does(database_url: str) -> None:
+    from pg8000 import dbapi, legacy
+
+    engine = make_engine(database_url)  # installs the remembered rewrite
+    try:
+        original = dbapi.convert_paramstyle.__wrapped_original__
+        assert legacy.convert_paramstyle is dbapi.convert_paramstyle
+        for query, args in (
+            ("SELECT %s, '%s', \"a%%s\" FROM t WHERE x = %s -- %s\n", (1, 2)),
+            ("SELECT 1", ()),
+            ("SELECT $$%s$$, E'\\'%s', %s", ("v",)),
+        ):
+            for _ in range(2):  # computed, then remembered
+                assert dbapi.convert_paramstyle("format", query, args) == original(
+                    "format", query, args
+                )
+        named = ("SELECT :a, :b, :a", {"a": 1, "b": 2})
+        assert dbapi.convert_paramstyle("named", *named) == original("named", *named)
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT :n + 1"), {"n": 41}).scalar() == 42
+    finally:
+        engine.dispose()
+
+
+@ON_POSTGRES
+def test_pg8000_commits_and_rolls_back_in_one_message(database_url: str) -> None:
+    engine = make_engine(database_url)
+    sent: list[str] = []
+    try:
+        with engine.connect() as connection:
+            raw = connection.connection.dbapi_connection
+            assert raw is not None
+            execute_simple = raw.execute_simple
+
+            def recorded(sql: str) -> Any:
+                sent.append(sql)
+                return execute_simple(sql)
+
+            raw.execute_simple = recorded
+            connection.execute(text("INSERT INTO marks VALUES ('X/USDT', '1', now())"))
+            connection.commit()
+            connection.execute(text("INSERT INTO marks VALUES ('Y/USDT', '1', now())"))
+            connection.rollback()
+            ends = ["commit", "rollback"]  # each in the simple protocol: one message
+            assert [s for s in sent if s in ends] == ends
+            raw.rollback()  # nothing open: nothing sent
+            assert [s for s in sent if s in ends] == ends
+        with engine.connect() as connection:
+            kept = connection.execute(text("SELECT symbol FROM marks")).scalars().all()
+        assert kept == ["X/USDT"]
+    finally:
+        engine.dispose()

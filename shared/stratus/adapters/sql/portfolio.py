@@ -8,9 +8,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import (
+    Select,
+    String,
+    Text,
+    bindparam,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from stratus.adapters.sql import audit
 from stratus.adapters.sql.audit import Page, paged
@@ -70,6 +82,14 @@ class LedgerFilter:
 
 
 @dataclass(frozen=True)
+class PositionsPage:
+    items: list[MarkedPosition]
+    total: int  # positions matching the filter
+    digest: str | None = None  # of the rows and the total (PostgreSQL), else None
+    unchanged: bool = False  # the digest is the caller's `known` one: items left out
+
+
+@dataclass(frozen=True)
 class Mismatch:
     position: Position
     replayed: Position
@@ -95,28 +115,34 @@ class SqlPortfolio:
         self._db = database
         self._clock = clock
 
-    def positions(self, where: PositionFilter, page: Page) -> tuple[list[MarkedPosition], int]:
-        """A page of positions with their marks, and how many match, in one query (the
-        count is an uncorrelated subquery: evaluated once, from the index)."""
-        mark = MarkRow.__table__.c
-        total = where.apply(select(func.count()).select_from(PositionRow)).scalar_subquery()
-        columns: Select[Any] = select(  # type: ignore[assignment]
-            *_POSITION_COLUMNS, mark.price, mark.updated_at, PositionRow.trip_id, total
-        )
-        query = (
-            where.apply(columns)
-            .outerjoin(MarkRow, mark.symbol == PositionRow.symbol)
-            .order_by(*_ORDER)
-            .limit(page.limit)
-            .offset(page.offset)
-        )
+    def positions(
+        self, where: PositionFilter, page: Page, known: str | None = None
+    ) -> PositionsPage:
+        """A page of positions with their marks, and how many match, in one query.
+
+        PostgreSQL also answers a digest of the page (SHA-256 of its rows' text and the
+        total, from the same snapshot) and, when it equals `known` (the digest of a page
+        the caller kept), leaves the rows out: the caller serves what it kept, and no row
+        is sent or decoded. Any committed change to a row of the page, its mark, its round
+        trip or the total changes the digest."""
+        rows: list[Any]
         with self._db.transaction() as session:
-            rows = session.execute(query).all()
-            if not rows:  # past the end (or nothing matches): the count on its own
-                count = session.scalar(where.apply(select(func.count()).select_from(PositionRow)))
-                return [], int(count or 0)
+            if self._db.embedded:
+                rows = list(session.execute(_page_query(where, page)))
+                if not rows:  # past the end (or nothing matches): the count on its own
+                    count = session.scalar(
+                        where.apply(select(func.count()).select_from(PositionRow))
+                    )
+                    return PositionsPage([], int(count or 0))
+                total, digest = int(rows[0][-1]), None
+            else:
+                found = session.execute(_digested(where, page), {"known": known or ""}).all()
+                digest, total = found[0][:2]
+                if digest == known:
+                    return PositionsPage([], int(total), digest, unchanged=True)
+                rows = [row[2:] for row in found if row[2] is not None]
         marked = [MarkedPosition(_tracked(row), _mark(row), row[15]) for row in rows]
-        return marked, int(rows[0][-1])
+        return PositionsPage(marked, int(total), digest)
 
     def tracked(self, where: PositionFilter) -> tuple[list[TrackedPosition], dict[str, Decimal]]:
         """Every matching position and the marks of their symbols, in one transaction
@@ -284,6 +310,45 @@ _POSITION_COLUMNS = (
     PositionRow.gross_loss,
     PositionRow.version,
 )
+
+
+def _page_query(where: PositionFilter, page: Page, counted: bool = True) -> Select[Any]:
+    """The page's rows (_POSITION_COLUMNS, the mark's price and time, the round trip) and,
+    when `counted`, the total (an uncorrelated count subquery: evaluated once)."""
+    mark = MarkRow.__table__.c
+    total = where.apply(select(func.count()).select_from(PositionRow)).scalar_subquery()
+    extra = (total,) if counted else ()
+    columns: Select[Any] = select(  # type: ignore[assignment]
+        *_POSITION_COLUMNS, mark.price, mark.updated_at, PositionRow.trip_id, *extra
+    )
+    return (
+        where.apply(columns)
+        .outerjoin(MarkRow, mark.symbol == PositionRow.symbol)
+        .order_by(*_ORDER)
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+
+
+@lru_cache(maxsize=256)  # built once per filter and page: building it costs ~1 ms
+def _digested(where: PositionFilter, page: Page) -> Select[Any]:
+    """PostgreSQL: (digest, total, *row) per row of the page, or one (digest, total,
+    NULL..) row when the page is empty or its digest is the `known` parameter. The digest
+    hashes the total and the rows' text in page order, read in one statement's snapshot."""
+    rows = _page_query(where, page, counted=False).cte("page_rows")
+    counted = where.apply(select(func.count().label("n")).select_from(PositionRow)).cte("counted")
+    total = select(counted.c.n).scalar_subquery()
+    order = (rows.c.account, rows.c.strategy, rows.c.symbol)
+    each = func.string_agg(
+        cast(literal_column(rows.name), Text), aggregate_order_by(literal("|"), *order)
+    )
+    sha = func.encode(func.sha256(func.convert_to(func.concat(total, ":", each), "UTF8")), "hex")
+    digest = select(sha.label("digest"), total.label("total")).select_from(rows).cte("digest")
+    return (
+        select(digest.c.digest, digest.c.total, *rows.c)
+        .select_from(digest.outerjoin(rows, digest.c.digest != bindparam("known", type_=String)))
+        .order_by(*order)
+    )
 
 
 def _tracked(row: Any) -> TrackedPosition:

@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from operator import sub
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, String, case, delete, func, not_, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from stratus.adapters.sql.audit import Page, paged
 from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.tables import RoundTripRow
+from stratus.adapters.sql.types import plain
+from stratus.domain.analytics import Outcomes, outcomes
 from stratus.domain.orders import Fill
 from stratus.domain.positions import Position
 from stratus.domain.round_trips import Direction, RoundTrip, advance, round_trips
@@ -119,3 +123,41 @@ class SqlRoundTrips:
         )
         with self._db.transaction() as session:
             return [trip_of(row) for row in session.scalars(query)]
+
+    def outcomes(
+        self, where: TripFilter, asset: str | None = None, mode: str | None = None
+    ) -> Outcomes:
+        """How the closed trips in scope came out (domain.analytics.outcomes), without a
+        trip object each: PostgreSQL adds them up in the query; SQLite, whose money is
+        text, sends every net as one string."""
+        c = RoundTripRow.__table__.c
+        scope = where.apply(select()).where(c.closed_at.is_not(None))
+        if asset is not None:  # domain.performance.asset_of and mode_of, in SQL
+            scope = scope.where(or_(c.symbol == asset, c.symbol.startswith(f"{asset}/")))
+        if mode is not None:
+            swap = c.symbol.contains(":")
+            scope = scope.where(swap if mode == "swap" else not_(swap))
+        with self._db.transaction() as session:
+            if self._db.embedded:
+                every = (
+                    func.group_concat(type_coerce(v, String), ",") for v in (c.gross_pnl, c.fees)
+                )
+                gross, fees = session.execute(scope.add_columns(*every)).one()
+                if gross is None:
+                    return outcomes([])
+                nets = map(sub, map(Decimal, gross.split(",")), map(Decimal, fees.split(",")))
+                return outcomes(nets)
+            net = c.gross_pnl - c.fees
+            row = session.execute(
+                scope.add_columns(
+                    func.count(),
+                    func.sum(case((net > 0, 1), else_=0)),
+                    func.sum(case((net < 0, 1), else_=0)),
+                    func.sum(case((net > 0, net), else_=0)),
+                    func.sum(case((net < 0, net), else_=0)),
+                )
+            ).one()
+        trades, wins, losses, won, lost = (0 if value is None else value for value in row)
+        return Outcomes(
+            int(trades), int(wins), int(losses), plain(Decimal(won)), plain(Decimal(lost))
+        )

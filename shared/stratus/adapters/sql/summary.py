@@ -1,8 +1,8 @@
 """The portfolio summary in the database. PostgreSQL: one aggregate query (exact NUMERIC
 arithmetic, one row over the wire instead of every position through the pure-Python
 driver). SQLite keeps money as text, which its SUM would add as floats: there one query
-streams the bare text columns into the domain's SummaryFold (no ORM row, no model per
-position). The same tests hold both to the same answers."""
+fetches each text column as one string, which the domain's summary_of folds column by
+column (no row, no model per position). The same tests hold both to the same answers."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from stratus.adapters.sql.tables import MarkRow, PositionRow
 from stratus.adapters.sql.types import plain
 from stratus.domain.common import ZERO
-from stratus.domain.performance import Summary, SummaryFold
+from stratus.domain.performance import Summary, summary_of
 from stratus.domain.portfolio import PortfolioMetrics
 
 
@@ -81,43 +81,26 @@ def aggregate_summary(session: Session, where: Any, threshold: Decimal) -> Summa
 
 
 def folded_summary(session: Session, where: Any, threshold: Decimal) -> Summary:
-    """SQLite: the summary folded over the matching rows' raw text (see the module)."""
+    """SQLite: each text column of the matching positions as one comma-separated string
+    (all aggregated in the one pass over the rows, so the i-th values are one position's),
+    folded by the domain's summary_of: no row tuple per position (see summary_of)."""
     p, m = PositionRow.__table__.c, MarkRow.__table__.c
-    text = [type_coerce(column, String) for column in (*_folded(p), m.price)]
+    every = [
+        func.group_concat(type_coerce(column, String), ",")
+        for column in (p.quantity, p.average_entry, p.realized_pnl, p.fees)
+    ]
+    marks = func.group_concat(func.coalesce(type_coerce(m.price, String), ""), ",")
     query = where.apply(
-        select(*text).select_from(
+        select(*every, marks, func.sum(p.closing_fills)).select_from(
             PositionRow.__table__.outerjoin(MarkRow.__table__, m.symbol == p.symbol)
         )
     )
-    fold = SummaryFold(threshold)
-    add = fold.add
-    rows = session.execute(query).all()  # one fetchall: cheaper than a fetch per row
-    for quantity, entry, realized, fees, closing, wins, profit, loss, mark in rows:
-        add(
-            Decimal(quantity),
-            Decimal(entry),
-            Decimal(realized),
-            Decimal(fees),
-            int(closing),
-            int(wins),
-            Decimal(profit),
-            Decimal(loss),
-            None if mark is None else Decimal(mark),
-        )
-    return fold.result()
-
-
-def _folded(p: Any) -> tuple[Any, ...]:
-    return (
-        p.quantity,
-        p.average_entry,
-        p.realized_pnl,
-        p.fees,
-        p.closing_fills,
-        p.winning_fills,
-        p.gross_profit,
-        p.gross_loss,
-    )
+    *numbers, priced, closing = session.connection().execute(query).one()
+    if priced is None:  # no position matches
+        return summary_of([], [], [], [], [], 0, threshold)
+    quantities, entries, realized, fees = (list(map(Decimal, n.split(","))) for n in numbers)
+    prices = [Decimal(price) if price else None for price in priced.split(",")]
+    return summary_of(quantities, entries, realized, fees, prices, int(closing), threshold)
 
 
 def _money(value: Any) -> Decimal:

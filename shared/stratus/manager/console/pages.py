@@ -129,14 +129,14 @@ def positions(
     status: Status = "open",
 ) -> HTMLResponse:
     where = PositionFilter(account=account, status=status)
-    items, total = store.portfolio.positions(where, page)
+    found = store.portfolio.positions(where, page)
     rows = []
-    for item in items:
+    for item in found.items:
         position = item.tracked.position
         mark = position.average_entry if item.mark is None else item.mark.price
         rows.append((item.tracked, mark, position.unrealized_pnl(mark)))
     query = {"account": account or "", "status": status}
-    return _render(request, "positions", rows=rows, total=total, page=page, query=query)
+    return _render(request, "positions", rows=rows, total=found.total, page=page, query=query)
 
 
 @router.get("/console/orders", response_class=HTMLResponse)

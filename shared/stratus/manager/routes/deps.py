@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from stratus.manager.kept import Kept
 from stratus.manager.store import Store
 from stratus.service.services import Services
 
@@ -20,5 +21,11 @@ def _store(request: Request) -> Store:
     return store
 
 
+def _kept(request: Request) -> Kept:
+    kept: Kept = request.app.state.kept
+    return kept
+
+
 ServicesDep = Annotated[Services, Depends(_services)]
 StoreDep = Annotated[Store, Depends(_store)]
+KeptDep = Annotated[Kept, Depends(_kept)]

@@ -9,9 +9,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from stratus.adapters.sql.portfolio import LedgerFilter, PositionFilter
 from stratus.adapters.sql.round_trips import TripFilter
-from stratus.domain.analytics import lifetime_stats
 from stratus.domain.common import Identifier, Symbol
-from stratus.domain.performance import asset_of, exposure_by_asset, mode_of
+from stratus.domain.performance import exposure_by_asset
 from stratus.domain.portfolio import PortfolioMetrics
 from stratus.manager.auth import Reader, Trader
 from stratus.manager.bodies import StrictJsonRoute
@@ -95,12 +94,7 @@ def summary(
     threshold = Decimal(str(services.settings.unrealized_loss_warning))
     where = PositionFilter(account, strategy, None, asset, mode)
     result = store.portfolio.summary(where, threshold)
-    trips = [
-        trip
-        for trip in store.trips.all(TripFilter(account, strategy))
-        if asset in (None, asset_of(trip.symbol)) and mode in (None, mode_of(trip.symbol))
-    ]
-    trades = lifetime_stats(trips)
+    trades = store.trips.outcomes(TripFilter(account, strategy), asset, mode)
     return SummaryOut(
         **MetricsOut.of(result.metrics).model_dump(),
         closing_fills=result.closing_fills,

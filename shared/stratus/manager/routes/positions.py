@@ -8,17 +8,20 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
+from stratus.adapters.sql.audit import Page
 from stratus.adapters.sql.portfolio import PositionFilter
 from stratus.domain.common import Identifier, Symbol
 from stratus.domain.performance import MarkedPosition
 from stratus.manager.auth import Reader, Trader
 from stratus.manager.bodies import StrictJsonRoute
+from stratus.manager.kept import Kept
 from stratus.manager.numbers import Money, Quantity
 from stratus.manager.numbers import Price as PriceOut
-from stratus.manager.routes.deps import StoreDep
+from stratus.manager.routes.deps import KeptDep, StoreDep
 from stratus.manager.schemas import Asset, FillIn, Mode, Paged, Paging, Price, Status, Wallet, paged
+from stratus.manager.store import Store
 
 router = APIRouter(tags=["positions"], route_class=StrictJsonRoute)
 
@@ -140,16 +143,16 @@ def list_positions(
     store: StoreDep,
     _: Reader,
     page: Paging,
+    kept: KeptDep,
     account: Identifier | None = None,
     strategy: Identifier | None = None,
     symbol: Symbol | None = None,
     asset: Asset | None = None,
     mode: Mode | None = None,
     status: Status | None = None,
-) -> Paged[PositionOut]:
+) -> Response:
     where = PositionFilter(account, strategy, symbol, asset, mode, status)
-    items, total = store.portfolio.positions(where, page)
-    return paged([PositionOut.of(item) for item in items], total, page)
+    return _page(store, kept, where, page)
 
 
 @router.post("/positions/update", response_model=FillResults)
@@ -228,7 +231,25 @@ def positions_by_asset(
     store: StoreDep,
     _: Reader,
     page: Paging,
+    kept: KeptDep,
     status: Status | None = None,
-) -> Paged[PositionOut]:
-    items, total = store.portfolio.positions(PositionFilter(asset=asset, status=status), page)
-    return paged([PositionOut.of(item) for item in items], total, page)
+) -> Response:
+    return _page(store, kept, PositionFilter(asset=asset, status=status), page)
+
+
+_PAGE = TypeAdapter(Paged[PositionOut])  # the serializer FastAPI uses for response_model
+
+
+def _page(store: Store, kept: Kept, where: PositionFilter, page: Page) -> Response:
+    """A page of positions as JSON, served from `kept` when the database confirms, in the
+    query that reads the page, that its rows still hash to the kept digest."""
+    key = (where, page)
+    held = kept.get(key)
+    result = store.portfolio.positions(where, page, None if held is None else held[0])
+    if held is not None and result.unchanged:
+        return Response(held[1], media_type="application/json")
+    items = [PositionOut.of(item) for item in result.items]
+    body = _PAGE.dump_json(paged(items, result.total, page))
+    if result.digest is not None:
+        kept.put(key, result.digest, body)
+    return Response(body, media_type="application/json")
