@@ -1,0 +1,185 @@
+"""Protective exits (docs/exits.md): kept per strategy position, brought to the
+position after every fill of it, checked against marks where the venue cannot hold them.
+
+Everything derives from durable state: the position (the ledger), its plan and its
+working exit orders (the state store). `protect` is idempotent, so update_position asks
+for it after every fill (a `protect` control), the sweep asks again as the backstop, and
+any copy of either finds the same work done or finishes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+
+from stratus.domain.common import ZERO
+from stratus.domain.control import Control, ControlKind
+from stratus.domain.errors import ConcurrentUpdate, ExchangeError, PermanentError
+from stratus.domain.exits import (
+    ExitPlan,
+    close_signal,
+    converge,
+    exit_side,
+    exit_signal_id,
+    fired,
+    is_exit_of,
+)
+from stratus.domain.market import Market
+from stratus.domain.orders import ExitKind, Fill, OrderRecord, OrderRequest
+from stratus.domain.positions import Position
+from stratus.domain.signals import Signal
+from stratus.observability import log_fields
+from stratus.service.services import Services
+
+log = logging.getLogger(__name__)
+
+PROTECTOR = "stratus"  # requested_by of the protect controls update_position sends
+
+
+def keep_exits(services: Services, signal: Signal, flat: bool) -> None:
+    """An opening signal's exits become its position's plan; one without exits that
+    opens a new position (`flat`: nothing held nor coming) drops the old plan."""
+    plan = ExitPlan.of(signal, services.clock.now())
+    if plan is not None:
+        services.state.save_exit_plan(plan)
+    elif flat:
+        services.state.drop_exit_plan(signal.account, signal.strategy, signal.symbol)
+
+
+def protect_message(fill: Fill, at: datetime) -> Control:
+    """The control update_position sends after a fill: bring that position's exits to it."""
+    return Control(
+        control_id=f"protect-{fill.fill_id}",
+        kind=ControlKind.PROTECT,
+        account=fill.account,
+        strategy=fill.strategy,
+        symbol=fill.symbol,
+        requested_by=PROTECTOR,
+        requested_at=at,
+    )
+
+
+def protect(services: Services, account: str, strategy: str, symbol: str) -> None:
+    """Bring the position's working exits to its plan: sized to the whole position,
+    none once it is flat. A trigger the mark has already crossed closes the position at
+    once (a close signal, through risk like any close). On a venue without conditional
+    orders nothing rests on the exchange: the watcher checks marks (`check_marks`)."""
+    key = (account, strategy, symbol)
+    plan = services.state.exit_plan(*key)
+    working = [r for r in services.state.orders(account, live=True) if is_exit_of(r, key)]
+    if plan is None and not working:
+        return
+    position = services.ledger.position(*key)
+    venue = services.exchanges.for_account(account)
+    opened = plan is not None and position.is_open
+    triggers = triggers_of(plan, position, venue.market(symbol)) if opened and plan else {}
+    if triggers:
+        crossed = fired(position, triggers, venue.quote(symbol).mid)
+        if crossed:
+            exit_now(services, position, crossed[0])
+            return  # the close's fill brings protection here again, flat by then
+    if not venue.conditional_orders:
+        triggers = {}  # watched, not placed
+    now = services.clock.now()
+    protection = converge(position, triggers, working, plan.signal_id if plan else "", now)
+    why = "exit_resized" if position.is_open else "position_closed"
+    for record in protection.cancel:
+        _cancel(services, record, why)
+    for request in protection.place:
+        place_exit(services, request)
+
+
+def triggers_of(plan: ExitPlan, position: Position, market: Market) -> dict[ExitKind, Decimal]:
+    """The plan's triggers for the position, on the market's price steps."""
+    if not position.is_open:
+        return {}
+    side = exit_side(position)
+    rounded = {kind: market.round_price(p, side) for kind, p in plan.triggers(position).items()}
+    return {kind: price for kind, price in rounded.items() if price > ZERO}
+
+
+def place_exit(services: Services, request: OrderRequest) -> None:
+    """Through the executor's own path: the intent first (a copy finds it), then the
+    `orders` message, which execute_order places exactly once. Exits reduce risk: they
+    take no quota and skip check_risk."""
+    services.state.create_order(OrderRecord.intent(request, services.clock.now()))
+    services.publish("orders", request)
+    log.info(
+        "exit placed",
+        extra=log_fields(
+            client_order_id=request.client_order_id,
+            exit_kind=request.exit_kind,
+            trigger=str(request.trigger_price),
+            quantity=str(request.quantity),
+        ),
+    )
+
+
+def _cancel(services: Services, record: OrderRecord, why: str) -> None:
+    from stratus.service.handlers.control import cancel_order
+
+    cancel_order(services, record, why, "its position moved on")
+
+
+def exit_now(services: Services, position: Position, kind: ExitKind) -> None:
+    """Close the position: one close signal per position state, whoever sends it."""
+    signal = close_signal(position, kind, services.clock.now())
+    services.publish("signals", signal)
+    log.info(
+        "exit triggered",
+        extra=log_fields(signal_id=signal.signal_id, exit_kind=kind, symbol=position.symbol),
+    )
+
+
+def protected(services: Services) -> list[tuple[ExitPlan, Position]]:
+    """Every open position that has a plan, with it."""
+    plans = {plan.key: plan for plan in services.state.exit_plans()}
+    if not plans:
+        return []
+    return [
+        (plans[key], position)
+        for position in services.ledger.positions()
+        if position.is_open
+        and (key := (position.account, position.strategy, position.symbol)) in plans
+    ]
+
+
+def check_marks(
+    services: Services,
+    watched: Iterable[tuple[ExitPlan, Position]],
+    marks: Mapping[str, Decimal],
+    sent: set[str],
+) -> None:
+    """Watched exits (venues without conditional orders): a mark (by symbol) past a
+    trigger closes the position. `sent` holds the close signals already sent, so a
+    run of marks past the trigger sends one (its id deduplicates any other copy)."""
+    for plan, position in watched:
+        mark = marks.get(position.symbol)
+        if mark is None:
+            continue
+        venue = services.exchanges.for_account(position.account)
+        if venue.conditional_orders:
+            continue  # the exchange holds them
+        crossed = fired(position, triggers_of(plan, position, venue.market(position.symbol)), mark)
+        if crossed and exit_signal_id(position, crossed[0]) not in sent:
+            exit_now(services, position, crossed[0])
+            sent.add(exit_signal_id(position, crossed[0]))
+
+
+def sweep_exits(services: Services) -> int:
+    """The backstop: protect every position that has a plan or a working exit (a lost
+    protect control, a crash between its steps). Returns how many were looked at."""
+    keys = {plan.key for plan in services.state.exit_plans()}
+    keys.update(
+        (r.request.account, r.request.strategy, r.request.symbol)
+        for r in services.state.orders(live=True)
+        if r.request.exit_kind is not None
+    )
+    for key in sorted(keys):
+        try:
+            protect(services, *key)
+        except (ExchangeError, PermanentError, ConcurrentUpdate) as trouble:
+            log.warning("exits not protected yet", extra=log_fields(key=key, error=str(trouble)))
+    return len(keys)
