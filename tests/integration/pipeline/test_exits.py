@@ -14,6 +14,7 @@ from itertools import count
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from stratus import migrations
 from stratus.adapters.clock import ManualClock
@@ -34,6 +35,7 @@ from stratus.domain.orders import (
     OrderRequest,
     OrderStatus,
 )
+from stratus.manager.app import create_app
 from stratus.ports import VenueOrder
 from stratus.service import exits
 from stratus.service.bootstrap import build
@@ -42,6 +44,7 @@ from stratus.service.services import Services
 from stratus.service.sweep import sweep
 from stratus.service.watcher import Watcher
 from tests.conftest import fresh_database, open_accounts
+from tests.integration.manager.conftest import DEV_TOKEN
 from tests.integration.pipeline.test_risk_flow import signal
 
 BTC = "BTC/USDT:USDT"
@@ -247,8 +250,9 @@ def test_exits_rest_on_the_exchange_sized_to_the_position_and_follow_it(
         assert final.status is OrderStatus.CANCELED
 
     # The stop fires on the exchange: the position closes, the take profit is canceled.
-    assert second[SL].request.trigger_price is not None
-    assert venue(services).mark(second[SL].request.trigger_price) == [second[SL].client_order_id]
+    trigger = second[SL].request.trigger_price
+    assert trigger is not None
+    assert venue(services).mark(trigger) == [second[SL].client_order_id]
     follow_orders(services, "acct")
     bus_of(services).drain()
     assert position(services).quantity == 0
@@ -428,3 +432,43 @@ def test_the_exits_of_a_closed_position_do_not_protect_the_next_one(
     bus_of(services).drain()
     assert exit_signals(services) == []
     assert position(services).quantity == D("0.1")
+
+
+def shown(services: Services) -> tuple[dict[str, Any], str]:
+    """The strategy position as GET /api/v1/positions answers, and the console's page."""
+    with TestClient(create_app(services)) as client:
+        headers = {"Authorization": f"Bearer {DEV_TOKEN}"}
+        body = client.get("/api/v1/positions", headers=headers, params={"status": "open"})
+        page = client.get("/console/positions", headers=headers)
+    assert body.status_code == 200, body.text
+    assert page.status_code == 200, page.text
+    [item] = body.json()["items"]
+    return item, page.text
+
+
+@pytest.mark.parametrize("conditional", [True, False], ids=["exchange", "watched"])
+def test_positions_show_their_exits_and_how_they_are_held(
+    database_url: str, clock: ManualClock, feed: PriceFeed, conditional: bool
+) -> None:
+    services = stack(database_url, clock, feed, conditional)
+    far = (mid(services) * 2).quantize(D(1))
+    send(services, "v-1", quantity="0.1", stop_loss_distance="1000", take_profit_price=str(far))
+    item, page = shown(services)
+    held = "exchange" if conditional else "watched"
+    entry = position(services).average_entry
+    assert item["stop_loss"]["held"] == held
+    assert item["stop_loss"]["asked"] == "entry - 1000"
+    assert D(item["stop_loss"]["trigger_price"]) == pytest.approx(entry - 1000, abs=D(1))
+    assert (item["take_profit"]["asked"], D(item["take_profit"]["trigger_price"])) == (
+        str(far),
+        far,
+    )
+    assert (item["stop_loss"]["client_order_id"] is not None) is conditional
+    assert "asked: entry - 1000" in page
+    assert held in page
+    send(services, "v-2", action="close")
+    with TestClient(create_app(services)) as client:
+        headers = {"Authorization": f"Bearer {DEV_TOKEN}"}
+        closed = client.get("/api/v1/positions", headers=headers, params={"status": "closed"})
+    [item] = closed.json()["items"]
+    assert (item["stop_loss"], item["take_profit"]) == (None, None)
