@@ -118,14 +118,11 @@ class StateStore(Protocol):
         ...
 
     def save_exit_plan(self, plan: ExitPlan) -> None:
-        """Keep a strategy position's protective exits (replacing any it had)."""
+        """Keep a strategy position's protective exits (replacing any it had; a plan
+        without exits clears them, and says that the position once had some)."""
         ...
 
     def exit_plan(self, account: str, strategy: str, symbol: str) -> ExitPlan | None: ...
-
-    def drop_exit_plan(self, account: str, strategy: str, symbol: str) -> None:
-        """Forget a position's exits (nothing to forget is fine)."""
-        ...
 
     def exit_plans(self) -> list[ExitPlan]:
         """Every kept plan (the watcher checks the open positions' plans against marks)."""

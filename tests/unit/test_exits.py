@@ -59,11 +59,13 @@ def test_a_signal_refuses_exits_that_cannot_mean_one_thing(
         assert error in {e["type"] for e in caught.value.errors()}, caught.value.errors()
 
 
-def test_a_plan_comes_from_an_opening_signal_with_exits_only() -> None:
-    assert ExitPlan.of(signal(), NOW) is None
-    assert ExitPlan.of(signal(action="close"), NOW) is None
+def test_a_plan_comes_from_an_opening_signal() -> None:
+    assert ExitPlan.of(signal(), NOW).has_exits is False  # one that clears the exits
+    assert ExitPlan.of(signal(), NOW).triggers(position("1")) == {}
+    with pytest.raises(ValueError, match="close"):
+        ExitPlan.of(signal(action="close"), NOW)
     plan = ExitPlan.of(signal(action="sell", stop_loss_distance="5"), NOW)
-    assert plan is not None
+    assert plan.has_exits
     assert (plan.direction, plan.stop_loss_distance, plan.signal_id) == (Side.SELL, D(5), "s-1")
 
 
@@ -92,7 +94,6 @@ def test_triggers_resolve_distances_from_the_average_entry(
     action: str, quantity: str, fields: dict[str, Any], expected: dict[ExitKind, str]
 ) -> None:
     plan = ExitPlan.of(signal(action=action, **fields), NOW)
-    assert plan is not None
     found = plan.triggers(position(quantity))
     assert found == {kind: D(price) for kind, price in expected.items()}
 
@@ -150,5 +151,4 @@ def test_a_new_trip_with_the_same_size_gets_new_exit_and_close_ids() -> None:
 
 def test_describe_says_the_exit_as_the_signal_did() -> None:
     plan = ExitPlan.of(signal(action="sell", stop_loss_distance="5", take_profit_price="80"), NOW)
-    assert plan is not None
     assert (plan.describe(SL), plan.describe(TP)) == ("entry + 5", "80")

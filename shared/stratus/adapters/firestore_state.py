@@ -144,9 +144,6 @@ class FirestoreStateStore:
             return None
         return ExitPlan.model_validate_json(snapshot.to_dict()["document"])
 
-    def drop_exit_plan(self, account: str, strategy: str, symbol: str) -> None:
-        self._doc(EXIT_PLANS, _plan_key(account, strategy, symbol)).delete()
-
     def exit_plans(self) -> list[ExitPlan]:
         plans = [
             ExitPlan.model_validate_json(snapshot.to_dict()["document"])

@@ -3,8 +3,9 @@
 An opening signal may carry them (stratus.domain.signals.Signal), each as a trigger
 price or as a distance from the position's average entry. The latest opening signal that
 carries exits sets the position's plan; one without leaves it, unless it opens a new
-position. A plan protects only a position in its own direction (a flip is not protected
-by the exits of the side it left).
+position: then the plan is cleared (kept without exits, so that whatever still works of
+the old one is found and canceled). A plan protects only a position in its own
+direction (a flip is not protected by the exits of the side it left).
 
 `converge` decides, from the position, its trigger prices and its working exit orders,
 what to cancel and what to place, so that the exits always cover the whole position and
@@ -48,10 +49,10 @@ class ExitPlan(BaseModel):
     set_at: AwareDatetime
 
     @classmethod
-    def of(cls, signal: Signal, at: datetime) -> ExitPlan | None:
-        """The plan a signal sets; None for one without exits (or a close)."""
-        if signal.action.side is None or not signal.has_exits:
-            return None
+    def of(cls, signal: Signal, at: datetime) -> ExitPlan:
+        """The plan an opening signal sets (without exits if it carries none)."""
+        if signal.action.side is None:
+            raise ValueError("a close sets no exits")
         return cls(
             account=signal.account,
             strategy=signal.strategy,
@@ -63,6 +64,18 @@ class ExitPlan(BaseModel):
             take_profit_distance=signal.take_profit_distance,
             signal_id=signal.signal_id,
             set_at=at,
+        )
+
+    @property
+    def has_exits(self) -> bool:
+        return any(
+            value is not None
+            for value in (
+                self.stop_loss_price,
+                self.stop_loss_distance,
+                self.take_profit_price,
+                self.take_profit_distance,
+            )
         )
 
     @property

@@ -27,25 +27,34 @@ from stratus.domain.exits import (
     is_exit_of,
 )
 from stratus.domain.market import Market
-from stratus.domain.orders import ExitKind, Fill, OrderRecord, OrderRequest
+from stratus.domain.orders import ExitKind, Fill, OrderRecord, OrderRequest, OrderStatus
 from stratus.domain.positions import Position
 from stratus.domain.signals import Signal
 from stratus.observability import log_fields
+from stratus.service.outbox import STALE, UNDELIVERED
 from stratus.service.services import Services
 
 log = logging.getLogger(__name__)
 
 PROTECTOR = "stratus"  # requested_by of the protect controls update_position sends
+SUCCESSORS = 5  # bounds how often an exit that never reached the exchange is asked again
 
 
-def keep_exits(services: Services, signal: Signal, flat: bool) -> None:
-    """An opening signal's exits become its position's plan; one without exits that
-    opens a new position (`flat`: nothing held nor coming) drops the old plan."""
-    plan = ExitPlan.of(signal, services.clock.now())
-    if plan is not None:
-        services.state.save_exit_plan(plan)
-    elif flat:
-        services.state.drop_exit_plan(signal.account, signal.strategy, signal.symbol)
+def keep_exits(services: Services, signal: Signal) -> None:
+    """Before any order of an opening signal can fill: its exits become the position's
+    plan. One without exits clears a plan that has some only if it opens a new position
+    (nothing held nor coming): one read, and a write only then."""
+    if not signal.has_exits:
+        kept = services.state.exit_plan(signal.account, signal.strategy, signal.symbol)
+        if kept is None or not kept.has_exits or _will_hold(services, signal) != ZERO:
+            return
+    services.state.save_exit_plan(ExitPlan.of(signal, services.clock.now()))
+
+
+def _will_hold(services: Services, signal: Signal) -> Decimal:
+    from stratus.service.handlers.signals import will_hold
+
+    return will_hold(services, signal)
 
 
 def protect_message(fill: Fill, at: datetime) -> Control:
@@ -68,13 +77,14 @@ def protect(services: Services, account: str, strategy: str, symbol: str) -> Non
     orders nothing rests on the exchange: the watcher checks marks (`check_marks`)."""
     key = (account, strategy, symbol)
     plan = services.state.exit_plan(*key)
+    if plan is None:
+        return  # never had exits (a plan is cleared, never deleted): none can work
     working = [r for r in services.state.orders(account, live=True) if is_exit_of(r, key)]
-    if plan is None and not working:
+    if not plan.has_exits and not working:
         return
     position = services.ledger.position(*key)
     venue = services.exchanges.for_account(account)
-    opened = plan is not None and position.is_open
-    triggers = triggers_of(plan, position, venue.market(symbol)) if opened and plan else {}
+    triggers = triggers_of(plan, position, venue.market(symbol)) if position.is_open else {}
     if triggers:
         crossed = fired(position, triggers, venue.quote(symbol).mid)
         if crossed:
@@ -83,7 +93,7 @@ def protect(services: Services, account: str, strategy: str, symbol: str) -> Non
     if not venue.conditional_orders:
         triggers = {}  # watched, not placed
     now = services.clock.now()
-    protection = converge(position, triggers, working, plan.signal_id if plan else "", now)
+    protection = converge(position, triggers, working, plan.signal_id, now)
     why = "exit_resized" if position.is_open else "position_closed"
     for record in protection.cancel:
         _cancel(services, record, why)
@@ -103,8 +113,17 @@ def triggers_of(plan: ExitPlan, position: Position, market: Market) -> dict[Exit
 def place_exit(services: Services, request: OrderRequest) -> None:
     """Through the executor's own path: the intent first (a copy finds it), then the
     `orders` message, which execute_order places exactly once. Exits reduce risk: they
-    take no quota and skip check_risk."""
-    services.state.create_order(OrderRecord.intent(request, services.clock.now()))
+    take no quota and skip check_risk. An intent of the same name that never reached
+    the exchange (its message lost, or given up) is followed by a numbered successor,
+    the same one whoever asks."""
+    base = request.request_id
+    for successor in range(2, SUCCESSORS + 2):
+        if services.state.create_order(OrderRecord.intent(request, services.clock.now())):
+            break
+        found = services.state.get_order(request.client_order_id)
+        if found is None or not _never_placed(found):
+            break
+        request = request.model_copy(update={"request_id": f"{base}-{successor}"})
     services.publish("orders", request)
     log.info(
         "exit placed",
@@ -115,6 +134,12 @@ def place_exit(services: Services, request: OrderRequest) -> None:
             quantity=str(request.quantity),
         ),
     )
+
+
+def _never_placed(record: OrderRecord) -> bool:
+    """Final without the exchange ever having it: no copy of its message will place it."""
+    lost = record.status is OrderStatus.LOST or record.reason in (UNDELIVERED, STALE)
+    return record.status.is_terminal and record.exchange_order_id is None and lost
 
 
 def _cancel(services: Services, record: OrderRecord, why: str) -> None:
@@ -135,7 +160,7 @@ def exit_now(services: Services, position: Position, kind: ExitKind) -> None:
 
 def protected(services: Services) -> list[tuple[ExitPlan, Position]]:
     """Every open position that has a plan, with it."""
-    plans = {plan.key: plan for plan in services.state.exit_plans()}
+    plans = {plan.key: plan for plan in services.state.exit_plans() if plan.has_exits}
     if not plans:
         return []
     return [
@@ -171,7 +196,7 @@ def check_marks(
 def sweep_exits(services: Services) -> int:
     """The backstop: protect every position that has a plan or a working exit (a lost
     protect control, a crash between its steps). Returns how many were looked at."""
-    keys = {plan.key for plan in services.state.exit_plans()}
+    keys = {plan.key for plan in services.state.exit_plans() if plan.has_exits}
     keys.update(
         (r.request.account, r.request.strategy, r.request.symbol)
         for r in services.state.orders(live=True)

@@ -7,8 +7,9 @@ as it is) the watcher checks marks and closes the position once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal as D
 from itertools import count
 from typing import Any
@@ -39,10 +40,12 @@ from stratus.manager.app import create_app
 from stratus.ports import VenueOrder
 from stratus.service import exits
 from stratus.service.bootstrap import build
+from stratus.service.outbox import UNDELIVERED
 from stratus.service.reconciliation import follow_orders, reconcile_account
 from stratus.service.services import Services
 from stratus.service.sweep import sweep
 from stratus.service.watcher import Watcher
+from stratus.topology import topology
 from tests.conftest import fresh_database, open_accounts
 from tests.integration.manager.conftest import DEV_TOKEN
 from tests.integration.pipeline.test_risk_flow import signal
@@ -290,7 +293,9 @@ def test_a_later_signal_with_exits_replaces_them_and_a_new_position_without_drop
     assert position(services).quantity == 0
     assert exit_orders(services) == {}
     send(services, "r-4", quantity="0.1")  # a new position, no exits asked
-    assert services.state.exit_plan("acct", "st", BTC) is None
+    cleared = services.state.exit_plan("acct", "st", BTC)
+    assert cleared is not None
+    assert (cleared.has_exits, cleared.signal_id) == (False, "r-4")
     assert exit_orders(services) == {}
 
 
@@ -472,3 +477,35 @@ def test_positions_show_their_exits_and_how_they_are_held(
         closed = client.get("/api/v1/positions", headers=headers, params={"status": "closed"})
     [item] = closed.json()["items"]
     assert (item["stop_loss"], item["take_profit"]) == (None, None)
+
+
+def test_an_exit_whose_order_message_was_lost_is_placed_by_a_successor(
+    on_exchange: Services, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services, bus = on_exchange, bus_of(on_exchange)
+    publish = bus.publish
+    lost: list[bytes] = []
+
+    def losing(topic: str, data: bytes, attributes: Mapping[str, str]) -> None:
+        if topic == "orders" and b"stop_loss" in data and not lost:
+            lost.append(data)  # the exit's intent is saved, its message never arrives
+            return
+        publish(topic, data, attributes)
+
+    monkeypatch.setattr(bus, "publish", losing)
+    send(services, "o-1", quantity="0.1", stop_loss_distance="1000")
+    [pending] = exit_orders(services).values()
+    assert (pending.status, len(lost)) == (OrderStatus.PENDING, 1)
+    clock.advance(topology().retry.delivery_window + timedelta(minutes=1))
+    sweep(services)  # closes it undelivered, then protects the position again
+    bus.drain()
+    gone = services.state.get_order(pending.client_order_id)
+    assert gone is not None
+    assert (gone.status, gone.reason) == (OrderStatus.CANCELED, UNDELIVERED)
+    [stop] = exit_orders(services).values()
+    assert stop.status is OrderStatus.OPEN
+    assert stop.request.request_id == pending.request.request_id + "-2"
+    sweep(services)
+    bus.drain()
+    assert exit_orders(services) == {SL: services.state.get_order(stop.client_order_id)}
+    assert venue(services).placed == [stop.client_order_id]

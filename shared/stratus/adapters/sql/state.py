@@ -197,11 +197,6 @@ class SqlStateStore:
             row = session.get(ExitPlanRow, _plan_key(account, strategy, symbol))
             return None if row is None else ExitPlan.model_validate_json(row.document)
 
-    def drop_exit_plan(self, account: str, strategy: str, symbol: str) -> None:
-        key = _plan_key(account, strategy, symbol)
-        with self._db.transaction() as session:
-            session.execute(delete(ExitPlanRow).where(ExitPlanRow.key == key))
-
     def exit_plans(self) -> list[ExitPlan]:
         with self._db.transaction() as session:
             documents = session.scalars(select(ExitPlanRow.document).order_by(ExitPlanRow.key))

@@ -23,7 +23,7 @@ from stratus.domain.orders import ExchangeOrder, OrderRecord, OrderRequest, Orde
 from stratus.domain.risk import TradingState, kill_switch_scopes
 from stratus.observability import log_fields
 from stratus.ports import Venue
-from stratus.service.outbox import close, close_unsent, finish, observe
+from stratus.service.outbox import STALE, close, close_unsent, finish, observe
 from stratus.service.services import Services
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ def expire(services: Services, request: OrderRequest) -> None:
     record = services.state.get_order(request.client_order_id)
     if record is not None:
         detail = "older than the event age limit: never sent"
-        finish(services, close_unsent(services, record, "stale", detail))
+        finish(services, close_unsent(services, record, STALE, detail))
 
 
 def abandon(services: Services, request: OrderRequest, reason: str, detail: str) -> bool:

@@ -43,9 +43,9 @@ def on_signal(services: Services, signal: Signal) -> None:
         allocation=_allocation(services, signal) if policy.needs_allocation(signal) else None,
     )
     closing = signal.action is SignalAction.CLOSE
-    holding = _will_hold(services, signal) if closing else ZERO
+    holding = will_hold(services, signal) if closing else ZERO
     if not closing:
-        _keep_exits(services, signal)
+        keep_exits(services, signal)
     requests = plan(holding)
     if requests and policy.cancel_opposite:
         withdrawn = cancel_opposite(services, signal, requests[0].side)
@@ -68,17 +68,7 @@ def on_signal(services: Services, signal: Signal) -> None:
         )
 
 
-def _keep_exits(services: Services, signal: Signal) -> None:
-    """Before any order of the signal can fill: its exits become the position's plan.
-    One without exits drops an old plan only when it opens a new position (one read,
-    and only where a plan is kept)."""
-    if signal.has_exits:
-        keep_exits(services, signal, flat=False)
-    elif services.state.exit_plan(signal.account, signal.strategy, signal.symbol) is not None:
-        keep_exits(services, signal, flat=_will_hold(services, signal) == ZERO)
-
-
-def _will_hold(services: Services, signal: Signal) -> Decimal:
+def will_hold(services: Services, signal: Signal) -> Decimal:
     """What the signal's strategy will hold in its symbol once its in-flight orders
     finish: its position (its sub-ledger of the account's) plus their unfilled parts.
     Protective exits wait for a trigger: they are not in flight."""
