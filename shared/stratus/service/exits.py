@@ -158,14 +158,12 @@ def exit_now(services: Services, position: Position, kind: ExitKind) -> None:
     )
 
 
-def protected(services: Services) -> list[tuple[ExitPlan, Position]]:
-    """Every open position that has a plan, with it."""
+def protected(services: Services, positions: Iterable[Position]) -> list[tuple[ExitPlan, Position]]:
+    """The open ones of `positions` that have exits, each with its plan."""
     plans = {plan.key: plan for plan in services.state.exit_plans() if plan.has_exits}
-    if not plans:
-        return []
     return [
         (plans[key], position)
-        for position in services.ledger.positions()
+        for position in positions
         if position.is_open
         and (key := (position.account, position.strategy, position.symbol)) in plans
     ]

@@ -57,14 +57,15 @@ class Scope:
 
 def scope_of(services: Services) -> Scope:
     symbols: dict[str, set[str]] = defaultdict(set)
-    for position in services.ledger.positions():
+    positions = services.ledger.positions()
+    for position in positions:
         if position.is_open:
             symbols[position.account].add(position.symbol)
     for record in services.state.orders(live=True):
         symbols[record.request.account].add(record.request.symbol)
     # Every account of the system of record: a new one has its balances at once.
     accounts = sorted({*services.accounts.accounts(), *services.exchanges.accounts(), *symbols})
-    return Scope(dict(symbols), accounts, protected(services))
+    return Scope(dict(symbols), accounts, protected(services, positions))
 
 
 class Watcher:

@@ -118,6 +118,19 @@ class ConditionalVenue:
         return fired
 
 
+@dataclass
+class PlainVenue:
+    """The paper exchange as a venue without conditional orders (whatever the paper
+    exchange itself may keep)."""
+
+    inner: ExchangeGateway
+
+    conditional_orders = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 class Venues:
     def __init__(self, clock: ManualClock, feed: PriceFeed, conditional: bool) -> None:
         self.paper = PaperVenues(clock, feed)
@@ -127,7 +140,7 @@ class Venues:
 
     def for_account(self, account: str) -> Any:
         if not self.conditional:
-            return self.paper.for_account(account)
+            return PlainVenue(self.paper.for_account(account))
         if account not in self.venues:
             self.venues[account] = ConditionalVenue(self.paper.for_account(account), self.clock)
         return self.venues[account]
@@ -251,6 +264,11 @@ def test_exits_rest_on_the_exchange_sized_to_the_position_and_follow_it(
         final = services.state.get_order(old.client_order_id)
         assert final is not None
         assert final.status is OrderStatus.CANCELED
+    # Reconciliation follows working exits like any order: nothing drifts, nothing moves.
+    assert reconcile_account(services, "acct").drifts == []
+    bus_of(services).drain()
+    ids = {kind: (r.client_order_id, r.status) for kind, r in second.items()}
+    assert {kind: (r.client_order_id, r.status) for kind, r in exit_orders(services).items()} == ids
 
     # The stop fires on the exchange: the position closes, the take profit is canceled.
     trigger = second[SL].request.trigger_price
