@@ -31,7 +31,6 @@ from stratus.domain.orders import ExitKind, Fill, OrderRecord, OrderRequest, Ord
 from stratus.domain.positions import Position
 from stratus.domain.signals import Signal
 from stratus.observability import log_fields
-from stratus.service.outbox import STALE, UNDELIVERED
 from stratus.service.services import Services
 
 log = logging.getLogger(__name__)
@@ -114,8 +113,7 @@ def place_exit(services: Services, request: OrderRequest) -> None:
     """Through the executor's own path: the intent first (a copy finds it), then the
     `orders` message, which execute_order places exactly once. Exits reduce risk: they
     take no quota and skip check_risk. An intent of the same name that never reached
-    the exchange (its message lost, or given up) is followed by a numbered successor,
-    the same one whoever asks."""
+    the exchange is followed by a numbered successor, the same one whoever asks."""
     base = request.request_id
     for successor in range(2, SUCCESSORS + 2):
         if services.state.create_order(OrderRecord.intent(request, services.clock.now())):
@@ -137,9 +135,11 @@ def place_exit(services: Services, request: OrderRequest) -> None:
 
 
 def _never_placed(record: OrderRecord) -> bool:
-    """Final without the exchange ever having it: no copy of its message will place it."""
-    lost = record.status is OrderStatus.LOST or record.reason in (UNDELIVERED, STALE)
-    return record.status.is_terminal and record.exchange_order_id is None and lost
+    """Final without the exchange ever having it (its message lost or stale, or the
+    exchange refused it, as Bybit does a trigger the mark reached meanwhile): no copy of
+    its message will place it. A dry run is final by design."""
+    final = record.status.is_terminal and record.status is not OrderStatus.DRY_RUN
+    return final and record.exchange_order_id is None and record.filled == ZERO
 
 
 def _cancel(services: Services, record: OrderRecord, why: str) -> None:
