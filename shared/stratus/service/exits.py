@@ -192,9 +192,13 @@ def check_marks(
 
 
 def sweep_exits(services: Services) -> int:
-    """The backstop: protect every position that has a plan or a working exit (a lost
-    protect control, a crash between its steps). Returns how many were looked at."""
+    """The backstop: protect every open position that has exits, and every position
+    with a working exit (a lost protect control, a crash between its steps). Returns
+    how many were looked at."""
     keys = {plan.key for plan in services.state.exit_plans() if plan.has_exits}
+    if keys:  # only the open ones: a closed position's exits went with its last fill
+        positions = services.ledger.positions()
+        keys &= {(p.account, p.strategy, p.symbol) for p in positions if p.is_open}
     keys.update(
         (r.request.account, r.request.strategy, r.request.symbol)
         for r in services.state.orders(live=True)
