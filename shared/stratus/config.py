@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     state: str = Field(default="sql", pattern="^(sql|firestore)$")
     secrets: str = Field(default="env", pattern="^(env|secretmanager)$")
     exchange: str = Field(default="paper", pattern="^(paper|ccxt)$")
+    paper_conditional_orders: bool = Field(
+        default=True,
+        description="paper venues keep protective exits as their own conditional orders; "
+        "false: they have none, as some exchanges, and Stratus watches marks instead",
+    )
 
     database_url: str = Field(
         default="sqlite:///.stratus/stratus.db",

@@ -18,7 +18,7 @@ from typing import Any
 from stratus.domain import errors
 from stratus.domain.accounts import AssetBalance
 from stratus.domain.market import Market, Quote, quote_currency
-from stratus.domain.orders import ExchangeOrder, Liquidity, OrderRequest, OrderStatus
+from stratus.domain.orders import ExchangeOrder, ExitKind, Liquidity, OrderRequest, OrderStatus
 from stratus.observability import log_fields
 from stratus.ports import Exchange, VenueOrder, VenuePosition
 
@@ -26,6 +26,19 @@ log = logging.getLogger(__name__)
 
 # ccxt exception class name -> how the domain sees it (checked along the MRO, in order).
 _TEMPORARY = ("RateLimitExceeded", "DDoSProtection", "NetworkError")
+# An order this venue (or ccxt for it) does not take: as final as a rejection.
+_REFUSED = ("NotSupported", "ArgumentsRequired")
+
+# Exchanges whose conditional orders this gateway follows: placed with ccxt's unified
+# stopLossPrice / takeProfitPrice, then found by clientOrderId in the open orders and
+# the history like any order (Bybit's v5 lists conditional orders there by default).
+# Not Binance USDⓈ-M: ccxt sends its conditional orders to the separate algo-order API,
+# whose orders carry a clientAlgoId and are listed apart; Stratus watches marks there.
+_CONDITIONAL_VENUES = ("bybit", "paper")
+_CAPABILITIES = ("createStopLossOrder", "createTakeProfitOrder")
+# Extra create params for a conditional order: Stratus' exits fire on the mark price
+# (Bybit triggers on the last price unless told otherwise).
+_TRIGGER_PARAMS: dict[str, dict[str, Any]] = {"bybit": {"triggerBy": "MarkPrice"}}
 
 
 def _dec(value: Any, default: str = "0") -> Decimal:
@@ -75,7 +88,7 @@ def map_error(error: Exception, symbol: str = "") -> Exception | None:
         return errors.UnknownSymbol(symbol)
     if "InsufficientFunds" in names:
         return errors.OrderRejected("insufficient_funds", message)
-    if "InvalidOrder" in names or "BadRequest" in names:
+    if any(name in names for name in ("InvalidOrder", "BadRequest", *_REFUSED)):
         return errors.OrderRejected("exchange_rejected", message)
     if "AuthenticationError" in names or "PermissionDenied" in names:
         return errors.ExchangeMisconfigured(message)
@@ -158,12 +171,21 @@ def parse_market(market: dict[str, Any]) -> Market:
 class ExchangeGateway:
     """A Venue over a ccxt-like client. Markets are loaded once per gateway."""
 
-    conditional_orders = False
-
     def __init__(self, client: Exchange, settle_currency: str = "USDT") -> None:
         self.client = client
         self.settle_currency = settle_currency
         self._markets: dict[str, Market] | None = None
+        # Not in the Exchange port: ccxt clients have it, the paper venue too.
+        has = getattr(client, "has", None) or {}
+        self._conditional = client.id in _CONDITIONAL_VENUES and all(
+            has.get(name) for name in _CAPABILITIES
+        )
+
+    @property
+    def conditional_orders(self) -> bool:
+        """The venue keeps Stratus' exits itself: ccxt can create its stop-loss and
+        take-profit orders, and this gateway follows them (see _CONDITIONAL_VENUES)."""
+        return self._conditional
 
     def markets(self) -> dict[str, Market]:
         if self._markets is None:
@@ -203,9 +225,15 @@ class ExchangeGateway:
             self.client.fetch_time()
 
     def place(self, request: OrderRequest) -> ExchangeOrder:
+        """Place the order; a protective exit (trigger_price) goes as the venue's own
+        conditional order when it has them, else as the market order it is now (its
+        trigger, watched by Stratus, has fired)."""
         params: dict[str, Any] = {"clientOrderId": request.client_order_id}
         if request.reduce_only:
             params["reduceOnly"] = True
+        conditional = request.trigger_price is not None and self.conditional_orders
+        if conditional:
+            params.update(self._trigger_params(request))
         price = float(request.limit_price) if request.limit_price is not None else None
         with _mapped(request.symbol):
             created = self.client.create_order(
@@ -218,8 +246,9 @@ class ExchangeGateway:
             )
         if created.get("status") is None or created.get("filled") is None:
             # Bybit only acknowledges with ids: ask for the state by our own id.
-            # A market order is normally final already: ask the history first.
-            final_first = request.order_type.value == "market"
+            # A market order is normally final already: ask the history first
+            # (not a conditional one: it waits for its trigger).
+            final_first = request.order_type.value == "market" and not conditional
             with _mapped(request.symbol):
                 raw = _find_by_client_id(
                     self.client, request.client_order_id, request.symbol, final_first
@@ -228,6 +257,17 @@ class ExchangeGateway:
                 return self._with_fees(raw, request.symbol)
             return parse_order({**created, "status": "open", "filled": 0, "type": None})
         return self._with_fees(created, request.symbol)
+
+    def _trigger_params(self, request: OrderRequest) -> dict[str, Any]:
+        """ccxt's unified stop-loss / take-profit params: ccxt derives the direction the
+        mark must move from the side (Bybit's triggerDirection) and sends reduceOnly."""
+        assert request.trigger_price is not None
+        kind = "stopLossPrice" if request.exit_kind is ExitKind.STOP_LOSS else "takeProfitPrice"
+        return {
+            kind: float(request.trigger_price),
+            "reduceOnly": True,
+            **_TRIGGER_PARAMS.get(self.client.id, {}),
+        }
 
     def lookup(self, client_order_id: str, symbol: str) -> ExchangeOrder | None:
         with _mapped(symbol):
@@ -298,6 +338,7 @@ class ExchangeGateway:
                 symbol=str(order["symbol"]),
                 placed_at=_when(order.get("timestamp")),
                 order=parse_order(order),
+                trigger_price=_untriggered(order),
             )
             for order in listed
         ]
@@ -343,6 +384,15 @@ def _summed_fee(trades: list[dict[str, Any]], quote: str) -> tuple[Decimal, str]
         extra=log_fields(quote=quote, fees={c: str(v) for c, v in by_currency.items()}),
     )
     return by_currency.get(quote, Decimal(0)), quote
+
+
+def _untriggered(order: dict[str, Any]) -> Decimal | None:
+    """The trigger of a conditional order still waiting for it: open, nothing filled (a
+    fired one is a market order, filled at once)."""
+    trigger = order.get("triggerPrice")
+    if trigger is None or order.get("status") != "open" or _dec(order.get("filled")) > 0:
+        return None
+    return _dec(trigger)
 
 
 def _when(stamp: Any) -> datetime:

@@ -149,7 +149,11 @@ def _exchanges(
         return CcxtExchanges(settings, directory, _market_cache(settings, clock, database))
     from stratus.adapters.paper.venues import PaperVenues
 
-    return PaperVenues(clock, store=_paper_venues(settings, clock, database))
+    return PaperVenues(
+        clock,
+        store=_paper_venues(settings, clock, database),
+        conditional_orders=settings.paper_conditional_orders,
+    )
 
 
 def _accounts_of(record: system_of_record.SystemOfRecord | None) -> AccountDirectory | None:

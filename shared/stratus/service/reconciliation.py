@@ -2,11 +2,12 @@
 
 Working order documents are followed to the exchange's state (adopting fills the
 executor missed), orders the exchange never had are closed, orders working past the
-stale timeout are canceled, and every document's owed effects are finished (outboxes
-flushed). Only then is drift judged: what still differs in net positions is booked as
-one correcting fill under the "reconciliation" strategy. Fills are derived from
-cumulative quantities with deterministic ids, so a run repeated or racing the executor
-never counts a fill twice (the ledger deduplicates by fill_id).
+stale timeout are canceled (not protective exits: they wait for their trigger), and
+every document's owed effects are finished (outboxes flushed). Only then is drift
+judged: what still differs in net positions is booked as one correcting fill under the
+"reconciliation" strategy. Fills are derived from cumulative quantities with
+deterministic ids, so a run repeated or racing the executor never counts a fill twice
+(the ledger deduplicates by fill_id).
 
 Drift is judged on one moment only: the exchange's positions are read before the
 orders are followed and again after the ledger is read. A symbol whose position moved
@@ -121,7 +122,9 @@ def _follow(
         return
     updated = observe(services, record, seen)
     stale = timedelta(seconds=services.settings.stale_order_seconds)
-    if not updated.status.is_terminal and now - record.created_at > stale:
+    # A protective exit waits for its trigger as long as its position lasts: never stale.
+    waits = record.request.exit_kind is not None
+    if not updated.status.is_terminal and not waits and now - record.created_at > stale:
         try:
             venue.cancel(seen.exchange_order_id, symbol)
             run.canceled.append(record.client_order_id)

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import time
+from typing import Any
 
 from stratus.adapters.clock import ManualClock
 from stratus.adapters.paper import bybit_wire
@@ -90,3 +91,47 @@ def test_numbers_are_written_plainly() -> None:
     assert bybit_wire.num(1e-05) == "0.00001"
     assert bybit_wire.num(60000.0) == "60000"
     assert bybit_wire.num(None) == ""
+
+
+def post(server: BybitV5, path: str, **fields: object) -> int:
+    """The retCode of a signed POST."""
+    payload = json.dumps({"category": "linear", "symbol": "BTCUSDT", **fields})
+    _, body = server.handle("POST", path, payload.encode(), signed(payload))
+    code: int = body["retCode"]
+    return code
+
+
+def listed(server: BybitV5, path: str, query: str) -> list[dict[str, Any]]:
+    body = get(server, path, f"category=linear&{query}")
+    assert body["retCode"] == 0, body
+    items: list[dict[str, Any]] = body["result"]["list"]  # type: ignore[index]
+    return items
+
+
+def test_conditional_orders_take_bybits_trigger_fields(clock: ManualClock, feed: PriceFeed) -> None:
+    """triggerDirection 1 / 2 is required with a triggerPrice; paper triggers on the mark,
+    so another triggerBy is refused rather than ignored; a reached trigger is 110093."""
+    server = app(clock, feed)
+    create = "/v5/order/create"
+    assert post(server, create, side="Buy", orderType="Market", qty="0.01") == 0
+    order = {"side": "Sell", "orderType": "Market", "qty": "0.01", "reduceOnly": True}
+    stop = {**order, "triggerPrice": "59000"}
+    assert post(server, create, **stop) == 10001  # no triggerDirection
+    assert post(server, create, **stop, triggerDirection=2, triggerBy="LastPrice") == 10001
+    late = {**order, "triggerPrice": "61000", "triggerDirection": 2}  # the mark is ~60000
+    assert post(server, create, **late) == 110093
+    assert post(server, create, **stop, triggerDirection=2, orderLinkId="sl") == 0
+    [item] = listed(server, "/v5/order/realtime", "orderFilter=StopOrder")
+    assert (item["orderLinkId"], item["orderStatus"], item["triggerDirection"]) == (
+        "sl",
+        "Untriggered",
+        2,
+    )
+    assert (item["triggerPrice"], item["stopOrderType"]) == ("59000", "Stop")
+    assert listed(server, "/v5/order/realtime", "orderFilter=Order") == []
+    assert get(server, "/v5/order/realtime", "category=linear&orderFilter=Nope")["retCode"] == (
+        10001
+    )
+    assert post(server, "/v5/order/cancel", orderLinkId="sl", orderFilter="StopOrder") == 0
+    [gone] = listed(server, "/v5/order/history", "orderLinkId=sl")
+    assert gone["orderStatus"] == "Deactivated"

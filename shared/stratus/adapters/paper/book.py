@@ -18,6 +18,7 @@ from decimal import ROUND_DOWN, Decimal
 from functools import cache
 from typing import TYPE_CHECKING
 
+from stratus.adapters.paper import rules, triggers
 from stratus.adapters.paper.account import NetPosition
 from stratus.adapters.paper.feed import PriceFeed, Quote
 from stratus.adapters.paper.markets import SETTLE, SPECS
@@ -128,13 +129,17 @@ class Book:
         return heapq.merge(*series, key=lambda q: (q.timestamp, q.symbol))
 
     def _match(self, tick: Quote) -> list[PaperTrade]:
-        """Fill crossed working orders of this symbol, oldest first, up to tick volume."""
+        """Fill crossed working orders of this symbol, oldest first, up to tick volume;
+        fire conditional orders whose trigger the tick's mark reached."""
         budget = tick.volume
         trades = []
         for order in list(self.working.values()):
             if order.symbol != tick.symbol or order.timestamp >= tick.timestamp:
                 continue  # a tick at or before placement was already seen when placing
-            assert order.price is not None  # only limit orders rest
+            if order.waiting:
+                trades.extend(self._fire(order, tick))
+                continue
+            assert order.price is not None  # only limit orders rest untriggered
             crossed = tick.ask <= order.price if order.side == "buy" else tick.bid >= order.price
             if not crossed or budget <= 0:
                 continue
@@ -147,6 +152,27 @@ class Book:
                 budget -= qty
             elif order.reduce_only:  # nothing left to reduce: Bybit cancels such orders
                 self.cancel(order, tick.timestamp)
+        return trades
+
+    def _fire(self, order: PaperOrder, tick: Quote) -> list[PaperTrade]:
+        """A conditional order whose trigger the mark reached trades as a market order,
+        as taker at the touch (size impact as for any market order), for no more than
+        the position it reduces; the rest is canceled, all of it when nothing is left
+        to reduce (as Bybit cancels a reduce-only order that would open a position)."""
+        assert order.trigger_price is not None
+        if not triggers.reached(order.trigger_direction, order.trigger_price, tick.mid):
+            return []
+        order.triggered_at = order.updated = tick.timestamp
+        spec = SPECS[order.symbol]
+        closable = self.position(order.symbol).closable(order.side)
+        qty = min(order.amount, closable).quantize(spec.amount_step, ROUND_DOWN)
+        trades = []
+        if qty > 0:
+            price = rules.taker_price(spec, tick, order.side, qty, None)
+            assert price is not None  # a market order always has a taker price
+            trades.append(self.fill(order, qty, price, "taker", tick.timestamp))
+        if order.status == "open":
+            self.cancel(order, tick.timestamp)
         return trades
 
     def _retire(self, order: PaperOrder) -> None:

@@ -6,7 +6,13 @@ point ccxt at it with ``exchange.urls['api']`` (Stratus: STRATUS_EXCHANGE_API_UR
 Like Bybit it checks X-BAPI-SIGN (HMAC-SHA256 over timestamp + key + recv window +
 query or body) and the recv window, and answers in-band with retCode: 10003/10004 bad
 key/signature, 10002 stale timestamp, 10006 rate limit, 110007 insufficient funds,
-110072 duplicate orderLinkId, 110001 unknown order, 10001 bad parameters.
+110072 duplicate orderLinkId, 110001 unknown order, 110092/110093 a trigger the mark
+already reached, 10001 bad parameters.
+
+Conditional orders (triggerPrice, triggerDirection 1 rise / 2 fall, reduceOnly) rest
+Untriggered until the mark reaches the trigger, then trade as market orders (Triggered,
+then Filled; Deactivated when canceled untriggered). The order lists show every kind
+unless orderFilter asks for Order or StopOrder only, as Bybit's unified account does.
 
 Streams: the public linear WebSocket (/v5/public/linear), topics tickers.<symbol>: a
 snapshot of each subscribed ticker every `ticker_seconds`, as a traded contract's ticker
@@ -56,6 +62,8 @@ _CODES = (
 )
 _MESSAGES = (
     ("duplicate", 110072),
+    ("expect Rising", 110092),  # the trigger is already at or below the mark
+    ("expect Falling", 110093),
     ("reduce-only", 110017),
     ("cost below", 110094),
     ("max open orders", 110020),  # "Not allowed to have more than 500 active orders"
@@ -205,7 +213,11 @@ class BybitV5:
             str(params.get("side", "")).lower(),
             params.get("qty"),
             params.get("price"),
-            {"clientOrderId": link, "reduceOnly": bool(params.get("reduceOnly", False))},
+            {
+                "clientOrderId": link,
+                "reduceOnly": bool(params.get("reduceOnly", False)),
+                **_conditional(params),
+            },
         )
         return {"orderId": order["id"], "orderLinkId": order["clientOrderId"] or ""}
 
@@ -224,6 +236,12 @@ class BybitV5:
         listed = _paper(fetch, symbol, None, None, {"clientOrderId": link} if link else {})
         if params.get("orderId"):
             listed = [o for o in listed if o["id"] == params["orderId"]]
+        kinds = params.get("orderFilter")  # linear: all kinds unless one is asked for
+        if kinds not in (None, "Order", "StopOrder"):
+            raise BybitError(10001, f"params error: orderFilter {kinds} not supported")
+        if kinds is not None:
+            stop = kinds == "StopOrder"
+            listed = [o for o in listed if (o["triggerPrice"] is not None) == stop]
         items = [wire.order(SPECS[o["symbol"]], o) for o in reversed(listed)]  # newest first
         return {"category": "linear", "list": items, "nextPageCursor": ""}
 
@@ -237,6 +255,27 @@ class BybitV5:
         held = _paper(venue.fetch_positions, symbols)
         items = [wire.position(SPECS[p["symbol"]], p) for p in held]
         return {"category": "linear", "list": items, "nextPageCursor": ""}
+
+
+def _conditional(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A conditional order's fields as ccxt params for the paper venue. It fires on the
+    mark, so a triggerBy other than MarkPrice is refused rather than silently ignored."""
+    if params.get("triggerPrice") in (None, ""):
+        return {}
+    if params.get("triggerBy", "MarkPrice") != "MarkPrice":
+        raise BybitError(10001, "params error: paper triggers on MarkPrice only")
+    direction = {1: "above", 2: "below"}.get(_integer(params.get("triggerDirection")))
+    if direction is None:
+        raise BybitError(10001, "params error: triggerDirection must be 1 or 2")
+    return {"triggerPrice": params["triggerPrice"], "triggerDirection": direction}
+
+
+def _integer(value: Any) -> int:
+    """Bybit's integer enums (0: not given or not a number)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _answer(request: Any, topics: set[str], connection_id: Any) -> dict[str, Any]:

@@ -82,10 +82,17 @@ def ticker(spec: MarketSpec, ccxt_ticker: dict[str, Any]) -> dict[str, Any]:
 
 
 def order_status(order: dict[str, Any]) -> str:
+    waiting = order["triggerPrice"] is not None and not order["info"].get("triggered")
     if order["status"] == "closed":
         return "Filled"
     if order["status"] == "canceled":
-        return "Cancelled"  # linear contracts: Cancelled, also after a partial fill
+        # linear contracts: Cancelled, also after a partial fill; Deactivated for a
+        # conditional order canceled before its trigger
+        return "Deactivated" if waiting else "Cancelled"
+    if waiting:
+        return "Untriggered"
+    if order["triggerPrice"] is not None and not order["filled"]:
+        return "Triggered"
     return "PartiallyFilled" if order["filled"] else "New"
 
 
@@ -112,11 +119,23 @@ def order(spec: MarketSpec, paper: dict[str, Any]) -> dict[str, Any]:
         "timeInForce": paper["timeInForce"],
         "reduceOnly": paper["reduceOnly"],
         "positionIdx": 0,
-        "triggerPrice": "0",
+        **_trigger(paper),
         "takeProfit": "",
         "stopLoss": "",
         "createdTime": str(paper["timestamp"]),
         "updatedTime": str(paper["lastUpdateTimestamp"]),
+    }
+
+
+def _trigger(paper: dict[str, Any]) -> dict[str, Any]:
+    """A conditional order's fields (an ordinary order: zeros and blanks, as on Bybit)."""
+    if paper["triggerPrice"] is None:
+        return {"triggerPrice": "0", "triggerDirection": 0, "triggerBy": "", "stopOrderType": ""}
+    return {
+        "triggerPrice": num(paper["triggerPrice"]),
+        "triggerDirection": 1 if paper["info"]["triggerDirection"] == "above" else 2,
+        "triggerBy": "MarkPrice",
+        "stopOrderType": "Stop",
     }
 
 

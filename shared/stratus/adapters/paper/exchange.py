@@ -12,6 +12,11 @@ Behaves like a USDT-margined linear perpetual venue in one-way mode with cross m
 - Wallet ``total`` moves by realized PnL minus fees; ``used`` is the initial margin of
   positions (at entry) and of the exposure-adding part of resting orders; ``free`` is the
   rest. Unrealized PnL shows on positions only; no liquidations, no funding.
+- Conditional orders (ccxt's triggerPrice, stopLossPrice, takeProfitPrice params) are
+  reduce-only market orders that rest until a tick's mark (mid) reaches the trigger,
+  then fill as taker at that tick, for at most the position left (see `triggers`).
+  ``conditional_orders=False`` makes a venue without them: trigger params raise
+  NotSupported, and `has` says so (Stratus then watches marks itself).
 - At most MAX_WORKING orders rest at once (Binance's limit per symbol).
 - Errors are ccxt's classes, chosen as ccxt raises them for Bybit.
 
@@ -34,7 +39,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from stratus.adapters.paper import rules, structures
+from stratus.adapters.paper import rules, structures, triggers
 from stratus.adapters.paper.book import Book, decode, decode_order, encode, encode_order
 from stratus.adapters.paper.errors import ccxt_error
 from stratus.adapters.paper.feed import NoQuoteError, PriceFeed, Quote
@@ -63,8 +68,15 @@ class PaperExchange:
         *,
         store: PaperVenueStore | None = None,
         account: str = "paper",
+        conditional_orders: bool = True,
     ) -> None:
         self.id = "paper"
+        self.conditional_orders = conditional_orders
+        # ccxt's capability flags, as far as Stratus reads them
+        self.has = dict.fromkeys(
+            ("createTriggerOrder", "createStopLossOrder", "createTakeProfitOrder"),
+            conditional_orders,
+        )
         self._feed = feed
         self._clock = clock
         self._leverage = Decimal(leverage)
@@ -125,7 +137,8 @@ class PaperExchange:
         limit: int | None = None,
         params: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
-        """Working orders; params may filter by "clientOrderId" or Bybit's "orderLinkId"."""
+        """Working orders; params may filter by "clientOrderId" or Bybit's "orderLinkId",
+        and "trigger" (ccxt's unified flag) keeps conditional orders only."""
         return self._transact(self._listed, True, symbol, since, limit, params or {})
 
     def fetch_canceled_and_closed_orders(
@@ -223,6 +236,9 @@ class PaperExchange:
             # Bybit 110072 "OrderLinkedID is duplicate", raised by ccxt as InvalidOrder
             raise ccxt_error("InvalidOrder", f"duplicate clientOrderId {client_id}")
         qty, limit = rules.checked_terms(spec, type, side, amount, price)
+        trigger = triggers.trigger_of(params, spec, type, side, self.conditional_orders)
+        if trigger is not None:
+            return self._rest_conditional(book, now, spec, side, qty, client_id, trigger)
         reduce_only = bool(params.get("reduceOnly", False))
         position = book.position(symbol)
         if reduce_only and qty > position.closable(side):
@@ -253,6 +269,25 @@ class PaperExchange:
             book.rest(order)
         else:
             book.fill(order, qty, fill_price, "taker", now)
+        return order.to_ccxt()
+
+    def _rest_conditional(
+        self,
+        book: Book,
+        now: datetime,
+        spec: MarketSpec,
+        side: str,
+        qty: Decimal,
+        client_id: str | None,
+        trigger: triggers.Trigger,
+    ) -> dict[str, Any]:
+        """A reduce-only market order waiting for its trigger. What it reduces is judged
+        when it fires (the position may grow or shrink meanwhile), so no margin now."""
+        triggers.check_waits(trigger, self._quote(spec.symbol, now).mid)
+        if len(book.working) >= MAX_WORKING:
+            raise ccxt_error("InvalidOrder", f"max open orders {MAX_WORKING} reached")
+        order = trigger.order(book.new_order_id(), client_id, spec.symbol, side, qty, now)
+        book.rest(order)
         return order.to_ccxt()
 
     def _fetch(
@@ -287,6 +322,7 @@ class PaperExchange:
         if symbol is not None:
             self._spec(symbol)
         client_id = params.get("clientOrderId") or params.get("orderLinkId")
+        conditional = bool(params.get("trigger") or params.get("stop"))
         pool = list(book.working.values()) if working else self._final(book, client_id=client_id)
         found = [
             order.to_ccxt()
@@ -294,6 +330,7 @@ class PaperExchange:
             if (symbol is None or order.symbol == symbol)
             and (since is None or millis(order.timestamp) >= since)
             and (client_id is None or order.client_order_id == client_id)
+            and (not conditional or order.trigger_price is not None)
         ]
         return found if limit is None else found[:limit]
 

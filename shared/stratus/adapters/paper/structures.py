@@ -101,6 +101,16 @@ class PaperOrder:
     status: str = "open"
     trades: list[PaperTrade] = field(default_factory=list)
     updated: datetime | None = None
+    # A conditional order: it waits until the mark reaches trigger_price from below
+    # ("above") or from above ("below"), then trades as a market order (see triggers).
+    trigger_price: Decimal | None = None
+    trigger_direction: str | None = None
+    triggered_at: datetime | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """A conditional order whose trigger the mark has not reached yet."""
+        return self.trigger_price is not None and self.triggered_at is None
 
     @property
     def filled(self) -> Decimal:
@@ -129,6 +139,16 @@ class PaperOrder:
         if self.filled >= self.amount:
             self.status = "closed"
 
+    @property
+    def _exit(self) -> str | None:
+        """What a reduce-only conditional order protects against, as ccxt reads it: a sell
+        that waits for a fall is a long's stop loss, one that waits for a rise its take
+        profit (a buy, a short's, mirrored)."""
+        if self.trigger_direction is None or not self.reduce_only:
+            return None
+        falling = self.trigger_direction == "below"
+        return "stop_loss" if falling == (self.side == "sell") else "take_profit"
+
     def to_ccxt(self) -> dict[str, Any]:
         fee = {"cost": float(self.fee), "currency": SETTLE}
         last_trade = self.trades[-1].timestamp if self.trades else None
@@ -136,7 +156,11 @@ class PaperOrder:
         return {
             "id": self.id,
             "clientOrderId": self.client_order_id,
-            "info": {},
+            # Paper's own: what a served API needs to show a conditional order's state.
+            "info": {
+                "triggerDirection": self.trigger_direction,
+                "triggered": self.triggered_at is not None,
+            },
             "timestamp": millis(self.timestamp),
             "datetime": iso(self.timestamp),
             "lastTradeTimestamp": None if last_trade is None else millis(last_trade),
@@ -148,8 +172,12 @@ class PaperOrder:
             "reduceOnly": self.reduce_only,
             "side": self.side,
             "price": to_float(self.price if self.type == "limit" else self.average),
-            "triggerPrice": None,
-            "stopPrice": None,
+            "triggerPrice": to_float(self.trigger_price),
+            "stopPrice": to_float(self.trigger_price),
+            "stopLossPrice": to_float(self.trigger_price if self._exit == "stop_loss" else None),
+            "takeProfitPrice": to_float(
+                self.trigger_price if self._exit == "take_profit" else None
+            ),
             "average": to_float(self.average),
             "amount": float(self.amount),
             "filled": float(self.filled),

@@ -1,5 +1,7 @@
 """Paper venues: one paper exchange per account, all on one shared price feed, kept in
-one venue store (durable: every process on that store trades on the same venues)."""
+one venue store (durable: every process on that store trades on the same venues).
+With conditional_orders=False they simulate venues without conditional orders (Stratus
+then watches its exits' triggers against marks)."""
 
 from __future__ import annotations
 
@@ -14,9 +16,15 @@ from stratus.ports import Clock, PaperVenueStore
 
 class PaperVenues:
     def __init__(
-        self, clock: Clock, feed: PriceFeed | None = None, store: PaperVenueStore | None = None
+        self,
+        clock: Clock,
+        feed: PriceFeed | None = None,
+        store: PaperVenueStore | None = None,
+        *,
+        conditional_orders: bool = True,
     ) -> None:
         self._clock = clock
+        self._conditional_orders = conditional_orders
         self.feed = feed or PriceFeed.default()
         self._store: PaperVenueStore = store if store is not None else MemoryVenueStore()
         self._gateways: dict[str, ExchangeGateway] = {}
@@ -26,7 +34,13 @@ class PaperVenues:
         with self._lock:
             gateway = self._gateways.get(account)
             if gateway is None:
-                exchange = PaperExchange(self.feed, self._clock, store=self._store, account=account)
+                exchange = PaperExchange(
+                    self.feed,
+                    self._clock,
+                    store=self._store,
+                    account=account,
+                    conditional_orders=self._conditional_orders,
+                )
                 gateway = ExchangeGateway(exchange)
                 self._gateways[account] = gateway
             return gateway
