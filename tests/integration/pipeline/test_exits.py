@@ -1,9 +1,11 @@
 """Protective exits through the pipeline (docs/exits.md), on SQLite and PostgreSQL.
 
-On a venue that keeps conditional orders (here a small one over the paper exchange that
-holds each exit until a mark set by the test crosses its trigger) the exits rest on the
-exchange, sized to the whole strategy position; on one that does not (the paper exchange
-as it is) the watcher checks marks and closes the position once."""
+On a venue that keeps conditional orders the exits rest on the exchange, sized to the
+whole strategy position; on one that does not the watcher checks marks and closes the
+position once. Most tests pin the venue's kind with small wrappers over the paper
+exchange (one that holds each exit until a mark set by the test crosses its trigger, one
+without conditional orders); the last two run on the paper exchange's own conditional
+orders and on its mode without them, moved by its price feed."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from stratus.adapters.exchange_gateway import ExchangeGateway
 from stratus.adapters.local_bus import LocalBus
 from stratus.adapters.paper.feed import PriceFeed
 from stratus.adapters.paper.venues import PaperVenues
+from stratus.adapters.polled_tickers import PolledTickers
 from stratus.adapters.sql.db import make_engine
 from stratus.config import Settings
 from stratus.domain.errors import OrderNotFound, PermanentError
@@ -527,3 +530,84 @@ def test_an_exit_whose_order_message_was_lost_is_placed_by_a_successor(
     bus.drain()
     assert exit_orders(services) == {SL: services.state.get_order(stop.client_order_id)}
     assert venue(services).placed == [stop.client_order_id]
+
+
+ETH = "ETH/USDT:USDT"
+
+
+def test_on_the_paper_exchanges_own_conditional_orders_the_feed_fires_the_stop(
+    database_url: str, clock: ManualClock, feed: PriceFeed
+) -> None:
+    """The combined path: the paper exchange keeps the exits itself and fires the stop
+    when its feed falls to it; the position closes and the take profit is canceled."""
+    services = build(
+        Settings(database_url=database_url),
+        clock=clock, exchanges=PaperVenues(clock, feed), sleep=lambda _s: None,
+    )  # fmt: skip
+    open_accounts(services, "acct")
+    paper = services.exchanges.for_account("acct")
+    assert paper.conditional_orders
+    clock.advance(timedelta(minutes=2))  # from here the shipped feed dips within 45 minutes
+    now = clock.now()
+    low = min(t.bid for t in feed.ticks(ETH, now, now + timedelta(minutes=45)))
+    here = paper.quote(ETH).mid
+    assert low < here, "the feed must dip within the window"
+    stop = ((here + low) / 2).quantize(D("0.01"))
+    send(services, "p-1", symbol=ETH, quantity="1", stop_loss_price=str(stop),
+         take_profit_distance="1000")  # fmt: skip
+    held = services.ledger.position("acct", "st", ETH)
+    assert held.quantity == D(1)
+    working = {r.request.exit_kind: r for r in services.state.orders("acct", live=True)}
+    assert set(working) == {SL, TP}
+    listed = {o.client_order_id: o.trigger_price for o in paper.open_orders()}
+    assert listed == {r.client_order_id: r.request.trigger_price for r in working.values()}
+    for _ in range(45):
+        clock.advance(timedelta(minutes=1))
+        follow_orders(services, "acct")  # as the watcher and reconcile do
+        bus_of(services).drain()
+        if services.ledger.position("acct", "st", ETH).quantity == 0:
+            break
+    assert services.ledger.position("acct", "st", ETH).quantity == 0
+    final = {
+        r.request.exit_kind: r.status for r in services.state.orders("acct") if r.request.exit_kind
+    }
+    assert final == {SL: OrderStatus.FILLED, TP: OrderStatus.CANCELED}
+    assert paper.open_orders() == []
+    before = world(services)
+    redeliver_everything(services)
+    assert reconcile_account(services, "acct").drifts == []
+    assert world(services) == before
+
+
+def test_on_paper_venues_without_conditional_orders_the_watcher_fires_the_stop_once(
+    database_url: str, clock: ManualClock, feed: PriceFeed
+) -> None:
+    """The combined path the other way: nothing rests on the paper exchange; the
+    watcher's marks, from the feed, cross the stop and the position closes once."""
+    venues = PaperVenues(clock, feed, conditional_orders=False)
+    services = build(
+        Settings(database_url=database_url), clock=clock, exchanges=venues, sleep=lambda _s: None
+    )
+    open_accounts(services, "acct")
+    paper = services.exchanges.for_account("acct")
+    assert not paper.conditional_orders
+    clock.advance(timedelta(minutes=2))
+    now = clock.now()
+    low = min(t.bid for t in feed.ticks(ETH, now, now + timedelta(minutes=45)))
+    here = paper.quote(ETH).mid
+    stop = ((here + low) / 2).quantize(D("0.01"))
+    send(services, "q-1", symbol=ETH, quantity="1", stop_loss_price=str(stop))
+    assert services.ledger.position("acct", "st", ETH).quantity == D(1)
+    assert [r for r in services.state.orders("acct") if r.request.exit_kind] == []
+    ticks = count(step=1000)
+    watcher = Watcher(
+        services, PolledTickers(services.exchanges, clock), monotonic=lambda: float(next(ticks))
+    )
+    for _ in range(45):
+        clock.advance(timedelta(minutes=1))
+        watcher.step()
+        watcher.step()  # a second round on the same marks sends nothing more
+        bus_of(services).drain()
+    assert services.ledger.position("acct", "st", ETH).quantity == 0
+    [sent] = exit_signals(services)
+    assert sent.startswith("exit-stop_loss-")
