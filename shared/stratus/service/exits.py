@@ -122,6 +122,9 @@ def place_exit(services: Services, request: OrderRequest) -> None:
         if found is None or not _never_placed(found):
             break
         request = request.model_copy(update={"request_id": f"{base}-{successor}"})
+    else:
+        log.warning("exit never reached the exchange", extra=log_fields(request=base))
+        return  # every successor too: left to the next fill (a new position state)
     services.publish("orders", request)
     log.info(
         "exit placed",

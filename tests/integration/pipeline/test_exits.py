@@ -28,7 +28,7 @@ from stratus.adapters.paper.venues import PaperVenues
 from stratus.adapters.polled_tickers import PolledTickers
 from stratus.adapters.sql.db import make_engine
 from stratus.config import Settings
-from stratus.domain.errors import OrderNotFound, PermanentError
+from stratus.domain.errors import OrderNotFound, OrderRejected, PermanentError
 from stratus.domain.exits import EXIT_SOURCE
 from stratus.domain.market import Mark, Marks
 from stratus.domain.orders import (
@@ -68,6 +68,7 @@ class ConditionalVenue:
     waiting: dict[str, OrderRequest] = field(default_factory=dict)
     canceled: set[str] = field(default_factory=set)
     placed: list[str] = field(default_factory=list)
+    refusing: bool = False  # refuse every conditional order
 
     conditional_orders = True
 
@@ -77,6 +78,8 @@ class ConditionalVenue:
     def place(self, request: OrderRequest) -> ExchangeOrder:
         if request.trigger_price is None:
             return self.inner.place(request)
+        if self.refusing:
+            raise OrderRejected("trigger_refused", "the exchange refuses this trigger")
         self.placed.append(request.client_order_id)
         self.waiting[request.client_order_id] = request
         return self._resting(request.client_order_id, OrderStatus.OPEN)
@@ -340,6 +343,28 @@ def test_a_lost_protect_is_finished_by_the_sweep(
     sweep(services)  # again: nothing more
     bus_of(services).drain()
     assert len(venue(services).placed) == 1
+
+
+def test_an_exit_the_exchange_refuses_is_tried_a_bounded_number_of_times(
+    on_exchange: Services,
+) -> None:
+    services = on_exchange
+    venue(services).refusing = True
+    send(services, "t-1", quantity="0.1", stop_loss_distance="1000")
+    for _ in range(8):  # the sweep asks again every minute
+        sweep(services)
+        bus_of(services).drain()
+    tried = [r for r in services.state.orders("acct") if r.request.exit_kind is not None]
+    assert len(tried) == exits.SUCCESSORS
+    assert {(r.status, r.reason) for r in tried} == {(OrderStatus.REJECTED, "trigger_refused")}
+    base = min((r.request.request_id for r in tried), key=len)
+    assert {r.request.request_id for r in tried} == {base} | {
+        f"{base}-{n}" for n in range(2, exits.SUCCESSORS + 1)
+    }
+    venue(services).refusing = False
+    send(services, "t-2", quantity="0.1")  # a new position state: asked afresh
+    [stop] = exit_orders(services).values()
+    assert (stop.status, stop.request.quantity) == (OrderStatus.OPEN, D("0.2"))
 
 
 def test_a_venue_without_conditional_orders_never_gets_an_exit(watched: Services) -> None:
