@@ -40,6 +40,8 @@ from stratus.domain.orders import (
     OrderStatus,
 )
 from stratus.manager.app import create_app
+from stratus.manager.control import Controls
+from stratus.manager.store import Store
 from stratus.ports import VenueOrder
 from stratus.service import exits
 from stratus.service.bootstrap import build
@@ -636,3 +638,19 @@ def test_on_paper_venues_without_conditional_orders_the_watcher_fires_the_stop_o
     assert services.ledger.position("acct", "st", ETH).quantity == 0
     [sent] = exit_signals(services)
     assert sent.startswith("exit-stop_loss-")
+
+
+def test_flatten_closes_a_protected_position_and_its_exits_go_with_it(
+    on_exchange: Services,
+) -> None:
+    services = on_exchange
+    send(services, "f-1", quantity="0.1", stop_loss_distance="1000", take_profit_distance="1000")
+    assert set(exit_orders(services)) == {SL, TP}
+    controls = Controls(services, Store.of(services))
+    first = controls.flatten("acct", "tester")
+    assert (first.canceling, first.waiting) == ([], [])  # the exits stand: they only reduce
+    assert [c.signal_id for c in first.closing] != []
+    bus_of(services).drain()
+    assert position(services).quantity == 0
+    assert exit_orders(services) == {}  # the close's fill made it flat: its protect canceled
+    assert controls.flatten("acct", "tester").done
