@@ -9,6 +9,7 @@ orders and on its mode without them, moved by its price feed."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -28,8 +29,9 @@ from stratus.adapters.paper.venues import PaperVenues
 from stratus.adapters.polled_tickers import PolledTickers
 from stratus.adapters.sql.db import make_engine
 from stratus.config import Settings
+from stratus.domain.common import Side
 from stratus.domain.errors import OrderNotFound, OrderRejected, PermanentError
-from stratus.domain.exits import EXIT_SOURCE
+from stratus.domain.exits import EXIT_SOURCE, ExitPlan
 from stratus.domain.market import Mark, Marks
 from stratus.domain.orders import (
     ExchangeOrder,
@@ -419,8 +421,6 @@ def watcher_of(services: Services, clock: ManualClock) -> tuple[Watcher, SetMark
 
 
 def exit_signals(services: Services) -> list[str]:
-    import json
-
     found = [json.loads(e.data) for e in bus_of(services).messages("signals")]
     return [s["signal_id"] for s in found if s["source"] == EXIT_SOURCE]
 
@@ -654,3 +654,29 @@ def test_flatten_closes_a_protected_position_and_its_exits_go_with_it(
     assert position(services).quantity == 0
     assert exit_orders(services) == {}  # the close's fill made it flat: its protect canceled
     assert controls.flatten("acct", "tester").done
+
+
+def test_exits_follow_the_partial_fills_of_an_entry(on_exchange: Services) -> None:
+    """An entry filling in parts (as a resting limit order does): after each part the
+    exits cover what is held, and a copy of a part changes nothing."""
+    services, bus = on_exchange, bus_of(on_exchange)
+    now = services.clock.now()
+    plan = ExitPlan(account="acct", strategy="st", symbol=BTC, direction=Side.BUY,
+                    stop_loss_distance=D(1000), signal_id="pf-1", set_at=now)  # fmt: skip
+    services.state.save_exit_plan(plan)
+    sizes = []
+    for part, quantity in enumerate(["0.04", "0.06"], start=1):
+        fill = {
+            "fill_id": f"pf-1-{part}", "client_order_id": "stx-pf", "exchange_order_id": "e-pf",
+            "request_id": "pf-1-0", "account": "acct", "strategy": "st", "symbol": BTC,
+            "side": "buy", "quantity": quantity, "price": "60000", "fee": "0",
+            "fee_currency": "USDT", "liquidity": "maker", "executed_at": now.isoformat(),
+        }  # fmt: skip
+        for _copy in range(2):
+            bus.publish("executions", json.dumps(fill).encode(), {})
+        bus.drain()
+        [stop] = exit_orders(services).values()
+        sizes.append((stop.request.quantity, stop.request.trigger_price))
+    assert sizes == [(D("0.04"), D(59000)), (D("0.1"), D(59000))]
+    assert len(venue(services).placed) == 2
+    assert len(venue(services).waiting) == 1
