@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from stratus.domain.accounts import Account, Allocation, AssetBalance
+from stratus.domain.exits import ExitPlan
 from stratus.domain.market import Market, Marks, Quote
 from stratus.domain.orders import ExchangeOrder, Fill, OrderRecord, OrderRequest
 from stratus.domain.positions import Position
@@ -114,6 +115,17 @@ class StateStore(Protocol):
     ) -> list[OrderRecord]:
         """Order documents, oldest first; live=True keeps those still working, owed=True
         those whose effects are still owed (OrderRecord.owes). Filters combine."""
+        ...
+
+    def save_exit_plan(self, plan: ExitPlan) -> None:
+        """Keep a strategy position's protective exits (replacing any it had; a plan
+        without exits clears them, and says that the position once had some)."""
+        ...
+
+    def exit_plan(self, account: str, strategy: str, symbol: str) -> ExitPlan | None: ...
+
+    def exit_plans(self) -> list[ExitPlan]:
+        """Every kept plan (the watcher checks the open positions' plans against marks)."""
         ...
 
 

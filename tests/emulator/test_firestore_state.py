@@ -25,6 +25,7 @@ from stratus.adapters.sql.state import SqlStateStore
 from stratus.config import Settings
 from stratus.domain.common import Side
 from stratus.domain.errors import ConcurrentUpdate
+from stratus.domain.exits import ExitPlan
 from stratus.domain.orders import OrderRecord, OrderRequest, OrderStatus, OrderType
 from stratus.domain.risk import TradingState
 from stratus.ports import StateStore
@@ -153,6 +154,29 @@ def test_orders_filter_by_owed_effects(store: StateStore) -> None:
     assert [r.request.request_id for r in store.orders(owed=True)] == ["s2-0", "s1-1"]
     assert [r.request.request_id for r in store.orders("a", owed=True)] == ["s1-1"]
     assert [r.request.request_id for r in store.orders(live=True, owed=True)] == ["s2-0"]
+
+
+def test_exit_plans_are_kept_per_position_and_replaced(store: StateStore) -> None:
+    def plan(strategy: str, signal_id: str, symbol: str = "BTC/USDT:USDT") -> ExitPlan:
+        return ExitPlan(
+            account="a", strategy=strategy, symbol=symbol, direction=Side.BUY,
+            stop_loss_distance=D("500"), take_profit_price=D("70000.5"),
+            signal_id=signal_id, set_at=T0,
+        )  # fmt: skip
+
+    assert store.exit_plan("a", "st", "BTC/USDT:USDT") is None
+    assert store.exit_plans() == []
+    store.save_exit_plan(plan("st", "s-1"))
+    store.save_exit_plan(plan("other", "s-2", symbol="ETH/USDT:USDT"))
+    store.save_exit_plan(plan("st", "s-3"))  # replaces s-1's
+    assert store.exit_plan("a", "st", "BTC/USDT:USDT") == plan("st", "s-3")
+    assert [p.signal_id for p in store.exit_plans()] == ["s-2", "s-3"]
+    cleared = plan("st", "s-4").model_copy(
+        update={"stop_loss_distance": None, "take_profit_price": None}
+    )
+    store.save_exit_plan(cleared)  # a new position without exits: kept, with none
+    assert store.exit_plan("a", "st", "BTC/USDT:USDT") == cleared
+    assert [p.has_exits for p in store.exit_plans()] == [True, False]
 
 
 def test_kill_switch_scopes(store: StateStore) -> None:

@@ -166,4 +166,4 @@ def test_the_sweep_target_answers_what_it_finished(process: LocalBus) -> None:
     client = create_app("sweep", MAIN).test_client()
     reply = client.post("/", headers={"X-CloudScheduler-ScheduleTime": "2026-01-05T00:01:00Z"})
     assert reply.status_code == 200
-    assert reply.get_json() == {"finished": 0, "closed": [], "failed": {}}
+    assert reply.get_json() == {"finished": 0, "closed": [], "failed": {}, "protected": 0}

@@ -3,7 +3,8 @@
 Collections: `processed` (idempotency ledger), `claims` (webhook replay nonces and
 dead-letter claims) and `counters` (rate limits), both with an `expires_at` field for a
 TTL policy, `orders` (lifecycle documents keyed by clientOrderId, with `owed` set while
-effects of a change are still owed) and `kill_switch` (one document per scope). The
+effects of a change are still owed), `kill_switch` (one document per scope) and
+`exit_plans` (a strategy position's protective exits, keyed by account/strategy/symbol). The
 client is created on first use and honours FIRESTORE_EMULATOR_HOST by itself.
 
 Order documents are compare-and-set: the stored `version` is read and checked, then the
@@ -19,6 +20,7 @@ from typing import Any
 
 from stratus.adapters.firestore_client import document_id, firestore_client
 from stratus.domain.errors import ConcurrentUpdate
+from stratus.domain.exits import ExitPlan
 from stratus.domain.orders import OrderRecord, OrderStatus
 from stratus.domain.risk import TradingState
 from stratus.ports import Clock
@@ -28,6 +30,7 @@ CLAIMS = "claims"
 COUNTERS = "counters"
 ORDERS = "orders"
 KILL_SWITCH = "kill_switch"
+EXIT_PLANS = "exit_plans"
 _LIVE = [OrderStatus.PENDING.value, OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value]
 
 
@@ -131,6 +134,26 @@ class FirestoreStateStore:
         # Sorted here rather than by the query, so no composite index is needed.
         records = [_record(snapshot.to_dict()) for snapshot in query.stream()]
         return sorted(records, key=lambda r: (r.created_at, r.client_order_id))
+
+    def save_exit_plan(self, plan: ExitPlan) -> None:
+        self._doc(EXIT_PLANS, _plan_key(*plan.key)).set({"document": plan.model_dump_json()})
+
+    def exit_plan(self, account: str, strategy: str, symbol: str) -> ExitPlan | None:
+        snapshot = self._doc(EXIT_PLANS, _plan_key(account, strategy, symbol)).get()
+        if not snapshot.exists:
+            return None
+        return ExitPlan.model_validate_json(snapshot.to_dict()["document"])
+
+    def exit_plans(self) -> list[ExitPlan]:
+        plans = [
+            ExitPlan.model_validate_json(snapshot.to_dict()["document"])
+            for snapshot in self.client.collection(EXIT_PLANS).stream()
+        ]
+        return sorted(plans, key=lambda plan: plan.key)
+
+
+def _plan_key(account: str, strategy: str, symbol: str) -> str:
+    return f"{account}/{strategy}/{symbol}"
 
 
 def _fields(record: OrderRecord) -> dict[str, Any]:

@@ -26,9 +26,24 @@ DEFAULT_FIELDS = {
     "quantity": "contracts",
     "limit_price": "limit_price",
     "stop_price": "stop_price",
+    "stop_loss_price": "stop_loss",
+    "stop_loss_distance": "stop_loss_distance",
+    "take_profit_price": "take_profit",
+    "take_profit_distance": "take_profit_distance",
     "confidence": "confidence",
     "created_at": "time",
 }
+# Optional fields copied when the alert has them.
+PASSED_THROUGH = (
+    "quantity",
+    "limit_price",
+    "stop_price",
+    "confidence",
+    "stop_loss_price",
+    "stop_loss_distance",
+    "take_profit_price",
+    "take_profit_distance",
+)
 DEFAULT_ACTIONS = {
     "buy": "buy",
     "long": "buy",
@@ -68,7 +83,7 @@ class AlertMapping(BaseModel):
             "signal_id": values.get("signal_id") or "tv-" + hashlib.sha256(body).hexdigest()[:24],
             "created_at": values.get("created_at") or now.isoformat(),
         }
-        for name in ("quantity", "limit_price", "stop_price", "confidence"):
+        for name in PASSED_THROUGH:
             if values.get(name) not in (None, ""):
                 record[name] = values[name]
         return record

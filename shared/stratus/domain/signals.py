@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import AwareDatetime, BeforeValidator, Field, StringConstraints
+from pydantic import AwareDatetime, BeforeValidator, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from stratus.domain.amounts import AmountError, PositiveAmount, parse_amount
@@ -67,4 +67,40 @@ class Signal(Message):
     stop_price: PositiveAmount | None = None
     # A close takes the whole position (whatever `quantity` says), or at most this much.
     close_quantity: PositiveAmount | None = None
+    # Protective exits of the position this signal opens or adds to (docs/exits.md): each
+    # a trigger price, or a distance from the position's average entry; at most one of
+    # each pair. Unlike stop_price (a sizing input only), these are placed or watched.
+    stop_loss_price: PositiveAmount | None = None
+    stop_loss_distance: PositiveAmount | None = None
+    take_profit_price: PositiveAmount | None = None
+    take_profit_distance: PositiveAmount | None = None
     created_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _exits_are_whole(self) -> Self:
+        for kind in ("stop_loss", "take_profit"):
+            price, distance = getattr(self, f"{kind}_price"), getattr(self, f"{kind}_distance")
+            if price is not None and distance is not None:
+                raise PydanticCustomError(
+                    "exit_price_and_distance",
+                    "give {kind}_price or {kind}_distance, not both",
+                    {"kind": kind},
+                )
+        if self.action is SignalAction.CLOSE and self.has_exits:
+            raise PydanticCustomError(
+                "exit_on_close",
+                "a close carries no stop loss or take profit: they protect what buy or sell opens",
+            )
+        return self
+
+    @property
+    def has_exits(self) -> bool:
+        return any(
+            value is not None
+            for value in (
+                self.stop_loss_price,
+                self.stop_loss_distance,
+                self.take_profit_price,
+                self.take_profit_distance,
+            )
+        )

@@ -158,7 +158,10 @@ class Controls:
             self.store.accounts.get(account)  # NotFound: 404
         scope = f"account:{account}" if account else "global"
         state = self._reducing(scope, actor)
-        working = self.services.state.orders(account, live=True)
+        # Protective exits stand: they only reduce, and go once the position is flat.
+        working = [
+            r for r in self.services.state.orders(account, live=True) if not r.request.exit_kind
+        ]
         canceling = [r for r in working if not r.request.closes_position]
         for record in canceling:
             with suppress(Conflict):  # final since it was listed: nothing to cancel

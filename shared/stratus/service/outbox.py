@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 # Why a pending order is closed once no copy of its `orders` message can place it.
 UNDELIVERED = "undelivered"
 UNDELIVERED_DETAIL = "no copy of its order message placed it within the delivery window"
+# Why a pending order is closed when its `orders` message arrives too late to be sent.
+STALE = "stale"
 
 
 def observe(services: Services, record: OrderRecord, seen: ExchangeOrder) -> OrderRecord:

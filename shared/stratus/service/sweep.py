@@ -5,7 +5,9 @@ owed (a query on the `owed` field), and pending orders whose `orders` message ca
 longer arrive (past Pub/Sub's delivery window with no live send lease). The first are
 finished; the second are adopted if a send placed them, else closed with the reason
 `undelivered` and their reservation given back. Working orders are reconcile's: the sweep
-asks the exchange only about pending orders a send was attempted for.
+asks the exchange only about pending orders a send was attempted for. Last, every
+position with protective exits has them brought to it (service/exits.py): a lost
+`protect` control, or a crash between its steps, is finished here.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from stratus.domain.errors import ConcurrentUpdate, ExchangeError, PermanentError
 from stratus.domain.orders import OrderStatus
 from stratus.observability import log_fields
+from stratus.service.exits import sweep_exits
 from stratus.service.outbox import (
     UNDELIVERED,
     UNDELIVERED_DETAIL,
@@ -33,6 +36,7 @@ class Swept:
     finished: int = 0  # documents whose owed effects were completed
     closed: list[str] = field(default_factory=list)  # pending orders closed or adopted
     failed: dict[str, str] = field(default_factory=dict)  # clientOrderId -> why not yet
+    protected: int = 0  # positions whose protective exits were brought to them
 
 
 def sweep(services: Services) -> Swept:
@@ -54,4 +58,5 @@ def sweep(services: Services) -> Swept:
             swept.failed[key] = str(trouble)  # the next sweep asks again
     if loose:
         log.info("sweep", extra=log_fields(**vars(swept)))
+    swept.protected = sweep_exits(services)
     return swept

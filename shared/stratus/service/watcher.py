@@ -9,7 +9,10 @@ watch`; inside `stratus up` on a laptop) keeps three things fresh for every acco
   `order_seconds` (one request); an order that filled or left the book is followed at
   once (reconciliation's follow pass), so its fills reach positions within seconds;
 - balances: each account's wallet on `balances` every `balance_seconds`, at once for an
-  account it has not seen and after an order of it moved.
+  account it has not seen and after an order of it moved;
+- watched protective exits (docs/exits.md): where the venue keeps no conditional
+  orders, each mark is checked against the triggers of the open positions' exit plans,
+  and a crossing sends the position's close signal (once: its id is the position's).
 
 Reconcile stays the safety net: the watcher only makes things happen sooner. A failing
 account or exchange is logged and tried again next round; it never stops the others.
@@ -23,13 +26,17 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from stratus.config import WatchPolicy
 from stratus.domain.accounts import Balances
 from stratus.domain.errors import ConcurrentUpdate, ExchangeError, PermanentError
+from stratus.domain.exits import ExitPlan
 from stratus.domain.orders import OrderRecord
+from stratus.domain.positions import Position
 from stratus.observability import log_fields
 from stratus.ports import Tickers
+from stratus.service.exits import check_marks, protected
 from stratus.service.reconciliation import follow_orders
 from stratus.service.services import Services
 
@@ -45,18 +52,20 @@ class Scope:
 
     symbols: dict[str, set[str]] = field(default_factory=dict)  # account -> symbols
     accounts: list[str] = field(default_factory=list)
+    protected: list[tuple[ExitPlan, Position]] = field(default_factory=list)
 
 
 def scope_of(services: Services) -> Scope:
     symbols: dict[str, set[str]] = defaultdict(set)
-    for position in services.ledger.positions():
+    positions = services.ledger.positions()
+    for position in positions:
         if position.is_open:
             symbols[position.account].add(position.symbol)
     for record in services.state.orders(live=True):
         symbols[record.request.account].add(record.request.symbol)
     # Every account of the system of record: a new one has its balances at once.
     accounts = sorted({*services.accounts.accounts(), *services.exchanges.accounts(), *symbols})
-    return Scope(dict(symbols), accounts)
+    return Scope(dict(symbols), accounts, protected(services, positions))
 
 
 class Watcher:
@@ -74,6 +83,7 @@ class Watcher:
         self._scope = Scope()
         self._due: dict[str, float] = {}  # job -> when it runs next
         self._wallets: dict[str, float] = {}  # account -> when its balances are due
+        self._exits_sent: set[str] = set()  # close signals of watched exits sent
         self.rounds = 0  # completed rounds of the order job (health, tests)
         self.last_error = ""
 
@@ -111,9 +121,13 @@ class Watcher:
             self._wallets.setdefault(account, 0.0)  # a new account: its balances at once
 
     def _publish_marks(self) -> None:
+        latest: dict[str, Decimal] = {}
         for marks in self._tickers.marks():
             if marks.marks:
                 self._services.publish("marks", marks)
+                latest.update((mark.symbol, mark.price) for mark in marks.marks)
+        if latest and self._scope.protected:
+            check_marks(self._services, self._scope.protected, latest, self._exits_sent)
 
     def _follow_orders(self) -> None:
         """Every round reads the working order documents afresh (one query), so an

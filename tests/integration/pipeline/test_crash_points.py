@@ -112,7 +112,8 @@ def test_update_position_is_finished_after_a_crash_between_any_two_steps(
 ) -> None:
     stack, faults = crashy
     steps = steps_of(stack, faults, "update_position")
-    assert steps == ["ledger.apply_fill", "bus.publish:position-updates"]
+    # controls: the position's protect (its exits follow it; the sweep protects too)
+    assert steps == ["ledger.apply_fill", "bus.publish:position-updates", "bus.publish:controls"]
     for after in range(len(steps) + 1):
         signal_killed(stack, faults, "update_position", after, redelivered)
         applied = {f.fill_id for f in stack.services.ledger.fills()}

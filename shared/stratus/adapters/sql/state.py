@@ -12,6 +12,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from stratus.adapters.sql.db import Database
 from stratus.adapters.sql.tables import UtcDateTime
 from stratus.domain.errors import ConcurrentUpdate
+from stratus.domain.exits import ExitPlan
 from stratus.domain.orders import OrderRecord, OrderStatus
 from stratus.domain.risk import TradingState
 from stratus.ports import Clock
@@ -61,6 +62,13 @@ class OrderDocRow(StateBase):
     owed: Mapped[bool] = mapped_column(Boolean, index=True)  # OrderRecord.owes
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    document: Mapped[str] = mapped_column(Text)
+
+
+class ExitPlanRow(StateBase):
+    __tablename__ = "state_exit_plans"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)  # account/strategy/symbol
     document: Mapped[str] = mapped_column(Text)
 
 
@@ -179,6 +187,24 @@ class SqlStateStore:
                 query.order_by(OrderDocRow.created_at, OrderDocRow.client_order_id)
             ).all()
         return [OrderRecord.model_validate_json(document) for document in documents]
+
+    def save_exit_plan(self, plan: ExitPlan) -> None:
+        with self._db.transaction() as session:
+            session.merge(ExitPlanRow(key=_plan_key(*plan.key), document=plan.model_dump_json()))
+
+    def exit_plan(self, account: str, strategy: str, symbol: str) -> ExitPlan | None:
+        with self._db.transaction() as session:
+            row = session.get(ExitPlanRow, _plan_key(account, strategy, symbol))
+            return None if row is None else ExitPlan.model_validate_json(row.document)
+
+    def exit_plans(self) -> list[ExitPlan]:
+        with self._db.transaction() as session:
+            documents = session.scalars(select(ExitPlanRow.document).order_by(ExitPlanRow.key))
+            return [ExitPlan.model_validate_json(document) for document in documents]
+
+
+def _plan_key(account: str, strategy: str, symbol: str) -> str:
+    return f"{account}/{strategy}/{symbol}"
 
 
 def _row(record: OrderRecord) -> OrderDocRow:

@@ -27,7 +27,7 @@ from stratus.adapters.sql.outcomes import SignalFilter
 from stratus.adapters.sql.portfolio import LedgerFilter, PositionFilter
 from stratus.adapters.sql.round_trips import TripFilter
 from stratus.domain.common import Identifier, Symbol
-from stratus.domain.orders import OrderStatus
+from stratus.domain.orders import ExitKind, OrderStatus
 from stratus.domain.outcomes import SignalStatus
 from stratus.formatting import amount, money
 from stratus.manager.auth import Admin, Reader
@@ -35,6 +35,7 @@ from stratus.manager.bodies import StrictJsonRoute
 from stratus.manager.console import views
 from stratus.manager.routes import analytics
 from stratus.manager.routes.deps import ServicesDep, StoreDep
+from stratus.manager.routes.positions import exit_view, exits_of
 from stratus.manager.schemas import Paging, Status
 
 HERE = files("stratus.manager.console")
@@ -122,6 +123,7 @@ def overview(request: Request, services: ServicesDep, store: StoreDep, _: Reader
 @router.get("/console/positions", response_class=HTMLResponse)
 def positions(
     request: Request,
+    services: ServicesDep,
     store: StoreDep,
     _: Reader,
     page: Paging,
@@ -130,11 +132,15 @@ def positions(
 ) -> HTMLResponse:
     where = PositionFilter(account=account, status=status)
     found = store.portfolio.positions(where, page)
+    plans, working = exit_view(services, account)
     rows = []
     for item in found.items:
         position = item.tracked.position
         mark = position.average_entry if item.mark is None else item.mark.price
-        rows.append((item.tracked, mark, position.unrealized_pnl(mark)))
+        key = (position.account, position.strategy, position.symbol)
+        exits = exits_of(plans.get(key), working, item)
+        protection = [exits.get(ExitKind.STOP_LOSS), exits.get(ExitKind.TAKE_PROFIT)]
+        rows.append((item.tracked, mark, position.unrealized_pnl(mark), protection))
     query = {"account": account or "", "status": status}
     return _render(request, "positions", rows=rows, total=found.total, page=page, query=query)
 

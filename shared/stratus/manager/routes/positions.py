@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
@@ -13,17 +14,76 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 from stratus.adapters.sql.audit import Page
 from stratus.adapters.sql.portfolio import PositionFilter
 from stratus.domain.common import Identifier, Symbol
+from stratus.domain.exits import ExitPlan, is_exit_of
+from stratus.domain.orders import ExitKind, OrderRecord
 from stratus.domain.performance import MarkedPosition
 from stratus.manager.auth import Reader, Trader
 from stratus.manager.bodies import StrictJsonRoute
 from stratus.manager.kept import Kept
 from stratus.manager.numbers import Money, Quantity
 from stratus.manager.numbers import Price as PriceOut
-from stratus.manager.routes.deps import KeptDep, StoreDep
+from stratus.manager.routes.deps import KeptDep, ServicesDep, StoreDep
 from stratus.manager.schemas import Asset, FillIn, Mode, Paged, Paging, Price, Status, Wallet, paged
 from stratus.manager.store import Store
+from stratus.service.services import Services
 
 router = APIRouter(tags=["positions"], route_class=StrictJsonRoute)
+
+
+class ExitOut(BaseModel):
+    """A protective exit of an open position (docs/exits.md)."""
+
+    trigger_price: PriceOut  # it fires when the mark reaches this
+    asked: str  # as the signal gave it: a price, or a distance ("entry - 500")
+    # exchange: a conditional order on the exchange holds it (client_order_id); watched:
+    # Stratus checks marks against it (a venue without conditional orders, or until the
+    # exchange's order is in place)
+    held: Literal["exchange", "watched"]
+    client_order_id: str | None
+
+
+Exits = dict[ExitKind, ExitOut]
+
+
+def exit_view(
+    services: Services, account: str | None
+) -> tuple[dict[tuple[str, str, str], ExitPlan], list[OrderRecord]]:
+    """Plans, and working exits where any plan is kept (exits only work beside a plan):
+    one read of the state store (Firestore in production) when no position has exits."""
+    plans = {plan.key: plan for plan in services.state.exit_plans() if plan.has_exits}
+    if not plans:
+        return plans, []
+    working = [r for r in services.state.orders(account, live=True) if r.request.exit_kind]
+    return plans, working
+
+
+def exits_of(plan: ExitPlan | None, records: list[OrderRecord], marked: MarkedPosition) -> Exits:
+    """An open position's exits: its working exit orders, else its plan's triggers."""
+    p = marked.tracked.position
+    if not p.is_open:
+        return {}
+    key = (p.account, p.strategy, p.symbol)
+    found: Exits = {}
+    for record in records:
+        kind, trigger = record.request.exit_kind, record.request.trigger_price
+        if is_exit_of(record, key) and kind is not None and trigger is not None:
+            asked = plan.describe(kind) if plan is not None else str(trigger)
+            found[kind] = ExitOut(
+                trigger_price=trigger,
+                asked=asked,
+                held="exchange",
+                client_order_id=record.client_order_id,
+            )
+    if plan is not None:
+        for kind, trigger in plan.triggers(p).items():
+            if kind not in found:
+                found[kind] = ExitOut(
+                    trigger_price=trigger,
+                    asked=plan.describe(kind),
+                    held="watched",
+                    client_order_id=None,
+                )
+    return found
 
 
 class PositionOut(BaseModel):
@@ -45,12 +105,17 @@ class PositionOut(BaseModel):
     mark_time: datetime | None  # when the exchange quoted it
     unrealized_pnl: Money | None  # at mark_price; None without a mark
     round_trip_id: str | None  # the open round trip, else the last one closed
+    stop_loss: ExitOut | None = None  # an open position's protective exits
+    take_profit: ExitOut | None = None
 
     @classmethod
-    def of(cls, marked: MarkedPosition) -> PositionOut:
+    def of(cls, marked: MarkedPosition, exits: Exits | None = None) -> PositionOut:
         tracked, mark = marked.tracked, marked.mark
         p = tracked.position
+        exits = exits or {}
         return cls(
+            stop_loss=exits.get(ExitKind.STOP_LOSS),
+            take_profit=exits.get(ExitKind.TAKE_PROFIT),
             round_trip_id=marked.round_trip_id,
             mark_price=None if mark is None else mark.price,
             mark_time=None if mark is None else mark.at,
@@ -141,6 +206,7 @@ class SnapshotOut(BaseModel):
 @router.get("/positions", response_model=Paged[PositionOut])
 def list_positions(
     store: StoreDep,
+    services: ServicesDep,
     _: Reader,
     page: Paging,
     kept: KeptDep,
@@ -152,7 +218,7 @@ def list_positions(
     status: Status | None = None,
 ) -> Response:
     where = PositionFilter(account, strategy, symbol, asset, mode, status)
-    return _page(store, kept, where, page)
+    return _page(store, services, kept, where, page)
 
 
 @router.post("/positions/update", response_model=FillResults)
@@ -230,25 +296,46 @@ def positions_by_asset(
     asset: Annotated[Asset, "base currency, e.g. BTC"],
     store: StoreDep,
     _: Reader,
+    services: ServicesDep,
     page: Paging,
     kept: KeptDep,
     status: Status | None = None,
 ) -> Response:
-    return _page(store, kept, PositionFilter(asset=asset, status=status), page)
+    return _page(store, services, kept, PositionFilter(asset=asset, status=status), page)
+
+
+def exits_digest(plans: Mapping[tuple[str, str, str], ExitPlan], working: list[OrderRecord]) -> str:
+    """Everything of the exit view a page is rendered from, hashed."""
+    parts = sorted(plan.model_dump_json() for plan in plans.values())
+    parts += sorted(
+        f"{r.client_order_id} {r.request.account} {r.request.strategy} {r.request.symbol} "
+        f"{r.request.exit_kind} {r.request.trigger_price}"
+        for r in working
+    )
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 _PAGE = TypeAdapter(Paged[PositionOut])  # the serializer FastAPI uses for response_model
 
 
-def _page(store: Store, kept: Kept, where: PositionFilter, page: Page) -> Response:
+def _page(
+    store: Store, services: Services, kept: Kept, where: PositionFilter, page: Page
+) -> Response:
     """A page of positions as JSON, served from `kept` when the database confirms, in the
-    query that reads the page, that its rows still hash to the kept digest."""
-    key = (where, page)
+    query that reads the page, that its rows still hash to the kept digest. The exits
+    shown beside them come from the state store: what was read of them is part of the
+    kept answer's key, so a changed exit is never served from an old page."""
+    plans, working = exit_view(services, where.account)
+    key = (where, page, exits_digest(plans, working))
     held = kept.get(key)
     result = store.portfolio.positions(where, page, None if held is None else held[0])
     if held is not None and result.unchanged:
         return Response(held[1], media_type="application/json")
-    items = [PositionOut.of(item) for item in result.items]
+    items = []
+    for item in result.items:
+        p = item.tracked.position
+        exits = exits_of(plans.get((p.account, p.strategy, p.symbol)), working, item)
+        items.append(PositionOut.of(item, exits))
     body = _PAGE.dump_json(paged(items, result.total, page))
     if result.digest is not None:
         kept.put(key, result.digest, body)

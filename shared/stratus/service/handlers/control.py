@@ -2,7 +2,8 @@
 
 A cancel is carried out here, beside the executor's own code and with its rules (the
 order document first, then the exchange), so a request handler never calls an exchange.
-A sync reconciles now what the schedule would reconcile within minutes.
+A sync reconciles now what the schedule would reconcile within minutes. A protect (sent
+by update_position after each fill) brings a position's protective exits to it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from stratus.domain.control import Control, ControlKind
 from stratus.domain.errors import ConcurrentUpdate, OrderNotFound
 from stratus.domain.orders import OrderRecord, OrderStatus
 from stratus.observability import log_fields
+from stratus.service.exits import protect
 from stratus.service.outbox import close_unsent, finish, observe
 from stratus.service.reconciliation import reconcile_account
 from stratus.service.services import Services
@@ -26,6 +28,8 @@ CANCELED_BY_PERSON = "canceled"
 def control(services: Services, message: Control) -> None:
     if message.kind is ControlKind.CANCEL:
         cancel(services, message)
+    elif message.kind is ControlKind.PROTECT:
+        protect(services, *message.position)
     else:
         sync(services, message)
 

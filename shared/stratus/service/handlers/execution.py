@@ -23,7 +23,7 @@ from stratus.domain.orders import ExchangeOrder, OrderRecord, OrderRequest, Orde
 from stratus.domain.risk import TradingState, kill_switch_scopes
 from stratus.observability import log_fields
 from stratus.ports import Venue
-from stratus.service.outbox import close, close_unsent, finish, observe
+from stratus.service.outbox import STALE, close, close_unsent, finish, observe
 from stratus.service.services import Services
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,10 @@ def execute_order(services: Services, request: OrderRequest) -> None:
     if record.status is OrderStatus.PENDING:
         record = _send(services, venue, record)
     for delay in FOLLOW_DELAYS:
-        # A limit order may rest for hours: reconciliation follows it, not this function.
-        if record.status.is_terminal or record.exchange_order_id is None or request.limit_price:
+        # A limit order may rest for hours, a protective exit wait for its trigger:
+        # reconciliation follows them, not this function.
+        resting = request.limit_price is not None or request.exit_kind is not None
+        if record.status.is_terminal or record.exchange_order_id is None or resting:
             break
         services.sleep(delay)
         latest = venue.lookup(record.client_order_id, request.symbol)
@@ -90,6 +92,10 @@ def _send(services: Services, venue: Venue, record: OrderRecord) -> OrderRecord:
         return close(services, record, OrderStatus.DRY_RUN, "dry_run", "recorded, not sent")
     if _halted(services, request):
         _refuse(services, record, PermanentError("kill_switch_halted", "trading halted"))
+    if request.exit_kind is not None and not venue.conditional_orders:
+        # Sent as it stands it would execute now: an exit here is watched, never placed.
+        detail = "this venue keeps no conditional orders: its exits are watched"
+        _refuse(services, record, PermanentError("conditional_orders_unsupported", detail))
     try:
         sendable = prepare(venue, request)
     except PermanentError as problem:
@@ -112,7 +118,12 @@ def prepare(venue: Venue, request: OrderRequest) -> OrderRequest:
     price = request.limit_price
     if price is not None:
         price = market.round_price(price, request.side)
-    touch = price or request.reference_price or venue.quote(request.symbol).touch(request.side)
+    touch = (
+        price
+        or request.trigger_price
+        or request.reference_price
+        or venue.quote(request.symbol).touch(request.side)
+    )
     market.check(quantity, touch)
     if (quantity, price) == (request.quantity, request.limit_price):
         return request
@@ -168,7 +179,7 @@ def expire(services: Services, request: OrderRequest) -> None:
     record = services.state.get_order(request.client_order_id)
     if record is not None:
         detail = "older than the event age limit: never sent"
-        finish(services, close_unsent(services, record, "stale", detail))
+        finish(services, close_unsent(services, record, STALE, detail))
 
 
 def abandon(services: Services, request: OrderRequest, reason: str, detail: str) -> bool:

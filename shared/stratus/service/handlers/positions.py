@@ -8,6 +8,7 @@ from decimal import Decimal
 from stratus.domain.orders import Fill
 from stratus.domain.risk import unrealized_loss_warning
 from stratus.observability import log_fields
+from stratus.service.exits import protect_message
 from stratus.service.services import Services
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ def update_position(services: Services, fill: Fill) -> None:
     now = services.clock.now()
     mark = services.exchanges.for_account(fill.account).quote(fill.symbol).mid
     services.publish("position-updates", position.update_message(mark, fill.fill_id, now))
+    services.publish("controls", protect_message(fill, now))  # exits follow the position
     log.info(
         "position updated",
         extra=log_fields(fill_id=fill.fill_id, symbol=fill.symbol, quantity=str(position.quantity)),

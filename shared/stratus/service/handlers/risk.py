@@ -118,8 +118,8 @@ def risk_context(
     pending_quantity = pending_exposure = strategy_pending = same_side = ZERO
     for record in services.state.orders(request.account, live=True):
         other = record.request
-        if other.request_id == request.request_id:
-            continue
+        if other.request_id == request.request_id or other.exit_kind is not None:
+            continue  # a protective exit waits for its trigger and only reduces
         if other.symbol != request.symbol:
             pending_exposure += abs(record.unfilled) * (other.limit_price or marks(other.symbol))
             continue

@@ -12,6 +12,7 @@ from stratus.domain.records import NotFound
 from stratus.domain.signals import Signal, SignalAction
 from stratus.domain.sizing import plan_orders
 from stratus.observability import log_fields
+from stratus.service.exits import keep_exits
 from stratus.service.handlers.control import cancel_order
 from stratus.service.services import Services
 
@@ -42,7 +43,9 @@ def on_signal(services: Services, signal: Signal) -> None:
         allocation=_allocation(services, signal) if policy.needs_allocation(signal) else None,
     )
     closing = signal.action is SignalAction.CLOSE
-    holding = _will_hold(services, signal) if closing else ZERO
+    holding = will_hold(services, signal) if closing else ZERO
+    if not closing:
+        keep_exits(services, signal)
     requests = plan(holding)
     if requests and policy.cancel_opposite:
         withdrawn = cancel_opposite(services, signal, requests[0].side)
@@ -65,14 +68,20 @@ def on_signal(services: Services, signal: Signal) -> None:
         )
 
 
-def _will_hold(services: Services, signal: Signal) -> Decimal:
+def will_hold(services: Services, signal: Signal) -> Decimal:
     """What the signal's strategy will hold in its symbol once its in-flight orders
-    finish: its position (its sub-ledger of the account's) plus their unfilled parts."""
+    finish: its position (its sub-ledger of the account's) plus their unfilled parts.
+    Protective exits wait for a trigger: they are not in flight."""
     held = services.ledger.position(signal.account, signal.strategy, signal.symbol).quantity
     working = services.state.orders(signal.account, live=True)
     mine = (signal.strategy, signal.symbol)
     return held + sum(
-        (r.unfilled for r in working if (r.request.strategy, r.request.symbol) == mine), ZERO
+        (
+            r.unfilled
+            for r in working
+            if (r.request.strategy, r.request.symbol) == mine and r.request.exit_kind is None
+        ),
+        ZERO,
     )
 
 
@@ -103,6 +112,8 @@ def cancel_opposite(services: Services, signal: Signal, side: Side) -> Decimal:
     withdrawn = ZERO
     for record in services.state.orders(signal.account, live=True):
         request = record.request
+        if request.exit_kind is not None:
+            continue  # protective exits follow the position (service/exits.py)
         if (request.strategy, request.symbol, request.side) != (
             signal.strategy,
             signal.symbol,
