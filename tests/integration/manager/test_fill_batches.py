@@ -107,19 +107,24 @@ def test_concurrent_batches_apply_each_fill_once_in_any_order(api: Api, system: 
 
 @ON_POSTGRES
 def test_a_fill_the_database_refuses_does_not_poison_its_batch(api: Api) -> None:
+    api.post(UPDATE, json={"fills": [fill(1, at=START + timedelta(minutes=5))]})
     # 9e11 at 9e8 is a notional of 8.1e20, past NUMERIC(38,18): PostgreSQL refuses it.
-    huge = fill(1, quantity="900000000000", price="900000000", account="whale")
-    batch = [_distinct(10, 1)[0], huge, _distinct(11, 1)[0]]
+    huge = fill(2, quantity="900000000000", price="900000000", account="whale")
+    late = fill(3, "sell", price="90", at=START)  # before fill 1: its position is rebuilt
+    batch = [_distinct(10, 1)[0], huge, late, _distinct(11, 1)[0]]
     results = api.post(UPDATE, json={"fills": batch}).json()["results"]
     assert [(r["applied"], r["error"]) for r in results] == [
         (True, None),
         (False, "a value is out of range"),
         (True, None),
+        (True, None),
     ]
+    assert results[2]["position"]["quantity"] == "0"
     accounts = {p["account"] for p in api.get("/api/v1/positions").json()["items"]}
-    assert accounts == {"acct-10", "acct-11"}  # nothing of the refused fill
+    assert accounts == {"acct-1", "acct-10", "acct-11"}  # nothing of the refused fill
     alone = api.post(UPDATE, json={"fills": [huge]})
     assert alone.status_code == 422
+    assert alone.json()["detail"][0]["msg"] == "a value is out of range"
 
 
 @ON_POSTGRES

@@ -94,31 +94,34 @@ class SqlLedger:
         self, fills: Sequence[Fill], actor: str = audit.SYSTEM
     ) -> list[MarkedPosition | Refused | None]:
         """Apply `fills` in order, each exactly once by fill_id (None: applied before),
-        in one transaction. When the database refuses a value of the batch (refused_value),
-        each fill is applied on its own instead, to tell the fill it refuses (Refused,
-        nothing written) from the others; a batch of one raises the error."""
+        in one transaction. Fill by fill instead, each in its own, when one of them
+        arrived late (it rebuilds its position) or when the database refuses a value of
+        the batch (refused_value): that tells the fill it refuses (Refused, nothing
+        written) from the others. A batch of one raises the refusal."""
         try:
             return list(self._in_one_transaction(fills, actor))
+        except Late:
+            pass
         except DBAPIError as error:
             if len(fills) == 1 or not refused_value(error):
                 raise
-            return [self._refused_or_applied(fill, actor) for fill in fills]
+        return [self._refused_or_applied(fill, actor) for fill in fills]
 
     def _in_one_transaction(self, fills: Sequence[Fill], actor: str) -> list[MarkedPosition | None]:
         """One short transaction of one statement per table (adapters.sql.fill_batch).
         Two writers on one position queue on its row lock; a fill_id another writer
         stored meanwhile fails the batch on the fills table's key: it is tried again,
-        knowing it, a few times, then ConcurrentUpdate. A fill that arrived late sends
-        the batch fill by fill; that fill takes the ORM path, which replays its position."""
+        knowing it, a few times, then ConcurrentUpdate. A late fill alone takes the ORM
+        path, which replays its position; in a batch of several it raises Late."""
         applied: set[str] = set()
         for _ in range(ATTEMPTS):
             try:
                 with self._db.transaction() as session:
                     return apply_batch(session, fills, applied, actor, self._clock.now())
             except Late:
-                if len(fills) == 1:
-                    return [self._apply_alone(fills[0], actor)]
-                return [self._in_one_transaction([fill], actor)[0] for fill in fills]
+                if len(fills) > 1:
+                    raise
+                return [self._apply_alone(fills[0], actor)]
             except (IntegrityError, StaleDataError):
                 applied = self._stored({fill.fill_id for fill in fills})
         raise ConcurrentUpdate(f"{len(fills)} fills kept meeting concurrent writers")
