@@ -71,7 +71,7 @@ def apply_batch(
     fill_rows: list[dict[str, Any]] = []
     trips: dict[str, RoundTrip] = {}
     audits: list[dict[str, Any]] = []
-    moved: list[tuple[Fill, Key, TrackedPosition, str]] = []  # answered after the marks
+    moved: list[tuple[Fill, TrackedPosition, str]] = []  # answered after the marks
     for fill in fills:
         if fill.fill_id in seen:
             continue
@@ -102,14 +102,14 @@ def apply_batch(
             )
         )
         position.tracked, position.moved = after, True
-        moved.append((fill, _key(fill), after, touched[-1].trip_id))
+        moved.append((fill, after, touched[-1].trip_id))
     if not moved:
         return [None] * len(fills)
     _write(session, fill_rows, held, trips, audits)
     marks = _marks(session, [fill for fill, *_ in moved])
     answers = {
         fill.fill_id: MarkedPosition(tracked, marks.get(fill.symbol), trip_id)
-        for fill, _, tracked, trip_id in moved
+        for fill, tracked, trip_id in moved
     }
     answered: list[MarkedPosition | None] = []
     for fill in fills:
