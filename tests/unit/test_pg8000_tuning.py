@@ -1,0 +1,26 @@
+"""The pg8000 placeholder rewrite, remembered per statement text, answers what pg8000's
+own rewrite answers, for the style SQLAlchemy uses (format) and the named ones."""
+
+from __future__ import annotations
+
+import pg8000.legacy
+import pytest
+from pg8000.dbapi import convert_paramstyle
+
+from stratus.adapters.sql.driver import _remember_placeholder_rewrites
+
+CASES = [
+    ("format", "SELECT %s, '%%s', %s FROM t WHERE a = %s", (1, 2, 3)),
+    ("named", "SELECT :a, ':b', :b, :a -- :c\n FROM t", {"a": 1, "b": 2}),
+    ("pyformat", "SELECT %(a)s, %(b)s, %(a)s", {"a": 1, "b": "x"}),
+    ("qmark", 'SELECT ?, "?", ?', (1, 2)),
+]
+
+
+@pytest.mark.parametrize(("style", "query", "args"), CASES)
+def test_remembered_rewrites_match_pg8000(style: str, query: str, args: object) -> None:
+    _remember_placeholder_rewrites()
+    remembered = pg8000.legacy.convert_paramstyle
+    assert remembered is not convert_paramstyle
+    for _ in range(2):  # the first call fills the cache, the second reads it
+        assert remembered(style, query, args) == convert_paramstyle(style, query, args)
