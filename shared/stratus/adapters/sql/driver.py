@@ -25,7 +25,7 @@ def tuned(engine: Engine) -> Engine:
         event.listen(engine, "connect", _pg8000_fast_timestamps)
         event.listen(engine, "connect", _no_delay)
         engine.dialect.use_insertmanyvalues_wo_returning = True
-        _remember_placeholder_rewrites()
+        _remember_placeholders()
         _one_round_trip()
     return engine
 
@@ -52,33 +52,35 @@ def _no_delay(dbapi_connection: Any, _record: Any) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-class _Names(dict[str, str]):
-    """Answers each placeholder name with itself: which names a statement reads, in order."""
-
-    def __getitem__(self, name: str) -> str:
-        return name
+POSITIONAL = ("format", "numeric", "qmark")  # pg8000 passes their values through as given
 
 
-def _remember_placeholder_rewrites() -> None:
-    import pg8000.legacy
-    from pg8000.dbapi import convert_paramstyle
+def _remember_placeholders() -> None:
+    """pg8000's placeholder rewrite, kept per statement text for the positional styles
+    (SQLAlchemy's is "format"): for those the rewrite is a pure function of the text.
+    SQLAlchemy renders one text per statement shape, so the cache holds the
+    application's statements. Both of pg8000's interfaces (the legacy one SQLAlchemy
+    uses; dbapi, which the Cloud SQL connector uses) look the function up per call."""
+    from pg8000 import dbapi, legacy
 
-    if getattr(pg8000.legacy.convert_paramstyle, "remembered", False):
+    original = dbapi.convert_paramstyle
+    if getattr(original, "remembered", False):
         return
 
-    @lru_cache(maxsize=2048)
-    def rewrite(style: str, query: str) -> tuple[str, tuple[str, ...] | None]:
-        """The statement pg8000 sends and, for named styles, the names of its values."""
-        names = _Names()
-        statement, values = convert_paramstyle(style, query, names)
-        return statement, None if values is names else tuple(values)
+    @lru_cache(maxsize=1024)
+    def rewritten(style: str, query: str) -> str:
+        statement: str = original(style, query, ())[0]
+        return statement
 
-    def convert(style: str, query: str, args: Any) -> tuple[str, Any]:
-        statement, names = rewrite(style, query)
-        return statement, args if names is None else tuple(args[name] for name in names)
+    def convert_paramstyle(style: str, query: str, args: Any) -> tuple[str, Any]:
+        if style in POSITIONAL:
+            return rewritten(style, query), args
+        return original(style, query, args)  # type: ignore[no-any-return]
 
-    convert.remembered = True  # type: ignore[attr-defined]
-    pg8000.legacy.convert_paramstyle = convert
+    convert_paramstyle.remembered = True  # type: ignore[attr-defined]
+    convert_paramstyle.__wrapped_original__ = original  # type: ignore[attr-defined]
+    dbapi.convert_paramstyle = convert_paramstyle
+    legacy.convert_paramstyle = convert_paramstyle
 
 
 def _one_round_trip() -> None:
