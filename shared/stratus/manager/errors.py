@@ -10,10 +10,11 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import HTTPException as FastApiHTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from stratus.adapters.sql.db import refused_value
 from stratus.crypto import CryptoError
 from stratus.domain.errors import ConcurrentUpdate
 from stratus.domain.records import Conflict, NotFound
@@ -75,8 +76,10 @@ def install(app: FastAPI) -> None:
         log.error("key material unavailable", extra=log_fields(detail=str(error)))
         return body(request, 503, "keys_unavailable", "encryption keys are unavailable")
 
-    @app.exception_handler(DataError)
-    async def out_of_range(request: Request, error: DataError) -> JSONResponse:
+    @app.exception_handler(DBAPIError)
+    async def out_of_range(request: Request, error: DBAPIError) -> JSONResponse:
+        if not refused_value(error):
+            return await crash(request, error)
         # A value the schema let through but the database cannot hold (a safety net:
         # the models bound what they can).
         log.warning("database refused a value", extra=log_fields(detail=str(error.orig)))

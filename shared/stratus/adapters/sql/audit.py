@@ -42,18 +42,29 @@ def record(
     after: BaseModel | dict[str, Any] | None,
     at: datetime,
 ) -> None:
-    session.add(
-        AuditRow(
-            at=at,
-            actor=actor,
-            action=action,
-            entity=entity,
-            entity_id=entity_id,
-            before=_json(before),
-            after=_json(after),
-            trace_id=current_trace_id(),
-        )
-    )
+    session.add(AuditRow(**values(actor, action, entity, entity_id, before, after, at)))
+
+
+def values(
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    before: BaseModel | dict[str, Any] | None,
+    after: BaseModel | dict[str, Any] | None,
+    at: datetime,
+) -> dict[str, Any]:
+    """An audit row's columns (for writers that insert many rows in one statement)."""
+    return {
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "entity": entity,
+        "entity_id": entity_id,
+        "before": _json(before),
+        "after": _json(after),
+        "trace_id": current_trace_id(),
+    }
 
 
 def _json(value: BaseModel | dict[str, Any] | None) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from stratus.adapters.sql.tables import FillRow, OrderRow, PositionRow
 from stratus.domain.common import Side
@@ -13,7 +14,12 @@ from stratus.domain.records import OrderEntry
 
 
 def fill_row(fill: Fill, realized: Decimal, sequence: int) -> FillRow:
-    return FillRow(**fill.model_dump(), realized_pnl=realized, sequence=sequence)
+    return FillRow(**fill_values(fill, realized, sequence))
+
+
+def fill_values(fill: Fill, realized: Decimal, sequence: int) -> dict[str, Any]:
+    """The fills row's columns."""
+    return {**fill.model_dump(), "realized_pnl": realized, "sequence": sequence}
 
 
 def fill_of(row: FillRow) -> Fill:
@@ -60,19 +66,30 @@ def tracked_of(row: PositionRow) -> TrackedPosition:
 
 
 def store_position(row: PositionRow, tracked: TrackedPosition) -> None:
+    for name, value in position_values(tracked).items():
+        setattr(row, name, value)
+
+
+def position_values(tracked: TrackedPosition) -> dict[str, Any]:
+    """The positions row's columns but version and trip_id."""
     position = tracked.position
-    row.account, row.strategy, row.symbol = position.account, position.strategy, position.symbol
-    row.asset, row.mode = tracked.asset, tracked.mode
-    row.is_open = position.is_open
-    row.quantity = position.quantity
-    row.average_entry = position.average_entry
-    row.realized_pnl = position.realized_pnl
-    row.fees = position.fees
-    row.closing_fills = tracked.closing_fills
-    row.winning_fills = tracked.winning_fills
-    row.gross_profit = tracked.gross_profit
-    row.gross_loss = tracked.gross_loss
-    row.updated_at = position.updated_at
+    return {
+        "account": position.account,
+        "strategy": position.strategy,
+        "symbol": position.symbol,
+        "asset": tracked.asset,
+        "mode": tracked.mode,
+        "is_open": position.is_open,
+        "quantity": position.quantity,
+        "average_entry": position.average_entry,
+        "realized_pnl": position.realized_pnl,
+        "fees": position.fees,
+        "closing_fills": tracked.closing_fills,
+        "winning_fills": tracked.winning_fills,
+        "gross_profit": tracked.gross_profit,
+        "gross_loss": tracked.gross_loss,
+        "updated_at": position.updated_at,
+    }
 
 
 def store_order(row: OrderRow, record: OrderRecord) -> None:

@@ -10,12 +10,23 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from stratus.adapters.sql.cloudsql import cloudsql_engine
 from stratus.adapters.sql.driver import tuned
 from stratus.config import Settings
+
+
+def refused_value(error: DBAPIError) -> bool:
+    """Whether the database refused a value it cannot hold (SQLSTATE class 22, "data
+    exception": a numeric overflow, say). pg8000 raises those as ProgrammingError, other
+    drivers as DataError."""
+    if isinstance(error, DataError):
+        return True
+    fields = error.orig.args[0] if error.orig is not None and error.orig.args else None
+    return isinstance(fields, dict) and str(fields.get("C", "")).startswith("22")
 
 
 def configured_engine(settings: Settings) -> Engine:

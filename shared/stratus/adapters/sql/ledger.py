@@ -4,13 +4,13 @@ reach it through the manager's HTTP API (stratus.adapters.manager_client)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -25,7 +25,8 @@ from stratus.adapters.sql.convert import (
     store_position,
     tracked_of,
 )
-from stratus.adapters.sql.db import Database
+from stratus.adapters.sql.db import Database, refused_value
+from stratus.adapters.sql.fill_batch import Late, apply_batch
 from stratus.adapters.sql.marks import load_dated_marks, store_marks
 from stratus.adapters.sql.quotas import release_in
 from stratus.adapters.sql.round_trips import follow_fill, replace_trips
@@ -47,6 +48,15 @@ from stratus.domain.positions import Position, execution_order
 from stratus.ports import BalanceTotals, Clock
 
 ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A fill of a batch the database would not hold (a value out of its range): nothing
+    of it was written."""
+
+    fill_id: str
+    reason: str
 
 
 class SqlLedger:
@@ -77,17 +87,67 @@ class SqlLedger:
         return None if applied is None else applied.tracked.position
 
     def apply(self, fill: Fill, actor: str = audit.SYSTEM) -> MarkedPosition | None:
-        """apply_fill, answering the moved position with its statistics and mark. Two
-        writers on one position queue on its row lock (and its version column): the
-        loser of a race retries here, a few times, then raises ConcurrentUpdate. A repeat
-        of a fill_id fails on the fills table's key and is answered None."""
+        """apply_fill, answering the moved position with its statistics and mark."""
+        return self._in_one_transaction([fill], actor)[0]
+
+    def apply_many(
+        self, fills: Sequence[Fill], actor: str = audit.SYSTEM
+    ) -> list[MarkedPosition | Refused | None]:
+        """Apply `fills` in order, each exactly once by fill_id (None: applied before),
+        in one transaction. Fill by fill instead, each in its own, when one of them
+        arrived late (it rebuilds its position) or when the database refuses a value of
+        the batch (refused_value): that tells the fill it refuses (Refused, nothing
+        written) from the others. A batch of one raises the refusal."""
+        try:
+            return list(self._in_one_transaction(fills, actor))
+        except Late:
+            pass
+        except DBAPIError as error:
+            if len(fills) == 1 or not refused_value(error):
+                raise
+        return [self._refused_or_applied(fill, actor) for fill in fills]
+
+    def _in_one_transaction(self, fills: Sequence[Fill], actor: str) -> list[MarkedPosition | None]:
+        """One short transaction of one statement per table (adapters.sql.fill_batch).
+        Two writers on one position queue on its row lock; a fill_id another writer
+        stored meanwhile fails the batch on the fills table's key: it is tried again,
+        knowing it, a few times, then ConcurrentUpdate. A late fill alone takes the ORM
+        path, which replays its position; in a batch of several it raises Late."""
+        applied: set[str] = set()
+        for _ in range(ATTEMPTS):
+            try:
+                with self._db.transaction() as session:
+                    return apply_batch(session, fills, applied, actor, self._clock.now())
+            except Late:
+                if len(fills) > 1:
+                    raise
+                return [self._apply_alone(fills[0], actor)]
+            except (IntegrityError, StaleDataError):
+                applied = self._stored({fill.fill_id for fill in fills})
+        raise ConcurrentUpdate(f"{len(fills)} fills kept meeting concurrent writers")
+
+    def _refused_or_applied(self, fill: Fill, actor: str) -> MarkedPosition | Refused | None:
+        try:
+            return self.apply(fill, actor)
+        except DBAPIError as error:
+            if not refused_value(error):
+                raise
+            return Refused(fill.fill_id, "a value is out of range")
+
+    def _stored(self, fill_ids: set[str]) -> set[str]:
+        with self._db.transaction() as session:
+            query = select(FillRow.fill_id).where(FillRow.fill_id.in_(fill_ids))
+            return set(session.scalars(query))
+
+    def _apply_alone(self, fill: Fill, actor: str) -> MarkedPosition | None:
+        """One fill in its own transaction through the ORM, which replays its position
+        when it arrived late."""
         for _ in range(ATTEMPTS):
             try:
                 return self._apply(fill, actor)
             except (IntegrityError, StaleDataError):
-                with self._db.transaction() as session:
-                    if session.get(FillRow, fill.fill_id) is not None:
-                        return None  # applied before, or by a concurrent copy
+                if self._stored({fill.fill_id}):
+                    return None  # applied before, or by a concurrent copy
         raise ConcurrentUpdate(f"position {fill.account}/{fill.symbol} kept moving")
 
     def _apply(self, fill: Fill, actor: str) -> MarkedPosition:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from sqlalchemy import select
@@ -14,11 +15,9 @@ from sqlalchemy.orm import Session
 from stratus.adapters.sql.tables import MarkRow
 from stratus.domain.market import Mark
 
-CHUNK = 1000  # rows per upsert statement: 3,000 parameters, far below either limit
-
 
 def store_marks(session: Session, marks: Mapping[str, Decimal], at: datetime) -> dict[str, Mark]:
-    """Upsert, one statement per CHUNK symbols; a late-arriving older price never replaces
+    """Upsert, one statement per 1,000 symbols; a late-arriving older price never replaces
     a newer one. Returns the marks this call wrote (a symbol whose stored mark is newer is
     left out)."""
     return upsert_marks(session, [(symbol, price, at) for symbol, price in marks.items()])
@@ -26,27 +25,29 @@ def store_marks(session: Session, marks: Mapping[str, Decimal], at: datetime) ->
 
 def upsert_marks(session: Session, marks: list[tuple[str, Decimal, datetime]]) -> dict[str, Mark]:
     """store_marks with a time per mark (the watcher's quotes); one mark per symbol."""
-    written: dict[str, Mark] = {}
-    for start in range(0, len(marks), CHUNK):
-        rows = [
-            {"symbol": symbol, "price": price, "updated_at": at}
-            for symbol, price, at in marks[start : start + CHUNK]
-        ]
-        for symbol, price, when in session.execute(_upsert(session, rows)):
-            written[symbol] = Mark.model_construct(symbol=symbol, price=price, at=when)
-    return written
+    if not marks:
+        return {}
+    rows = [{"symbol": symbol, "price": price, "updated_at": at} for symbol, price, at in marks]
+    # Compiled once: SQLAlchemy renders the rows as multi-row VALUES ("insertmanyvalues"),
+    # 1,000 rows a statement (3,000 parameters, far below either database's limit).
+    statement = _upsert(session.get_bind().dialect.name)
+    return {
+        symbol: Mark.model_construct(symbol=symbol, price=price, at=when)
+        for symbol, price, when in session.execute(statement, rows)
+    }
 
 
-def _upsert(session: Session, rows: list[dict[str, object]]) -> Any:
-    dialect = session.get_bind().dialect.name
+@cache
+def _upsert(dialect: str) -> Any:
+    table: Any = MarkRow.__table__  # Core: no ORM bookkeeping per row
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(MarkRow).values(rows)
-    fresh = statement.excluded
+    statement = insert(table)
+    fresh, stored = statement.excluded, table.c
     return statement.on_conflict_do_update(
-        index_elements=[MarkRow.symbol],
+        index_elements=[stored.symbol],
         set_={"price": fresh.price, "updated_at": fresh.updated_at},
-        where=MarkRow.updated_at <= fresh.updated_at,
-    ).returning(MarkRow.symbol, MarkRow.price, MarkRow.updated_at)
+        where=stored.updated_at <= fresh.updated_at,
+    ).returning(stored.symbol, stored.price, stored.updated_at)
 
 
 def load_marks(session: Session, symbols: Iterable[str] | None = None) -> dict[str, Decimal]:

@@ -21,7 +21,7 @@ from stratus.domain.orders import Fill
 from stratus.domain.positions import Position
 from stratus.domain.round_trips import Direction, RoundTrip, advance, round_trips
 
-_FIELDS = (
+TRIP_FIELDS = (
     "trip_id", "account", "strategy", "symbol", "opened_at", "closed_at", "size", "max_size",
     "entry_quantity", "entry_notional", "exit_quantity", "exit_notional", "gross_pnl",
     "fees", "fills",
@@ -30,12 +30,12 @@ _FIELDS = (
 
 def trip_values(trip: RoundTrip) -> dict[str, Any]:
     """The row's columns."""
-    values = {name: getattr(trip, name) for name in _FIELDS}
+    values = {name: getattr(trip, name) for name in TRIP_FIELDS}
     return {**values, "side": trip.side.value, "status": trip.status.value}
 
 
 def trip_of(row: RoundTripRow) -> RoundTrip:
-    return RoundTrip(side=Direction(row.side), **{name: getattr(row, name) for name in _FIELDS})
+    return RoundTrip(side=Direction(row.side), **{name: getattr(row, name) for name in TRIP_FIELDS})
 
 
 def follow_fill(

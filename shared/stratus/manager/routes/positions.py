@@ -12,6 +12,7 @@ from fastapi import APIRouter, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from stratus.adapters.sql.audit import Page
+from stratus.adapters.sql.ledger import Refused
 from stratus.adapters.sql.portfolio import PositionFilter
 from stratus.domain.common import Identifier, Symbol
 from stratus.domain.exits import ExitPlan, is_exit_of
@@ -145,8 +146,9 @@ class FillsIn(BaseModel):
 
 class FillResult(BaseModel):
     fill_id: str
-    applied: bool  # False: this fill_id was applied before (idempotent)
+    applied: bool  # False: applied before (idempotent), or refused (error says why)
     position: PositionOut | None
+    error: str | None = None  # a fill of a batch the database refused; nothing written
 
 
 class FillResults(BaseModel):
@@ -224,10 +226,17 @@ def list_positions(
 @router.post("/positions/update", response_model=FillResults)
 def apply_fills(body: FillsIn, store: StoreDep, principal: Trader) -> FillResults:
     """Apply fills in order, each exactly once by fill_id (a repeat is reported, not
-    applied again)."""
+    applied again), all in one transaction. A fill whose value the database refuses gets
+    its own error and writes nothing, the others are applied (one fill alone: 422)."""
+    fills = [fill.fill() for fill in body.fills]
     results = []
-    for fill in body.fills:
-        applied = store.ledger.apply(fill.fill(), actor=principal.name)
+    answers = store.ledger.apply_many(fills, actor=principal.name)
+    for fill, applied in zip(fills, answers, strict=True):
+        if isinstance(applied, Refused):
+            results.append(
+                FillResult(fill_id=fill.fill_id, applied=False, position=None, error=applied.reason)
+            )
+            continue
         position = None if applied is None else PositionOut.of(applied)
         results.append(
             FillResult(fill_id=fill.fill_id, applied=position is not None, position=position)
