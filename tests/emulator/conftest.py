@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -23,6 +22,7 @@ from tests.emulator.helpers import require_gcloud
 from tests.webhook import Webhook
 
 from stratus.config import DEV_PLACEHOLDER
+from stratus.local.processes import free_port
 from stratus.local.stack import Stack, StackConfig
 from stratus.topology import topology
 
@@ -83,13 +83,6 @@ def stack(
         yield started
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def firestore_emulator() -> Iterator[str]:
     """host:port of a Firestore emulator started for this session (own process group)."""
@@ -98,7 +91,7 @@ def firestore_emulator() -> Iterator[str]:
             "the Firestore emulator",
             "install the Google Cloud CLI and `gcloud components install cloud-firestore-emulator`",
         )
-    host = f"127.0.0.1:{_free_port()}"
+    host = f"127.0.0.1:{free_port()}"
     process = subprocess.Popen(
         ["gcloud", "emulators", "firestore", "start", f"--host-port={host}", "--quiet"],
         stdout=subprocess.DEVNULL,

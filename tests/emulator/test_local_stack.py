@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import unavailable
 
 from stratus.local.emulators import INSTALL_HINT
-from stratus.local.processes import StackError, ensure_free, wait_for_http
+from stratus.local.processes import StackError, ensure_free, free_range, wait_for_http
 from stratus.local.scheduler import http_scheduler
 from stratus.local.stack import Stack
 from stratus.topology import topology
@@ -62,21 +62,6 @@ def test_a_killed_manager_is_started_again(stack: Stack, caplog: pytest.LogCaptu
     assert said[1].startswith("manager started again (pid")
 
 
-def _free_range(size: int) -> int:
-    """A base port with `size` free ports above it."""
-    for _ in range(20):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1]) - size
-        try:
-            for port in range(base, base + size):
-                ensure_free(port, "the test stack")
-        except StackError:
-            continue
-        return base
-    raise AssertionError("no free port range")
-
-
 def _listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
@@ -108,7 +93,7 @@ def test_stratus_up_restarts_a_killed_server_and_ctrl_c_stops_everything(
 ) -> None:
     if shutil.which("gcloud") is None:
         unavailable("gcloud with the Pub/Sub and Firestore emulators", INSTALL_HINT)
-    base = _free_range(20)
+    base = free_range(20)
     command = [
         str(Path(sys.executable).parent / "stratus"), "up", "--emulators",
         "--base-port", str(base), "--database-url", f"sqlite:///{tmp_path}/stack.db",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -25,12 +26,29 @@ class StackError(RuntimeError):
     """The local stack cannot start; the message says what to do about it."""
 
 
+# Ports for the stack's servers come from below the kernels' ephemeral ranges (Linux
+# 32768-60999, macOS 49152-65535): a port the OS would pick for bind(0) may be handed to
+# any outgoing connection before a server that takes seconds to start (the Java
+# emulators) binds it; seen as a Firestore emulator dying on start-up.
+PORTS = range(20000, 32000)
+
+
 def free_port() -> int:
-    """A port nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A port nothing listens on right now, outside the ephemeral range."""
+    return free_range(1)
+
+
+def free_range(size: int) -> int:
+    """The first of `size` consecutive ports nothing listens on right now."""
+    for _ in range(200):
+        base = random.randrange(PORTS.start, PORTS.stop - size)
+        try:
+            for port in range(base, base + size):
+                ensure_free(port, "a local server")
+        except StackError:
+            continue
+        return base
+    raise StackError(f"no {size} free consecutive ports in {PORTS.start}-{PORTS.stop - 1}")
 
 
 def ensure_free(port: int, what: str) -> None:
