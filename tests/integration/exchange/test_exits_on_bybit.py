@@ -8,7 +8,8 @@ the schedule run it) finds the fill, and that fill's protect cancels the take pr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from itertools import count
@@ -27,6 +28,7 @@ from stratus.adapters.polled_tickers import PolledTickers
 from stratus.adapters.sql.db import make_engine
 from stratus.config import Settings
 from stratus.domain.common import Side
+from stratus.domain.exits import EXIT_SOURCE
 from stratus.domain.orders import ExitKind, OrderRecord, OrderStatus
 from stratus.manager.app import create_app
 from stratus.service.reconciliation import reconcile_account
@@ -189,8 +191,8 @@ def assert_exits_rest_on_bybit(services: Services, quantity: D) -> dict[ExitKind
             "Untriggered",
             DIRECTION[side, kind],
         )
-        kind = "stopLossPrice" if record.request.exit_kind is SL else "takeProfitPrice"
-        assert D(str(order[kind])) == record.request.trigger_price
+        unified = "stopLossPrice" if kind is SL else "takeProfitPrice"
+        assert D(str(order[unified])) == record.request.trigger_price
     position, orders = api(services)
     assert position is not None
     assert D(position["quantity"]) == quantity
@@ -362,4 +364,46 @@ def test_a_short_is_protected_by_buy_exits_and_its_take_profit_fires(
         f for f in services.ledger.fills(ACCOUNT) if f.client_order_id == exits[TP].client_order_id
     ]
     assert [(f.side, f.quantity, f.price) for f in bought] == [(Side.BUY, D("0.01"), D(58001))]
+    assert reconcile_account(services, ACCOUNT).clean
+
+
+def test_a_stop_bybit_refuses_as_already_crossed_still_closes_the_position(
+    live: Services, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mark falls through the stop between protect's check and Bybit's create: Bybit
+    refuses it (110093, expect Falling). The next protect (the sweep's) sees the mark past
+    the stop and closes the position at once; the target goes with it."""
+    services = live
+    bus = services.bus
+    assert isinstance(bus, LocalBus)
+    publish = bus.publish
+
+    def falling(topic: str, data: bytes, attributes: Mapping[str, str]) -> None:
+        if topic == "orders" and b'"stop_loss"' in data:
+            clock.set(T0 + timedelta(minutes=5, seconds=30))  # the feed falls to 58,000
+        publish(topic, data, attributes)
+
+    monkeypatch.setattr(bus, "publish", falling)
+    entry = {"quantity": "0.01", "stop_loss_distance": "1000", "take_profit_price": TARGET}
+    signal(bus, services, "f-1", account=ACCOUNT, symbol=BTC, **entry)
+    monkeypatch.undo()
+    assert held(services) == D("0.01")
+    [refused] = [r for r in services.state.orders(ACCOUNT) if r.request.exit_kind is SL]
+    assert (refused.status, refused.reason, refused.exchange_order_id) == (
+        OrderStatus.REJECTED,
+        "exchange_rejected",
+        None,
+    )
+    assert "110093" in refused.detail
+    assert set(on_bybit(services)) == {working_exits(services)[TP].client_order_id}
+
+    sweep(services)
+    drain(services)
+    assert held(services) == 0
+    assert gateway(services).positions() == []
+    assert working_exits(services) == {}
+    assert on_bybit(services) == {}
+    signals = [json.loads(e.data) for e in bus.messages("signals")]
+    [close] = [s["signal_id"] for s in signals if s["source"] == EXIT_SOURCE]
+    assert close.startswith("exit-stop_loss-")
     assert reconcile_account(services, ACCOUNT).clean
