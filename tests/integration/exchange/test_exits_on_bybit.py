@@ -49,14 +49,24 @@ BIDS = {0: 60000, 1: 60000, 2: 60000, 3: 60500, 4: 60500, 5: 58000, 6: 58000}
 TARGET = "62000"  # the take profit: never reached
 
 
+ETH = "ETH/USDT:USDT"
+# minute -> ETH (bid, volume): down 50 at 0:03 with thin volume, so a resting buy at
+# 2,960 fills 0.4 there and the rest of its 1.0 at 0:04
+ETH_TICKS = {0: ("3000", "50"), 1: ("3000", "50"), 2: ("3000", "50"), 3: ("2950", "0.4"),
+             4: ("2950", "0.6"), 5: ("2950", "50")}  # fmt: skip
+
+
 @pytest.fixture
 def feed() -> PriceFeed:
-    return PriceFeed(
-        [
-            Quote(BTC, T0 + timedelta(minutes=m), D(bid), D(bid + 1), D(bid), D(5))
-            for m, bid in BIDS.items()
-        ]
-    )
+    btc = [
+        Quote(BTC, T0 + timedelta(minutes=m), D(bid), D(bid + 1), D(bid), D(5))
+        for m, bid in BIDS.items()
+    ]
+    eth = [
+        Quote(ETH, T0 + timedelta(minutes=m), D(bid), D(bid) + D("0.1"), D(bid), D(volume))
+        for m, (bid, volume) in ETH_TICKS.items()
+    ]
+    return PriceFeed(btc + eth)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -88,7 +98,7 @@ def settings(
 def send(services: Services, signal_id: str, **fields: object) -> None:
     bus = services.bus
     assert isinstance(bus, LocalBus)
-    signal(bus, services, signal_id, account=ACCOUNT, symbol=BTC, **fields)
+    signal(bus, services, signal_id, **{"account": ACCOUNT, "symbol": BTC, **fields})
     assert rejections(bus) == []
 
 
@@ -116,18 +126,18 @@ def working_exits(services: Services) -> dict[ExitKind, OrderRecord]:
     return by_kind
 
 
-def on_bybit(services: Services) -> dict[str, dict[str, Any]]:
+def on_bybit(services: Services, symbol: str = BTC) -> dict[str, dict[str, Any]]:
     """Bybit's conditional orders waiting on the exchange, by orderLinkId, as ccxt.bybit
     reads them off the wire (/v5/order/realtime)."""
     client: Any = gateway(services).client
-    listed = client.fetch_open_orders(BTC, None, None, {"trigger": True})
+    listed = client.fetch_open_orders(symbol, None, None, {"trigger": True})
     return {o["clientOrderId"]: o for o in listed}
 
 
-def bybit_history(services: Services) -> dict[str, str]:
+def bybit_history(services: Services, symbol: str = BTC) -> dict[str, str]:
     """Bybit's final conditional orders (/v5/order/history): orderLinkId -> orderStatus."""
     client: Any = gateway(services).client
-    listed = client.fetch_canceled_and_closed_orders(BTC, None, None, {"trigger": True})
+    listed = client.fetch_canceled_and_closed_orders(symbol, None, None, {"trigger": True})
     return {o["clientOrderId"]: o["info"]["orderStatus"] for o in listed}
 
 
@@ -406,4 +416,42 @@ def test_a_stop_bybit_refuses_as_already_crossed_still_closes_the_position(
     signals = [json.loads(e.data) for e in bus.messages("signals")]
     [close] = [s["signal_id"] for s in signals if s["source"] == EXIT_SOURCE]
     assert close.startswith("exit-stop_loss-")
+    assert reconcile_account(services, ACCOUNT).clean
+
+
+def test_exits_follow_the_partial_fills_of_a_resting_entry_on_bybit(
+    live: Services, clock: ManualClock
+) -> None:
+    """A limit entry resting on Bybit fills in two parts; reconciliation finds each, and
+    after each the exits on Bybit cover what is held (the first pair deactivated)."""
+    services = live
+    send(services, "pf-1", symbol=ETH, quantity="1", limit_price="2960",
+         stop_loss_distance="100", take_profit_price="3100")  # fmt: skip
+    assert services.ledger.position(ACCOUNT, "st", ETH).quantity == 0
+    assert working_exits(services) == {}  # nothing held: nothing to protect yet
+    sizes = []
+    for minute in (3, 4):
+        clock.set(T0 + timedelta(minutes=minute, seconds=30))
+        report = reconcile_account(services, ACCOUNT)
+        drain(services)
+        assert (report.drifts, report.adopted_fills) == ([], 1)
+        exits = working_exits(services)
+        assert set(exits) == {SL, TP}
+        listed = {
+            o.client_order_id: (o.order.status, o.trigger_price)
+            for o in gateway(services).open_orders()
+            if o.trigger_price is not None
+        }
+        assert listed == {
+            r.client_order_id: (OrderStatus.OPEN, r.request.trigger_price) for r in exits.values()
+        }
+        wire = on_bybit(services, ETH)
+        assert {k: D(str(wire[r.client_order_id]["amount"])) for k, r in exits.items()} == {
+            SL: services.ledger.position(ACCOUNT, "st", ETH).quantity,
+            TP: services.ledger.position(ACCOUNT, "st", ETH).quantity,
+        }
+        sizes.append((exits[SL].request.quantity, exits[SL].request.trigger_price))
+    assert sizes == [(D("0.4"), D(2860)), (D(1), D(2860))]
+    assert len(bybit_history(services, ETH)) == 2  # the first pair, deactivated
+    assert set(bybit_history(services, ETH).values()) == {"Deactivated"}
     assert reconcile_account(services, ACCOUNT).clean
