@@ -455,3 +455,36 @@ def test_exits_follow_the_partial_fills_of_a_resting_entry_on_bybit(
     assert len(bybit_history(services, ETH)) == 2  # the first pair, deactivated
     assert set(bybit_history(services, ETH).values()) == {"Deactivated"}
     assert reconcile_account(services, ACCOUNT).clean
+
+
+def test_a_sweep_before_the_fired_stop_is_followed_opens_nothing(
+    live: Services, clock: ManualClock
+) -> None:
+    """Bybit fired the stop, and the sweep's protect runs before anything followed it
+    (the watcher is between rounds, or down). The mark is past the stop, but protect
+    asks Bybit first and finds the stop filled: no close of its own, which Bybit, flat
+    already, would have taken as a sell opening a short (reduceOnly is only sent where
+    the exchange's position covers the close)."""
+    services = live
+    send(services, "r-1", quantity="0.01", stop_loss_distance="1000", take_profit_price=TARGET)
+    exits = working_exits(services)
+    clock.set(T0 + timedelta(minutes=5, seconds=30))
+    sweep(services)
+    drain(services)
+    bus = services.bus
+    assert isinstance(bus, LocalBus)
+    sources = {json.loads(e.data)["source"] for e in bus.messages("signals")}
+    assert EXIT_SOURCE not in sources
+    fills = [(f.client_order_id, f.side) for f in services.ledger.fills(ACCOUNT)]
+    assert fills[1:] == [(exits[SL].client_order_id, Side.SELL)]
+    report = reconcile_account(services, ACCOUNT)
+    drain(services)
+    assert (report.drifts, report.adopted_fills) == ([], 0)  # the sweep found the fill
+    assert held(services) == 0
+    assert gateway(services).positions() == []
+    assert on_bybit(services) == {}
+    assert bybit_history(services) == {
+        exits[SL].client_order_id: "Filled",
+        exits[TP].client_order_id: "Deactivated",
+    }
+    assert reconcile_account(services, ACCOUNT).clean
