@@ -488,3 +488,30 @@ def test_a_sweep_before_the_fired_stop_is_followed_opens_nothing(
         exits[TP].client_order_id: "Deactivated",
     }
     assert reconcile_account(services, ACCOUNT).clean
+
+
+def test_an_entry_after_an_unseen_fired_stop_is_protected_not_closed(
+    live: Services, clock: ManualClock
+) -> None:
+    """Bybit fired the stop, unseen yet, and a second entry fills. The ledger, not
+    knowing, averages both entries and finds that average's stop crossed; protect asks
+    Bybit first and books the old stop's fill instead of closing. In time order the stop
+    closed the first position and the entry opened a new one: that one is protected on
+    Bybit at its own price, and nothing was sold twice into a short."""
+    services = live
+    send(services, "u-1", quantity="0.01", stop_loss_distance="1000", take_profit_price=TARGET)
+    first = working_exits(services)
+    clock.set(T0 + timedelta(minutes=5, seconds=30))
+    send(services, "u-2", quantity="0.01")
+    position = services.ledger.position(ACCOUNT, "st", BTC)
+    assert (position.quantity, position.average_entry) == (D("0.01"), D(58001))
+    [on_exchange] = gateway(services).positions()
+    assert on_exchange.quantity == D("0.01")
+    stop = services.state.get_order(first[SL].client_order_id)
+    assert stop is not None
+    assert (stop.status, stop.filled) == (OrderStatus.FILLED, D("0.01"))
+    bus = services.bus
+    assert isinstance(bus, LocalBus)
+    assert EXIT_SOURCE not in {json.loads(e.data)["source"] for e in bus.messages("signals")}
+    now = assert_exits_rest_on_bybit(services, D("0.01"))
+    assert (now[SL].request.trigger_price, now[TP].request.trigger_price) == (D(57001), D(TARGET))
