@@ -2,9 +2,11 @@
 check_risk -> execute_order -> update_position -> protect) with real ccxt.bybit against
 the served paper Bybit v5, on SQLite and PostgreSQL (docs/exits.md).
 
-The exits rest on the exchange as Bybit conditional orders; the served venue fires the
-stop when its feed falls through it; reconciliation (as the watcher's order follow and
-the schedule run it) finds the fill, and that fill's protect cancels the take profit."""
+The exits rest on the exchange as Bybit conditional orders, sized to the position as it
+grows; the served venue fires the stop when its feed falls through it; the watcher's
+order follow or reconciliation finds the fill, and that fill's protect cancels the take
+profit. The last two tests are races: a protect that sees the stop crossed before
+anything followed the stop Bybit fired must not close the position a second time."""
 
 from __future__ import annotations
 
@@ -47,7 +49,6 @@ T0 = datetime(2026, 1, 5, tzinfo=UTC)
 # minute -> BTC bid (ask one dollar above): flat, up 500 at 0:03, down to 58,000 at 0:05
 BIDS = {0: 60000, 1: 60000, 2: 60000, 3: 60500, 4: 60500, 5: 58000, 6: 58000}
 TARGET = "62000"  # the take profit: never reached
-
 
 ETH = "ETH/USDT:USDT"
 # minute -> ETH (bid, volume): down 50 at 0:03 with thin volume, so a resting buy at
