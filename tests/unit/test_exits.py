@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from stratus.domain.common import Side
-from stratus.domain.exits import ExitPlan, converge, exit_signal_id, fired
+from stratus.domain.exits import ExitPlan, converge, exit_signal_id, fired, held_by_exchange
 from stratus.domain.orders import ExitKind, OrderRecord
 from stratus.domain.positions import Position
 from stratus.domain.signals import Signal
@@ -138,6 +138,18 @@ def test_converge_resizes_after_a_fill_and_cancels_everything_once_flat() -> Non
     assert bigger.request_id != working[0].request.request_id
     flat = converge(position("0", at=NOW + timedelta(minutes=2)), {}, working, "s", NOW)
     assert (flat.cancel, flat.place) == (tuple(working), ())
+
+
+def test_the_exchange_holds_only_placed_exits_that_fit_the_position() -> None:
+    """Where a crossed trigger is left to the exchange: its exit is placed there (it has
+    an exchange order id) and fits the position as it is (size, side, trigger)."""
+    held, triggers = position("0.3"), {SL: D(95), TP: D(110)}
+    intents = [record_of(r) for r in converge(held, triggers, [], "s", NOW).place]
+    assert held_by_exchange(held, triggers, intents) == set()  # not placed yet
+    placed = [r.model_copy(update={"exchange_order_id": f"e-{n}"}) for n, r in enumerate(intents)]
+    assert held_by_exchange(held, triggers, placed) == {SL, TP}
+    assert held_by_exchange(position("0.5"), triggers, placed) == set()  # another size
+    assert held_by_exchange(held, {SL: D(96), TP: D(110)}, placed) == {TP}  # another stop
 
 
 def test_a_new_trip_with_the_same_size_gets_new_exit_and_close_ids() -> None:

@@ -177,6 +177,31 @@ def is_exit_of(record: OrderRecord, key: tuple[str, str, str]) -> bool:
     )
 
 
+def _fits(record: OrderRecord, position: Position, triggers: Mapping[ExitKind, Decimal]) -> bool:
+    """The exit is one the position wants: its kind, the whole position's size, the
+    trigger wanted."""
+    request = record.request
+    kind = request.exit_kind
+    if kind is None or kind not in triggers:
+        return False
+    wanted = (exit_side(position), abs(position.quantity), triggers[kind])
+    return (request.side, request.quantity, request.trigger_price) == wanted
+
+
+def held_by_exchange(
+    position: Position, triggers: Mapping[ExitKind, Decimal], working: Sequence[OrderRecord]
+) -> set[ExitKind]:
+    """The exits the exchange holds for the position as it is: placed (it has them) and
+    fitting. The exchange fires those itself when its mark reaches their trigger."""
+    return {
+        kind
+        for record in working
+        if (kind := record.request.exit_kind) is not None
+        and record.exchange_order_id is not None
+        and _fits(record, position, triggers)
+    }
+
+
 def converge(
     position: Position,
     triggers: Mapping[ExitKind, Decimal],
@@ -192,14 +217,8 @@ def converge(
     keep: set[ExitKind] = set()
     cancel: list[OrderRecord] = []
     for record in working:
-        request = record.request
-        kind = request.exit_kind
-        if (
-            kind in wanted
-            and kind not in keep
-            and (request.side, request.quantity, request.trigger_price)
-            == (side, size, wanted[kind])
-        ):
+        kind = record.request.exit_kind
+        if kind is not None and kind not in keep and _fits(record, position, wanted):
             keep.add(kind)
         else:
             cancel.append(record)

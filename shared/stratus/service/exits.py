@@ -24,6 +24,7 @@ from stratus.domain.exits import (
     exit_side,
     exit_signal_id,
     fired,
+    held_by_exchange,
     is_exit_of,
 )
 from stratus.domain.market import Market
@@ -31,6 +32,8 @@ from stratus.domain.orders import ExitKind, Fill, OrderRecord, OrderRequest, Ord
 from stratus.domain.positions import Position
 from stratus.domain.signals import Signal
 from stratus.observability import log_fields
+from stratus.ports import Venue
+from stratus.service.outbox import finish, observe
 from stratus.service.services import Services
 
 log = logging.getLogger(__name__)
@@ -86,6 +89,15 @@ def protect(services: Services, account: str, strategy: str, symbol: str) -> Non
     triggers = triggers_of(plan, position, venue.market(symbol)) if position.is_open else {}
     if triggers:
         crossed = fired(position, triggers, venue.quote(symbol).mid)
+        if crossed and venue.conditional_orders:
+            # The exchange may have fired its exit already, unseen yet: closing as well
+            # would sell twice (the close then finds nothing to reduce and opens the
+            # other side). Ask it first.
+            working, fired_meanwhile = _follow_exits(services, venue, working)
+            if fired_meanwhile:
+                return  # its fill brings protection here again
+            held = held_by_exchange(position, triggers, working)
+            crossed = [kind for kind in crossed if kind not in held]  # the exchange's to fire
         if crossed:
             exit_now(services, position, crossed[0])
             return  # the close's fill brings protection here again, flat by then
@@ -98,6 +110,24 @@ def protect(services: Services, account: str, strategy: str, symbol: str) -> Non
         _cancel(services, record, why)
     for request in protection.place:
         place_exit(services, request)
+
+
+def _follow_exits(
+    services: Services, venue: Venue, working: list[OrderRecord]
+) -> tuple[list[OrderRecord], bool]:
+    """The working exits as the exchange has them now (each placed one looked up, what
+    it says saved and its fills published), and whether one of them filled meanwhile."""
+    still, filled = [], False
+    for record in working:
+        if record.exchange_order_id is not None:
+            seen = venue.lookup(record.client_order_id, record.request.symbol)
+            if seen is not None:
+                updated = finish(services, observe(services, record, seen))
+                filled = filled or updated.filled > record.filled
+                record = updated
+        if not record.status.is_terminal:
+            still.append(record)
+    return still, filled
 
 
 def triggers_of(plan: ExitPlan, position: Position, market: Market) -> dict[ExitKind, Decimal]:
