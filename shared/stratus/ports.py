@@ -125,7 +125,8 @@ class StateStore(Protocol):
     def exit_plan(self, account: str, strategy: str, symbol: str) -> ExitPlan | None: ...
 
     def exit_plans(self) -> list[ExitPlan]:
-        """Every kept plan (the watcher checks the open positions' plans against marks)."""
+        """Every plan that has exits, filtered by the store: cleared plans are never
+        read (the watcher, the sweep and each positions page read these)."""
         ...
 
 

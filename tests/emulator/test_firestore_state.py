@@ -176,7 +176,7 @@ def test_exit_plans_are_kept_per_position_and_replaced(store: StateStore) -> Non
     )
     store.save_exit_plan(cleared)  # a new position without exits: kept, with none
     assert store.exit_plan("a", "st", "BTC/USDT:USDT") == cleared
-    assert [p.has_exits for p in store.exit_plans()] == [True, False]
+    assert [p.signal_id for p in store.exit_plans()] == ["s-2"]  # only plans with exits
 
 
 def test_kill_switch_scopes(store: StateStore) -> None:

@@ -136,7 +136,8 @@ class FirestoreStateStore:
         return sorted(records, key=lambda r: (r.created_at, r.client_order_id))
 
     def save_exit_plan(self, plan: ExitPlan) -> None:
-        self._doc(EXIT_PLANS, _plan_key(*plan.key)).set({"document": plan.model_dump_json()})
+        document = {"document": plan.model_dump_json(), "has_exits": plan.has_exits}
+        self._doc(EXIT_PLANS, _plan_key(*plan.key)).set(document)
 
     def exit_plan(self, account: str, strategy: str, symbol: str) -> ExitPlan | None:
         snapshot = self._doc(EXIT_PLANS, _plan_key(account, strategy, symbol)).get()
@@ -145,9 +146,14 @@ class FirestoreStateStore:
         return ExitPlan.model_validate_json(snapshot.to_dict()["document"])
 
     def exit_plans(self) -> list[ExitPlan]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        # One equality filter: served by the single-field index, no composite one.
+        with_exits = FieldFilter("has_exits", "==", True)
+        query = self.client.collection(EXIT_PLANS).where(filter=with_exits)
         plans = [
             ExitPlan.model_validate_json(snapshot.to_dict()["document"])
-            for snapshot in self.client.collection(EXIT_PLANS).stream()
+            for snapshot in query.stream()
         ]
         return sorted(plans, key=lambda plan: plan.key)
 

@@ -193,7 +193,7 @@ def exit_now(services: Services, position: Position, kind: ExitKind) -> None:
 
 def protected(services: Services, positions: Iterable[Position]) -> list[tuple[ExitPlan, Position]]:
     """The open ones of `positions` that have exits, each with its plan."""
-    plans = {plan.key: plan for plan in services.state.exit_plans() if plan.has_exits}
+    plans = {plan.key: plan for plan in services.state.exit_plans()}
     return [
         (plans[key], position)
         for position in positions
@@ -228,7 +228,7 @@ def sweep_exits(services: Services) -> int:
     """The backstop: protect every open position that has exits, and every position
     with a working exit (a lost protect control, a crash between its steps). Returns
     how many were looked at."""
-    keys = {plan.key for plan in services.state.exit_plans() if plan.has_exits}
+    keys = {plan.key for plan in services.state.exit_plans()}
     if keys:  # only the open ones: a closed position's exits went with its last fill
         positions = services.ledger.positions()
         keys &= {(p.account, p.strategy, p.symbol) for p in positions if p.is_open}

@@ -69,6 +69,7 @@ class ExitPlanRow(StateBase):
     __tablename__ = "state_exit_plans"
 
     key: Mapped[str] = mapped_column(String(400), primary_key=True)  # account/strategy/symbol
+    has_exits: Mapped[bool] = mapped_column(Boolean, index=True)
     document: Mapped[str] = mapped_column(Text)
 
 
@@ -190,7 +191,10 @@ class SqlStateStore:
 
     def save_exit_plan(self, plan: ExitPlan) -> None:
         with self._db.transaction() as session:
-            session.merge(ExitPlanRow(key=_plan_key(*plan.key), document=plan.model_dump_json()))
+            row = ExitPlanRow(
+                key=_plan_key(*plan.key), has_exits=plan.has_exits, document=plan.model_dump_json()
+            )
+            session.merge(row)
 
     def exit_plan(self, account: str, strategy: str, symbol: str) -> ExitPlan | None:
         with self._db.transaction() as session:
@@ -199,7 +203,11 @@ class SqlStateStore:
 
     def exit_plans(self) -> list[ExitPlan]:
         with self._db.transaction() as session:
-            documents = session.scalars(select(ExitPlanRow.document).order_by(ExitPlanRow.key))
+            documents = session.scalars(
+                select(ExitPlanRow.document)
+                .where(ExitPlanRow.has_exits.is_(True))
+                .order_by(ExitPlanRow.key)
+            )
             return [ExitPlan.model_validate_json(document) for document in documents]
 
 

@@ -51,7 +51,7 @@ def exit_view(
 ) -> tuple[dict[tuple[str, str, str], ExitPlan], list[OrderRecord]]:
     """Plans, and working exits where any plan is kept (exits only work beside a plan):
     one read of the state store (Firestore in production) when no position has exits."""
-    plans = {plan.key: plan for plan in services.state.exit_plans() if plan.has_exits}
+    plans = {plan.key: plan for plan in services.state.exit_plans()}
     if not plans:
         return plans, []
     working = [r for r in services.state.orders(account, live=True) if r.request.exit_kind]
