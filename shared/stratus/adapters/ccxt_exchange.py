@@ -16,8 +16,9 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from stratus.adapters.ccxt_errors import map_error
 from stratus.adapters.ccxt_loader import exchange_class
-from stratus.adapters.exchange_gateway import ExchangeGateway, map_error
+from stratus.adapters.exchange_gateway import ExchangeGateway
 from stratus.adapters.rate_limit import RollingWindow
 from stratus.config import Settings
 from stratus.domain.errors import ExchangeMisconfigured, PermanentError

@@ -1,20 +1,18 @@
 """The one translation between ccxt's unified API and the domain.
 
 Wraps any object speaking ccxt's unified methods (a real ccxt exchange or the paper
-exchange), turns its dicts into domain types and its exceptions into the domain hierarchy.
-Errors are matched by ccxt class name so this module never imports ccxt (a 0.45 s import).
+exchange), turns its dicts into domain types and (through ccxt_errors) its exceptions into
+the domain hierarchy. It never imports ccxt (a 0.45 s import).
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from stratus.adapters.ccxt_errors import ccxt_names, mapped
 from stratus.domain import errors
 from stratus.domain.accounts import AssetBalance
 from stratus.domain.market import Market, Quote, quote_currency
@@ -23,11 +21,6 @@ from stratus.observability import log_fields
 from stratus.ports import Exchange, VenueOrder, VenuePosition
 
 log = logging.getLogger(__name__)
-
-# ccxt exception class name -> how the domain sees it (checked along the MRO, in order).
-_TEMPORARY = ("RateLimitExceeded", "DDoSProtection", "NetworkError")
-# An order this venue (or ccxt for it) does not take: as final as a rejection.
-_REFUSED = ("NotSupported", "ArgumentsRequired")
 
 # Exchanges whose conditional orders this gateway follows: placed with ccxt's unified
 # stopLossPrice / takeProfitPrice, then found by clientOrderId in the open orders and
@@ -43,69 +36,6 @@ _TRIGGER_PARAMS: dict[str, dict[str, Any]] = {"bybit": {"triggerBy": "MarkPrice"
 
 def _dec(value: Any, default: str = "0") -> Decimal:
     return Decimal(default) if value is None else Decimal(str(value))
-
-
-def _ccxt_names(error: BaseException) -> list[str]:
-    return [cls.__name__ for cls in type(error).__mro__]
-
-
-# ccxt.binance chooses its USDⓈ-M error table by URL prefix (https://fapi.binance.com/):
-# pointed elsewhere (STRATUS_EXCHANGE_API_URL: a proxy, the paper server) these codes
-# come back as a bare ExchangeError. Read as ccxt reads them from Binance's own host.
-_BINANCE_FUTURES_CODES = {
-    "-2019": "InsufficientFunds",  # Margin is insufficient.
-    "-2022": "InvalidOrder",  # ReduceOnly Order is rejected.
-    "-4116": "InvalidOrder",  # ClientOrderId is duplicated.
-    "-4164": "InvalidOrder",  # Order's notional must be no smaller than ...
-}
-_BINANCE_CODE = re.compile(r'^binance \{\s*"code"\s*:\s*(-\d+)')
-
-
-def _classified(names: list[str], message: str) -> list[str]:
-    """ccxt class names, plus the class Binance's own host would have raised."""
-    found = _BINANCE_CODE.match(message) if names[0] == "ExchangeError" else None
-    extra = _BINANCE_FUTURES_CODES.get(found.group(1)) if found else None
-    return [extra, *names] if extra else names
-
-
-def map_error(error: Exception, symbol: str = "") -> Exception | None:
-    """The domain error for a ccxt exception, or None if it is not one of ccxt's."""
-    message = str(error)
-    names = _classified(_ccxt_names(error), message)
-    if "BaseError" not in names:
-        return None
-    if "RateLimitExceeded" in names or "DDoSProtection" in names:
-        return errors.RateLimited(message)
-    if "NetworkError" in names:  # timeouts, 5xx, exchange unavailable
-        return errors.ExchangeUnavailable(message)
-    if "DuplicateOrderId" in names or (
-        "InvalidOrder" in names and ("duplicate" in message.lower() or "110072" in message)
-    ):
-        return errors.DuplicateOrder(message)
-    if "OrderNotFound" in names:
-        return errors.OrderNotFound(message)
-    if "BadSymbol" in names:
-        return errors.UnknownSymbol(symbol)
-    if "InsufficientFunds" in names:
-        return errors.OrderRejected("insufficient_funds", message)
-    if any(name in names for name in ("InvalidOrder", "BadRequest", *_REFUSED)):
-        return errors.OrderRejected("exchange_rejected", message)
-    if "AuthenticationError" in names or "PermissionDenied" in names:
-        return errors.ExchangeMisconfigured(message)
-    return errors.ExchangeUnavailable(message)  # unknown exchange trouble: retry safely
-
-
-@contextmanager
-def _mapped(symbol: str = "") -> Iterator[None]:
-    try:
-        yield
-    except errors.StratusError:
-        raise
-    except Exception as error:
-        domain = map_error(error, symbol)
-        if domain is None:
-            raise
-        raise domain from error
 
 
 _STATUS = {
@@ -189,7 +119,7 @@ class ExchangeGateway:
 
     def markets(self) -> dict[str, Market]:
         if self._markets is None:
-            with _mapped():
+            with mapped():
                 raw = self.client.load_markets()
             self._markets = {symbol: parse_market(m) for symbol, m in raw.items()}
         return self._markets
@@ -202,7 +132,7 @@ class ExchangeGateway:
 
     def quote(self, symbol: str) -> Quote:
         self.market(symbol)
-        with _mapped(symbol):
+        with mapped(symbol):
             ticker = self.client.fetch_ticker(symbol)
             if ticker.get("bid") is None or ticker.get("ask") is None:
                 # Some tickers carry no touch (Binance futures' 24hr statistics): the
@@ -221,7 +151,7 @@ class ExchangeGateway:
         )
 
     def ping(self) -> None:
-        with _mapped():
+        with mapped():
             self.client.fetch_time()
 
     def place(self, request: OrderRequest) -> ExchangeOrder:
@@ -235,7 +165,7 @@ class ExchangeGateway:
         if conditional:
             params.update(self._trigger_params(request))
         price = float(request.limit_price) if request.limit_price is not None else None
-        with _mapped(request.symbol):
+        with mapped(request.symbol):
             created = self.client.create_order(
                 request.symbol,
                 request.order_type.value,
@@ -249,7 +179,7 @@ class ExchangeGateway:
             # A market order is normally final already: ask the history first
             # (not a conditional one: it waits for its trigger).
             final_first = request.order_type.value == "market" and not conditional
-            with _mapped(request.symbol):
+            with mapped(request.symbol):
                 raw = _find_by_client_id(
                     self.client, request.client_order_id, request.symbol, final_first
                 )
@@ -270,7 +200,7 @@ class ExchangeGateway:
         }
 
     def lookup(self, client_order_id: str, symbol: str) -> ExchangeOrder | None:
-        with _mapped(symbol):
+        with mapped(symbol):
             found = _find_by_client_id(self.client, client_order_id, symbol)
         return None if found is None else self._with_fees(found, symbol)
 
@@ -286,7 +216,7 @@ class ExchangeGateway:
         if order.filled <= 0 or fee.get("cost") is not None or read is None:
             return order
         mine = order.exchange_order_id
-        with _mapped(symbol):
+        with mapped(symbol):
             listed = read(symbol, None, None, {"orderId": mine})
         # An exchange that ignores orderId lists other orders' trades too: keep this one's.
         trades = [t for t in listed if t.get("order") is None or str(t["order"]) == mine]
@@ -303,7 +233,7 @@ class ExchangeGateway:
         )
 
     def cancel(self, exchange_order_id: str, symbol: str) -> None:
-        with _mapped(symbol):
+        with mapped(symbol):
             self.client.cancel_order(exchange_order_id, symbol)
 
     def equity(self) -> Decimal:
@@ -314,7 +244,7 @@ class ExchangeGateway:
 
     def wallet(self) -> list[AssetBalance]:
         """ccxt's free/used/total per currency; a currency without a total is not held."""
-        with _mapped():
+        with mapped():
             balance = self.client.fetch_balance()
         totals = balance.get("total") or {}
         free, used = balance.get("free") or {}, balance.get("used") or {}
@@ -330,7 +260,7 @@ class ExchangeGateway:
         ]
 
     def open_orders(self) -> list[VenueOrder]:
-        with _mapped():
+        with mapped():
             listed = self.client.fetch_open_orders()
         return [
             VenueOrder(
@@ -344,7 +274,7 @@ class ExchangeGateway:
         ]
 
     def positions(self) -> list[VenuePosition]:
-        with _mapped():
+        with mapped():
             listed = self.client.fetch_positions()
         held = []
         for position in listed:
@@ -420,6 +350,6 @@ def _find_by_client_id(
     try:
         return client.fetch_order("", symbol, {"clientOrderId": client_order_id})
     except Exception as error:
-        if "OrderNotFound" in _ccxt_names(error):
+        if "OrderNotFound" in ccxt_names(error):
             return None
         raise

@@ -9,8 +9,9 @@ from decimal import Decimal
 
 import pytest
 
+from stratus.adapters.ccxt_errors import map_error
 from stratus.adapters.clock import ManualClock
-from stratus.adapters.exchange_gateway import ExchangeGateway, map_error
+from stratus.adapters.exchange_gateway import ExchangeGateway
 from stratus.adapters.local_bus import LocalBus
 from stratus.adapters.paper.feed import PriceFeed
 from stratus.adapters.paper.venues import PaperVenues
